@@ -1,0 +1,157 @@
+public import Foundation
+import Yams
+
+/// Limits applied to every YAML file HookBus reads (definitions and configuration), because those
+/// files are untrusted input too: a definition may come from a vendor, a colleague or a download.
+public struct YAMLLimits: Sendable, Hashable {
+    /// Largest file accepted. Integration files carry base64 icons, so the default is generous.
+    public var maximumBytes: Int
+    /// Deepest nesting accepted (block levels plus flow brackets); real definitions stay under 10.
+    public var maximumDepth: Int
+
+    public init(maximumBytes: Int = 8 << 20, maximumDepth: Int = 64) {
+        self.maximumBytes = maximumBytes
+        self.maximumDepth = maximumDepth
+    }
+
+    public static let `default` = YAMLLimits()
+}
+
+/// A YAML file read into a node tree, or the diagnostics that explain why it could not be.
+struct YAMLDocument {
+    let root: Node?
+    let diagnostics: [Diagnostic]
+
+    /// Reads `url` and parses it, refusing oversized, binary, alias-bearing and over-deep input
+    /// before the parser sees it.
+    static func load(url: URL, displayPath: String, limits: YAMLLimits) -> YAMLDocument {
+        var sink = DiagnosticSink(file: displayPath)
+        let data: Data
+        do {
+            let handle = try FileHandle(forReadingFrom: url)
+            defer { try? handle.close() }
+            // Read one byte past the limit so an oversized file is detected without reading it all.
+            data = try handle.read(upToCount: limits.maximumBytes + 1) ?? Data()
+        } catch {
+            sink.error("cannot read file: \(error.localizedDescription)", at: .file)
+            return YAMLDocument(root: nil, diagnostics: sink.diagnostics)
+        }
+        if data.count > limits.maximumBytes {
+            sink.error("file is larger than the \(limits.maximumBytes)-byte limit for YAML files", at: .file)
+            return YAMLDocument(root: nil, diagnostics: sink.diagnostics)
+        }
+        return parse(data: data, displayPath: displayPath, limits: limits)
+    }
+
+    /// Parses YAML held in memory (the same checks as `load(url:)` except the size limit).
+    static func parse(data: Data, displayPath: String, limits: YAMLLimits) -> YAMLDocument {
+        var sink = DiagnosticSink(file: displayPath)
+        if data.contains(0) {
+            sink.error("file is binary (it contains NUL bytes), not YAML", at: .file)
+            return YAMLDocument(root: nil, diagnostics: sink.diagnostics)
+        }
+        guard let text = String(validating: data, as: UTF8.self) else {
+            let offset = firstInvalidUTF8Offset(data)
+            let position = position(ofByte: offset, in: data)
+            sink.error("file is not valid UTF-8 text (byte \(offset))", at: position)
+            return YAMLDocument(root: nil, diagnostics: sink.diagnostics)
+        }
+        return parse(text: text, displayPath: displayPath, limits: limits)
+    }
+
+    static func parse(text: String, displayPath: String, limits: YAMLLimits) -> YAMLDocument {
+        var sink = DiagnosticSink(file: displayPath)
+        let scan: YAMLPreScan
+        do {
+            scan = try YAMLPreScan(text, maximumDepth: limits.maximumDepth)
+        } catch {
+            switch error {
+            case let .tooDeep(line, column, limit):
+                sink.error("nesting is deeper than \(limit) levels; refusing to parse", at: SourcePosition(line: line, column: column))
+            case let .alias(line, column, name):
+                sink.error("YAML alias '*\(name)' is not allowed: aliases can expand without bound, write the value out instead", at: SourcePosition(line: line, column: column))
+            }
+            return YAMLDocument(root: nil, diagnostics: sink.diagnostics)
+        }
+        do {
+            let root = try Yams.compose(yaml: text)
+            return YAMLDocument(root: root, diagnostics: [])
+        } catch let error as YamlError {
+            let (message, problemPosition, contextPosition) = describe(error)
+            var full = message
+            var position = problemPosition
+            for candidate in [contextPosition, problemPosition].compactMap({ $0 }) {
+                if let hint = blockScalarHint(for: candidate, scan: scan) {
+                    full += "; \(hint)"
+                    position = candidate
+                    break
+                }
+            }
+            sink.error(full, at: position)
+            return YAMLDocument(root: nil, diagnostics: sink.diagnostics)
+        } catch {
+            sink.error("YAML error: \(error)", at: .file)
+            return YAMLDocument(root: nil, diagnostics: sink.diagnostics)
+        }
+    }
+
+        /// Turns libyaml's error into a one-line message, the position it points at, and the
+    /// position of what it was reading when it failed (often the real culprit).
+    private static func describe(_ error: YamlError) -> (String, SourcePosition, SourcePosition?) {
+        switch error {
+        case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _), let .composer(context, problem, mark, _):
+            var message = "YAML syntax error: \(problem)"
+            if let context { message += " (\(context.text) at \(context.mark.line):\(context.mark.column))" }
+            return (message, SourcePosition(line: mark.line, column: mark.column), context.map { SourcePosition(line: $0.mark.line, column: $0.mark.column) })
+        case let .duplicatedKeysInMapping(duplicates, context):
+            return ("duplicate key \(duplicates.map { "'\($0)'" }.joined(separator: ", ")) in mapping", SourcePosition(line: context.mark.line, column: context.mark.column), nil)
+        case let .reader(problem, offset, _, _):
+            return ("YAML reader error: \(problem)\(offset.map { " at byte \($0)" } ?? "")", .file, nil)
+        default:
+            return ("YAML error: \(error)", .file, nil)
+        }
+    }
+
+    /// When a parse error comes right after a block scalar ended, the usual cause is a code line
+    /// indented less than the rest of the block (often a comment wrapped by an editor).
+    private static func blockScalarHint(for position: SourcePosition, scan: YAMLPreScan) -> String? {
+        for block in scan.blockScalars.reversed() {
+            guard let end = block.endLine else { continue }
+            if end <= position.line, position.line <= end + 1 {
+                return "the block scalar ('|' or '>') that starts at line \(block.headerLine) ended at line \(end) because that line is indented less than its content (\(block.contentIndent) spaces); indent every line of the block by at least \(block.contentIndent) spaces"
+            }
+        }
+        return nil
+    }
+
+    /// The offset of the first byte that does not start or continue a valid UTF-8 sequence.
+    private static func firstInvalidUTF8Offset(_ data: Data) -> Int {
+        let bytes = [UInt8](data)
+        var index = 0
+        while index < bytes.count {
+            let lead = bytes[index]
+            let length: Int
+            switch lead {
+            case 0x00...0x7F: length = 1
+            case 0xC2...0xDF: length = 2
+            case 0xE0...0xEF: length = 3
+            case 0xF0...0xF4: length = 4
+            default: return index
+            }
+            guard index + length <= bytes.count else { return index }
+            let sequence = bytes[index..<(index + length)]
+            if String(validating: sequence, as: UTF8.self) == nil { return index }
+            index += length
+        }
+        return index
+    }
+
+    private static func position(ofByte offset: Int, in data: Data) -> SourcePosition {
+        var line = 1
+        var column = 1
+        for byte in data.prefix(offset) {
+            if byte == UInt8(ascii: "\n") { line += 1; column = 1 } else { column += 1 }
+        }
+        return SourcePosition(line: line, column: column)
+    }
+}

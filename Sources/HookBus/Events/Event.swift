@@ -1,0 +1,93 @@
+public import Foundation
+
+/// Where an event came from.
+public struct EventSource: Sendable, Hashable {
+    public enum Kind: String, Sendable, Hashable, CaseIterable {
+        /// `POST /api/v1/hooks/{hook}` from the incident system.
+        case hook
+        /// `POST /api/v1/webhooks/{name}` from an external sender.
+        case webhook
+        /// `hookbus replay`.
+        case replay
+        /// `hookbus fire`.
+        case cli
+    }
+
+    public var kind: Kind
+    /// The webhook endpoint name, or the replayed file and line (`events.jsonl:12`).
+    public var name: String?
+    /// For a replay, the id of the event it replays.
+    public var replayOf: String?
+
+    public init(kind: Kind, name: String? = nil, replayOf: String? = nil) {
+        self.kind = kind
+        self.name = name
+        self.replayOf = replayOf
+    }
+}
+
+/// A param value as received: `raw` is the exact JSON text (or, for `text`, the string itself),
+/// which is what triggers receive; `value` is its parsed form, for routing decisions.
+public struct EventParam: Sendable, Hashable {
+    public let raw: String
+    public let value: JSONValue
+
+    public init(raw: String, value: JSONValue) {
+        self.raw = raw
+        self.value = value
+    }
+
+    /// A text param (`text`): passed as the string itself.
+    public static func text(_ text: String) -> EventParam { EventParam(raw: text, value: .string(text)) }
+}
+
+/// One occurrence of a hook: what happened, to what, and when HookBus received it.
+public struct Event: Sendable, Hashable {
+    public var id: String
+    public var hook: Hook
+    /// Params by name, exactly those the hook defines (validated when the event is made).
+    public var params: [String: EventParam]
+    /// For custom-action hooks: the trigger (button) to run, by `Action` or `Integration/Action`.
+    public var trigger: String?
+    public var receivedAt: Date
+    public var source: EventSource
+
+    public init(id: String = Event.newID(), hook: Hook, params: [String: EventParam], trigger: String? = nil,
+                receivedAt: Date = Date(), source: EventSource) {
+        self.id = id
+        self.hook = hook
+        self.params = params
+        self.trigger = trigger
+        self.receivedAt = receivedAt
+        self.source = source
+    }
+
+    /// The object `check_not_null_field` is checked against (see `Hook.subjectParam`).
+    public var subject: [String: JSONValue]? {
+        hook.subjectParam.flatMap { params[$0]?.value.objectValue }
+    }
+
+    /// Events with the same key are run in arrival order, one at a time: `incident:42`,
+    /// `task:7`, `triage:19`. Nil when the hook has no element id (webhooks), which then run in
+    /// parallel, bounded only by the pool.
+    public var orderingKey: String? {
+        guard let source = hook.orderingSource,
+              let id = params[source.param]?.value["id"]?.scalarText, !id.isEmpty
+        else {
+            if hook.orderingSource?.kind == "incident", let observable = params["observablesDetail"]?.value["id"]?.scalarText {
+                return "observable:\(observable)"
+            }
+            return nil
+        }
+        return "\(source.kind):\(id)"
+    }
+
+    /// A new time-ordered id: `evt_` + 12 hex digits of milliseconds + 16 random hex digits.
+    public static func newID(now: Date = Date()) -> String {
+        let milliseconds = UInt64(max(0, now.timeIntervalSince1970 * 1000))
+        let time = String(milliseconds, radix: 16)
+        let random = String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        return "evt_" + String(repeating: "0", count: max(0, 12 - time.count)) + time
+            + String(repeating: "0", count: 16 - random.count) + random
+    }
+}

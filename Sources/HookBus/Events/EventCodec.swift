@@ -1,0 +1,175 @@
+public import Foundation
+
+/// The one JSON form of an event, used by recorded files, the store and `hookbus audit export`:
+/// `{"id":"…","hook":"updateIncident","params":{…},"trigger":null,"receivedAt":"…","source":{…}}`.
+/// Params are written as the exact text they arrived as, so a payload survives byte for byte.
+extension Event {
+    /// Makes an event from an HTTP hook body or a `--params` file: an object whose keys are the
+    /// hook's param names, plus `trigger` (and `text`) for custom-action hooks.
+    public static func fromHookBody(hook hookName: String, body: [UInt8], source: EventSource, id: String? = nil,
+                                    receivedAt: Date = Date()) throws(EventError) -> Event {
+        let hook = try parseHook(hookName)
+        var parser = JSONParser(body)
+        let members: [JSONParser.Member]
+        do {
+            members = try parser.parseObjectMembers()
+        } catch {
+            throw EventError(.malformed, "body is not a JSON object: \(error)")
+        }
+        var trigger: String?
+        if let member = members.first(where: { $0.key == "trigger" }) {
+            switch member.value {
+            case .null: break
+            case let .string(name): trigger = name
+            default: throw EventError(.wrongShape, "'trigger' must be a string naming the trigger, not a \(member.value.typeName)")
+            }
+        }
+        let params = try validateParams(hook: hook, members: members)
+        return try Event(id: id ?? Event.newID(now: receivedAt), hook: hook, params: params, trigger: trigger,
+                         receivedAt: receivedAt, source: source).validatedTarget()
+    }
+
+    /// A webhook event: the body is the payload, kept byte for byte. It must be JSON.
+    public static func fromWebhook(body: [UInt8], endpoint: String, id: String? = nil, receivedAt: Date = Date()) throws(EventError) -> Event {
+        let value: JSONValue
+        do {
+            var parser = JSONParser(body)
+            value = try parser.parseDocument()
+        } catch {
+            throw EventError(.malformed, "body is not JSON: \(error)")
+        }
+        let raw = String(decoding: body, as: UTF8.self)
+        return Event(id: id ?? Event.newID(now: receivedAt), hook: .webhook, params: ["payload": EventParam(raw: raw, value: value)],
+                     receivedAt: receivedAt, source: EventSource(kind: .webhook, name: endpoint))
+    }
+
+    /// Reads one recorded event (a line of a JSON Lines file, or a stored row).
+    public static func fromRecord(_ text: String) throws(EventError) -> Event {
+        var parser = JSONParser(text)
+        let members: [JSONParser.Member]
+        do {
+            members = try parser.parseObjectMembers()
+        } catch {
+            throw EventError(.malformed, "not a JSON object: \(error)")
+        }
+        func member(_ key: String) -> JSONParser.Member? { members.first { $0.key == key } }
+        guard let hookName = member("hook")?.value.stringValue else { throw EventError(.missingParam, "missing 'hook'") }
+        let hook = try parseHook(hookName)
+        guard let paramsMember = member("params") else { throw EventError(.missingParam, "missing 'params'") }
+        var paramsParser = JSONParser(paramsMember.raw)
+        let paramMembers: [JSONParser.Member]
+        do {
+            paramMembers = try paramsParser.parseObjectMembers()
+        } catch {
+            throw EventError(.wrongShape, "'params' must be an object")
+        }
+        let params = try validateParams(hook: hook, members: paramMembers)
+        var receivedAt = Date()
+        if let text = member("receivedAt")?.value.stringValue {
+            guard let date = Event.parseDate(text) else { throw EventError(.wrongShape, "'receivedAt' is not an ISO 8601 time: '\(text)'") }
+            receivedAt = date
+        }
+        var source = EventSource(kind: .replay)
+        if let sourceValue = member("source")?.value.objectValue {
+            source.kind = sourceValue["kind"]?.stringValue.flatMap(EventSource.Kind.init(rawValue:)) ?? .replay
+            source.name = sourceValue["name"]?.stringValue
+            source.replayOf = sourceValue["replayOf"]?.stringValue
+        }
+        let id = member("id")?.value.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? Event.newID()
+        let trigger = member("trigger")?.value.stringValue
+        return try Event(id: id, hook: hook, params: params, trigger: trigger, receivedAt: receivedAt, source: source).validatedTarget()
+    }
+
+    /// The event's JSON form on one line.
+    public var recordJSON: String {
+        var output = "{\"id\":" + JSONValue.quoted(id) + ",\"hook\":" + JSONValue.quoted(hook.rawValue) + ",\"params\":{"
+        var first = true
+        for spec in hook.params {
+            guard let param = params[spec.name] else { continue }
+            if !first { output += "," }
+            first = false
+            output += JSONValue.quoted(spec.name) + ":"
+            output += spec.kind == .text ? JSONValue.quoted(param.raw) : Self.singleLine(param.raw)
+        }
+        output += "},\"trigger\":" + (trigger.map(JSONValue.quoted) ?? "null")
+        output += ",\"receivedAt\":" + JSONValue.quoted(Event.formatDate(receivedAt))
+        output += ",\"source\":{\"kind\":" + JSONValue.quoted(source.kind.rawValue)
+        if let name = source.name { output += ",\"name\":" + JSONValue.quoted(name) }
+        if let replayOf = source.replayOf { output += ",\"replayOf\":" + JSONValue.quoted(replayOf) }
+        output += "}}"
+        return output
+    }
+
+    /// JSON Lines needs one line per event: whitespace newlines between tokens are replaced by
+    /// spaces (newlines inside strings are always escaped in valid JSON, so no content changes).
+    private static func singleLine(_ raw: String) -> String {
+        guard raw.utf8.contains(where: { $0 == 0x0A || $0 == 0x0D }) else { return raw }
+        return String(decoding: raw.utf8.map { $0 == 0x0A || $0 == 0x0D ? 0x20 : $0 }, as: UTF8.self)
+    }
+
+    static func parseHook(_ name: String) throws(EventError) -> Hook {
+        switch Hook.match(name) {
+        case let .exact(hook): return hook
+        case let .caseInsensitive(hook): return hook
+        case let .unknown(suggestion):
+            throw EventError(.unknownHook, "unknown hook '\(name)'\(suggestion.map { " (did you mean '\($0)'?)" } ?? "")")
+        }
+    }
+
+    /// Checks every param the hook defines: present when required, of the right shape. Keys the
+    /// hook does not define are ignored (incident systems send extras), except a misspelt param
+    /// name, which is reported as the missing one with a suggestion.
+    static func validateParams(hook: Hook, members: [JSONParser.Member]) throws(EventError) -> [String: EventParam] {
+        var params: [String: EventParam] = [:]
+        for spec in hook.params {
+            guard let member = members.first(where: { $0.key == spec.name }), member.value != .null else {
+                if spec.required {
+                    let others = members.map(\.key).filter { $0 != "trigger" }
+                    let hint = Suggestion.closest(to: spec.name, in: others).map { " (found '\($0)'; did you mean '\(spec.name)'?)" } ?? ""
+                    throw EventError(.missingParam, "hook '\(hook.rawValue)' needs param '\(spec.name)'\(hint)")
+                }
+                continue
+            }
+            switch spec.kind {
+            case .anyJSON:
+                params[spec.name] = EventParam(raw: member.raw, value: member.value)
+            case .text:
+                guard case let .string(text) = member.value else {
+                    throw EventError(.wrongShape, "param '\(spec.name)' must be a string, not a \(member.value.typeName)")
+                }
+                params[spec.name] = .text(text)
+            case .object:
+                switch member.value {
+                case .object:
+                    params[spec.name] = EventParam(raw: member.raw, value: member.value)
+                case let .string(text):
+                    // "JSON strings" as the framework documents them: an object serialised in a string.
+                    guard let inner = try? JSONParser.parse(text), case .object = inner else {
+                        throw EventError(.wrongShape, "param '\(spec.name)' must be a JSON object (or a string holding one)")
+                    }
+                    params[spec.name] = EventParam(raw: text, value: inner)
+                default:
+                    throw EventError(.wrongShape, "param '\(spec.name)' must be a JSON object, not a \(member.value.typeName)")
+                }
+            }
+        }
+        return params
+    }
+
+    /// Custom-action events must name their button; other hooks may name one trigger to limit
+    /// the event to it (a re-drive of one trigger).
+    func validatedTarget() throws(EventError) -> Event {
+        if hook.isCustomAction, trigger?.isEmpty ?? true {
+            throw EventError(.missingParam, "hook '\(hook.rawValue)' needs 'trigger': the name of the custom action (button) to run")
+        }
+        return self
+    }
+
+    static func formatDate(_ date: Date) -> String {
+        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+    }
+
+    static func parseDate(_ text: String) -> Date? {
+        (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)) ?? (try? Date.ISO8601FormatStyle().parse(text))
+    }
+}

@@ -1,0 +1,2 @@
+import HookBus
+public enum ServerPlaceholder {}

@@ -1,0 +1,25 @@
+import ArgumentParser
+
+/// `hookbus`: the command-line entry point. Each subcommand parses its options and calls the core
+/// or the server; none of them holds logic of its own.
+@main
+struct HookBusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hookbus",
+        abstract: "A self-hosted trigger and hook event bus for Cloud SOAR style trigger definitions.",
+        version: "0.1.0",
+        subcommands: [ValidateCommand.self]
+    )
+}
+
+/// Options every subcommand shares: where the configuration and the definitions are.
+struct CommonOptions: ParsableArguments {
+    @Option(name: .long, help: "Configuration file (default: ./hookbus.yaml when it exists).")
+    var config: String?
+
+    @Option(name: .long, help: "Folder of integration and action definitions (default: ./Hooks). Repeat for several.")
+    var hooks: [String] = []
+
+    /// The definition folders to load: those given, or the shipped `Hooks/`.
+    var hookFolders: [String] { hooks.isEmpty ? ["Hooks"] : hooks }
+}
