@@ -14,15 +14,19 @@ public struct EventSource: Sendable, Hashable {
     }
 
     public var kind: Kind
-    /// The webhook endpoint name, or the replayed file and line (`events.jsonl:12`).
+    /// The webhook endpoint name (kept when a webhook event is replayed, so an endpoint's
+    /// trigger restriction still applies).
     public var name: String?
     /// For a replay, the id of the event it replays.
     public var replayOf: String?
+    /// For a replay, the file and line it was read from (`session.jsonl:12`).
+    public var origin: String?
 
-    public init(kind: Kind, name: String? = nil, replayOf: String? = nil) {
+    public init(kind: Kind, name: String? = nil, replayOf: String? = nil, origin: String? = nil) {
         self.kind = kind
         self.name = name
         self.replayOf = replayOf
+        self.origin = origin
     }
 }
 

@@ -74,6 +74,7 @@ extension Event {
             source.kind = sourceValue["kind"]?.stringValue.flatMap(EventSource.Kind.init(rawValue:)) ?? .replay
             source.name = sourceValue["name"]?.stringValue
             source.replayOf = sourceValue["replayOf"]?.stringValue
+            source.origin = sourceValue["origin"]?.stringValue
         }
         let id = member("id")?.value.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? Event.newID()
         let trigger = member("trigger")?.value.stringValue
@@ -96,6 +97,7 @@ extension Event {
         output += ",\"source\":{\"kind\":" + JSONValue.quoted(source.kind.rawValue)
         if let name = source.name { output += ",\"name\":" + JSONValue.quoted(name) }
         if let replayOf = source.replayOf { output += ",\"replayOf\":" + JSONValue.quoted(replayOf) }
+        if let origin = source.origin { output += ",\"origin\":" + JSONValue.quoted(origin) }
         output += "}}"
         return output
     }

@@ -1,0 +1,82 @@
+/// Everything `hookbus.yaml` says, resolved and validated. With no file, every default applies.
+public struct HookBusConfiguration: Sendable {
+    /// How the `--token` passed to triggers is made.
+    public enum TokenSource: Sendable {
+        /// No incident system: `--token` is an empty string.
+        case none
+        /// One configured secret, the same for every run.
+        case staticToken(Secret)
+        /// A short-lived HS256 JWT minted per run, carrying the trigger and the event as claims.
+        case jwt(key: Secret, lifetimeSeconds: Int, issuer: String)
+    }
+
+    /// Settings of one integration's instance (the SOAR's "resource").
+    public struct Instance: Sendable {
+        /// Values by data attribute name, defaults applied; secrets stay `Secret`.
+        public var values: [String: InstanceValue] = [:]
+        /// Time limit for this integration's runs, overriding the global one.
+        public var timeoutSeconds: Double?
+        /// Time limits per action name.
+        public var actionTimeouts: [String: Double] = [:]
+
+        public init() {}
+    }
+
+    public enum InstanceValue: Sendable, Hashable {
+        case plain(String)
+        case secret(Secret)
+    }
+
+    public enum AuditVerbosity: String, Sendable, Hashable, CaseIterable {
+        /// Keep stdout and stderr of every run.
+        case all
+        /// Keep the output only of runs that did not succeed.
+        case errors
+    }
+
+    public var incidentSystemURL: String = ""
+    public var token: TokenSource = .none
+    public var proxyURL: String?
+    /// Interpreter paths by script type; unset ones are resolved from PATH once at start.
+    public var interpreters: [ScriptType: String] = [:]
+
+    // Runner
+    public var concurrency: Int = max(2, ProcessInfoCores.count)
+    public var timeoutSeconds: Double = 60
+    public var graceSeconds: Double = 5
+    public var outputLimitBytes: Int = 1 << 20
+
+    // Audit trail
+    public var dataDirectory: String = "data"
+    public var auditVerbosity: AuditVerbosity = .all
+    public var retentionDays: Double?
+    public var retentionRuns: Int?
+
+    // Server
+    public var host: String = "127.0.0.1"
+    public var port: Int = 8080
+    public var hookToken: Secret?
+    public var maxBodyBytes: Int = 1 << 20
+    public var backlogLimit: Int = 100_000
+    public var idempotencyWindowSeconds: Double = 24 * 3600
+    public var webhooks: [String: WebhookEndpoint] = [:]
+
+    public var instances: [String: Instance] = [:]
+
+    public init() {}
+
+    /// The time limit for a run of `action` of `integration`: action, then integration, then global.
+    public func timeout(integration: String, action: String) -> Double {
+        instances[integration]?.actionTimeouts[action] ?? instances[integration]?.timeoutSeconds ?? timeoutSeconds
+    }
+
+    /// The SQLite file of the audit trail and event store.
+    public var databasePath: String { dataDirectory + "/hookbus.sqlite" }
+}
+
+import Foundation
+
+/// The machine's core count, for the default size of the run pool.
+enum ProcessInfoCores {
+    static var count: Int { ProcessInfo.processInfo.activeProcessorCount }
+}

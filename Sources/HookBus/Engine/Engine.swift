@@ -1,0 +1,161 @@
+public import Foundation
+import Synchronization
+
+/// Ties the store, the router and the runner together: takes a stored event, decides what runs,
+/// runs it through the pool, and records every run and skip in the audit trail. The server's
+/// dispatcher, `hookbus fire` and `hookbus replay` all dispatch through this one path.
+public final class Engine: Sendable {
+    public let store: any EventStore
+    public let runner: any TriggerRunner
+    public let pool: RunPool
+    private let routerState: Mutex<Router>
+    private let minter: TokenMinter
+    private let verbosity: HookBusConfiguration.AuditVerbosity
+
+    public init(store: any EventStore, router: Router, runner: any TriggerRunner) {
+        self.store = store
+        self.runner = runner
+        routerState = Mutex(router)
+        pool = RunPool(limit: router.configuration.concurrency)
+        minter = TokenMinter(source: router.configuration.token)
+        verbosity = router.configuration.auditVerbosity
+    }
+
+    /// The router in use; a reload swaps it whole.
+    public var router: Router { routerState.withLock { $0 } }
+
+    /// Swaps in a new catalog (after a reload). Runs already prepared keep the old one.
+    public func replaceCatalog(_ catalog: Catalog) {
+        routerState.withLock { $0 = Router(catalog: catalog, configuration: $0.configuration) }
+    }
+
+    /// One trigger's run as planned: its invocation, its place in the pool, and the earlier run
+    /// it repeats (after an interruption, or in a re-drive).
+    public struct PlannedRun: Sendable {
+        public let invocation: Invocation
+        let ticket: RunPool.Ticket
+        let previousRun: Int64?
+    }
+
+    /// What `prepare` decided for an event; `execute` carries it out.
+    public struct Plan: Sendable {
+        public let stored: StoredEvent
+        public let runs: [PlannedRun]
+        public let skipped: [(integration: String, trigger: String, reason: String)]
+    }
+
+    /// The result of one trigger's run, as recorded.
+    public struct CompletedRun: Sendable {
+        public let runID: Int64?
+        public let invocation: Invocation
+        public let result: RunResult
+    }
+
+    /// Routes the event and takes places in the pool for its runs, in call order — call it in
+    /// arrival order from one task so that runs about the same element start in that order.
+    /// Skips are recorded now. An event that cannot be routed (its trigger vanished in a reload)
+    /// is recorded with an `error` run and marked done.
+    /// - Parameter previousRuns: for a re-drive, the earlier run to link per `Integration/Trigger`;
+    ///   only those triggers run.
+    public func prepare(_ stored: StoredEvent, previousRuns: [String: Int64]? = nil) async -> Plan {
+        let event = stored.event
+        let decisions: [RouteDecision]
+        do {
+            decisions = try router.route(event)
+        } catch {
+            let now = Date()
+            if let id = try? await store.runStarted(eventID: event.id, attempt: stored.attempt, integration: "-", trigger: event.trigger ?? "-", invocation: nil, previousRun: nil, at: now) {
+                try? await store.runEnded(id: id, result: .error(error.message, at: now), keepOutput: true)
+            }
+            return Plan(stored: stored, runs: [], skipped: [])
+        }
+        // After an interruption, triggers that already finished are not run again.
+        var finished: Set<String> = []
+        var interrupted: [String: Int64] = [:]
+        if stored.attempt > 1 {
+            finished = (try? await store.finishedTriggers(eventID: event.id)) ?? []
+            for run in (try? await store.runs(RunFilter(eventID: event.id, outcome: RunOutcome.interrupted.rawValue, limit: 10_000))) ?? [] {
+                interrupted["\(run.integration)/\(run.trigger)"] = max(interrupted["\(run.integration)/\(run.trigger)"] ?? 0, run.id)
+            }
+        }
+        var runs: [PlannedRun] = []
+        var skipped: [(integration: String, trigger: String, reason: String)] = []
+        for decision in decisions {
+            let qualified = "\(decision.integrationName)/\(decision.triggerName)"
+            if let previousRuns, previousRuns[qualified] == nil { continue }
+            if finished.contains(qualified) { continue }
+            switch decision {
+            case let .run(invocation):
+                let ticket = await pool.enqueue(key: invocation.orderingKey)
+                runs.append(PlannedRun(invocation: invocation, ticket: ticket, previousRun: previousRuns?[qualified] ?? interrupted[qualified]))
+            case let .skip(integration, trigger, reason):
+                skipped.append((integration, trigger, reason.description))
+            }
+        }
+        let now = Date()
+        for skip in skipped {
+            try? await store.runSkipped(eventID: event.id, attempt: stored.attempt, integration: skip.integration, trigger: skip.trigger, reason: skip.reason, at: now)
+        }
+        return Plan(stored: stored, runs: runs, skipped: skipped)
+    }
+
+    /// Runs the plan's triggers (in parallel where the pool and their ordering key allow),
+    /// records each, then marks the event done.
+    public func execute(_ plan: Plan) async -> [CompletedRun] {
+        let completed = await withTaskGroup(of: (Int, CompletedRun).self) { group in
+            for (index, planned) in plan.runs.enumerated() {
+                group.addTask { (index, await self.runOne(planned, stored: plan.stored)) }
+            }
+            var results: [(Int, CompletedRun)] = []
+            for await result in group { results.append(result) }
+            return results.sorted { $0.0 < $1.0 }.map(\.1)
+        }
+        try? await store.eventDone(plan.stored.event.id)
+        return completed
+    }
+
+    /// `prepare` then `execute`, for one event at a time (the CLI).
+    public func dispatch(_ stored: StoredEvent, previousRuns: [String: Int64]? = nil) async -> (plan: Plan, runs: [CompletedRun]) {
+        let plan = await prepare(stored, previousRuns: previousRuns)
+        return (plan, await execute(plan))
+    }
+
+    private func runOne(_ planned: PlannedRun, stored: StoredEvent) async -> CompletedRun {
+        let invocation = planned.invocation
+        await pool.wait(planned.ticket)
+        let runID = try? await store.runStarted(eventID: stored.event.id, attempt: stored.attempt, integration: invocation.integration,
+                                                trigger: invocation.trigger, invocation: AuditInvocation.json(invocation),
+                                                previousRun: planned.previousRun, at: Date())
+        let token = minter.token(for: invocation)
+        var result = await runner.run(invocation, token: token)
+        await pool.finish(planned.ticket)
+        // A script that prints a secret it was given does not put it in the audit trail.
+        let secrets = invocation.environment.compactMap { entry -> String? in
+            if case let .secret(secret) = entry.value { return secret.reveal() }
+            return nil
+        } + (token.isEmpty ? [] : [token])
+        result.stdout = Self.scrub(result.stdout, secrets: secrets)
+        result.stderr = Self.scrub(result.stderr, secrets: secrets)
+        if let runID {
+            let keep = verbosity == .all || result.outcome.isFailure
+            try? await store.runEnded(id: runID, result: result, keepOutput: keep)
+        }
+        return CompletedRun(runID: runID, invocation: invocation, result: result)
+    }
+
+    static func scrub(_ text: String, secrets: [String]) -> String {
+        var text = text
+        for secret in secrets where secret.count >= 4 && text.contains(secret) {
+            text = text.replacingOccurrences(of: secret, with: Secret.mask)
+        }
+        return text
+    }
+}
+
+extension Error {
+    /// The one-line reason of an error.
+    var message: String {
+        if let error = self as? EventError { return error.message }
+        return "\(self)"
+    }
+}

@@ -1,0 +1,33 @@
+public import Foundation
+
+/// The store of events and runs: the durable queue the dispatcher works from and the audit
+/// trail. The engine only knows this protocol; SQLite is the embedded default.
+public protocol EventStore: Sendable {
+    /// Stores events durably (all in one transaction) before anyone is told they were accepted.
+    /// An event whose idempotency key (or id) was seen within `idempotencyWindow` is not stored
+    /// again; its original id is returned. With `claimed`, new events are stored already
+    /// claimed (the CLI dispatches them itself, so a server sharing the file must not).
+    func accept(_ events: [(event: Event, idempotencyKey: String?)], idempotencyWindow: TimeInterval, claimed: Bool) async throws -> [AcceptResult]
+    /// Marks up to `limit` pending events as running, oldest first, and returns them.
+    func claimPending(limit: Int) async throws -> [StoredEvent]
+    /// After a restart: runs left `running` become `interrupted`, events left `running` become
+    /// pending again with their attempt increased. Returns how many events were recovered.
+    func recoverInterrupted() async throws -> Int
+    /// Records that a run started; returns its row id.
+    func runStarted(eventID: String, attempt: Int, integration: String, trigger: String, invocation: String?, previousRun: Int64?, at: Date) async throws -> Int64
+    /// Records how a run ended.
+    func runEnded(id: Int64, result: RunResult, keepOutput: Bool) async throws
+    /// Records a trigger that did not run for an event, with the reason.
+    func runSkipped(eventID: String, attempt: Int, integration: String, trigger: String, reason: String, at: Date) async throws
+    func eventDone(_ eventID: String) async throws
+    func event(id: String) async throws -> StoredEvent?
+    func runs(_ filter: RunFilter) async throws -> [RunRecord]
+    /// Triggers that already finished (any outcome but interrupted) for an event.
+    func finishedTriggers(eventID: String) async throws -> Set<String>
+    /// Events not yet done (pending or running).
+    func backlog() async throws -> Int
+    /// Events in `received_at` order, for `hookbus audit export` and `replay --failed`.
+    func events(since: Date?, onlyFailed: Bool, limit: Int) async throws -> [StoredEvent]
+    /// Applies retention: runs older than `maxAge`, and all but the newest `maxRuns`.
+    func applyRetention(maxAge: TimeInterval?, maxRuns: Int?) async throws -> Int
+}

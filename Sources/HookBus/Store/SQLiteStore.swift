@@ -1,0 +1,286 @@
+public import Foundation
+import GRDB
+
+/// The embedded store: one SQLite file through GRDB, in WAL mode.
+///
+/// Durability: accepts commit with `synchronous=FULL`, so an event answered 202 survives both a
+/// process crash and a power cut. Run records commit with `synchronous=NORMAL`: they survive a
+/// process crash (WAL), and a power cut can lose only the last run records — those runs are then
+/// treated as interrupted and repeated, which at-least-once delivery allows.
+public struct SQLiteStore: EventStore {
+    private let writer: DatabasePool
+    public let path: String
+
+    /// Opens (creating it and its folder when needed) the database at `path` and migrates it.
+    public init(path: String) throws {
+        self.path = path
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            try db.execute(sql: "PRAGMA foreign_keys = ON")
+        }
+        writer = try DatabasePool(path: path, configuration: configuration)
+        try Self.migrator.migrate(writer)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: events and runs") { db in
+            try db.execute(sql: """
+                CREATE TABLE events (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    id TEXT NOT NULL UNIQUE,
+                    hook TEXT NOT NULL,
+                    source_kind TEXT NOT NULL,
+                    source_name TEXT,
+                    replay_of TEXT,
+                    origin TEXT,
+                    trigger TEXT,
+                    received_at REAL NOT NULL,
+                    record TEXT NOT NULL,
+                    idempotency_key TEXT,
+                    state TEXT NOT NULL DEFAULT 'pending',
+                    attempt INTEGER NOT NULL DEFAULT 1,
+                    completed_at REAL
+                );
+                CREATE UNIQUE INDEX events_idempotency ON events(idempotency_key) WHERE idempotency_key IS NOT NULL;
+                CREATE INDEX events_state ON events(state, seq);
+                CREATE INDEX events_received ON events(received_at);
+                CREATE TABLE runs (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    event_id TEXT NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+                    attempt INTEGER NOT NULL,
+                    integration TEXT NOT NULL,
+                    trigger TEXT NOT NULL,
+                    outcome TEXT NOT NULL,
+                    exit_code INTEGER,
+                    signal INTEGER,
+                    started_at REAL NOT NULL,
+                    ended_at REAL,
+                    stdout TEXT,
+                    stderr TEXT,
+                    stdout_dropped INTEGER NOT NULL DEFAULT 0,
+                    stderr_dropped INTEGER NOT NULL DEFAULT 0,
+                    reason TEXT,
+                    invocation TEXT,
+                    previous_run INTEGER
+                );
+                CREATE INDEX runs_event ON runs(event_id);
+                CREATE INDEX runs_trigger ON runs(trigger, id);
+                CREATE INDEX runs_outcome ON runs(outcome, id);
+                """)
+        }
+        return migrator
+    }
+
+    // MARK: Accept
+
+    public func accept(_ events: [(event: Event, idempotencyKey: String?)], idempotencyWindow: TimeInterval, claimed: Bool = false) async throws -> [AcceptResult] {
+        let batch = events.map { (event: $0.event, key: $0.idempotencyKey, record: $0.event.recordJSON) }
+        return try await writer.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            var results: [AcceptResult] = []
+            try db.inTransaction {
+                let cutoff = Date().timeIntervalSince1970 - idempotencyWindow
+                for item in batch {
+                    let event = item.event
+                    if let key = item.key,
+                       let row = try Row.fetchOne(db, sql: "SELECT id, received_at FROM events WHERE idempotency_key = ?", arguments: [key]) {
+                        if (row["received_at"] as Double) >= cutoff {
+                            results.append(AcceptResult(eventID: row["id"], duplicate: true))
+                            continue
+                        }
+                        try db.execute(sql: "UPDATE events SET idempotency_key = NULL WHERE idempotency_key = ?", arguments: [key])
+                    }
+                    if let existing = try String.fetchOne(db, sql: "SELECT id FROM events WHERE id = ?", arguments: [event.id]) {
+                        results.append(AcceptResult(eventID: existing, duplicate: true))
+                        continue
+                    }
+                    try db.execute(sql: """
+                        INSERT INTO events (id, hook, source_kind, source_name, replay_of, origin, trigger, received_at, record, idempotency_key, state)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """, arguments: [event.id, event.hook.rawValue, event.source.kind.rawValue, event.source.name, event.source.replayOf,
+                                         event.source.origin, event.trigger, event.receivedAt.timeIntervalSince1970, item.record, item.key,
+                                         claimed ? "running" : "pending"])
+                    results.append(AcceptResult(eventID: event.id, duplicate: false))
+                }
+                return .commit
+            }
+            return results
+        }
+    }
+
+    // MARK: Dispatch
+
+    public func claimPending(limit: Int) async throws -> [StoredEvent] {
+        try await writer.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            var claimed: [StoredEvent] = []
+            try db.inTransaction {
+                let rows = try Row.fetchAll(db, sql: "SELECT seq, record, attempt FROM events WHERE state = 'pending' ORDER BY seq LIMIT ?", arguments: [limit])
+                for row in rows {
+                    try db.execute(sql: "UPDATE events SET state = 'running' WHERE seq = ?", arguments: [row["seq"] as Int64])
+                    if let event = try? Event.fromRecord(row["record"]) {
+                        claimed.append(StoredEvent(event: event, state: .running, attempt: row["attempt"]))
+                    } else {
+                        // A row this version cannot read is closed rather than retried forever.
+                        try db.execute(sql: "UPDATE events SET state = 'done', completed_at = ? WHERE seq = ?", arguments: [Date().timeIntervalSince1970, row["seq"] as Int64])
+                    }
+                }
+                return .commit
+            }
+            return claimed
+        }
+    }
+
+    public func recoverInterrupted() async throws -> Int {
+        try await writer.write { db in
+            let now = Date().timeIntervalSince1970
+            try db.execute(sql: "UPDATE runs SET outcome = 'interrupted', ended_at = ?, reason = 'HookBus stopped while it ran' WHERE outcome = 'running'", arguments: [now])
+            try db.execute(sql: "UPDATE events SET state = 'pending', attempt = attempt + 1 WHERE state = 'running'")
+            return db.changesCount
+        }
+    }
+
+    public func runStarted(eventID: String, attempt: Int, integration: String, trigger: String, invocation: String?, previousRun: Int64?, at date: Date) async throws -> Int64 {
+        try await writer.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            try db.execute(sql: """
+                INSERT INTO runs (event_id, attempt, integration, trigger, outcome, started_at, invocation, previous_run)
+                VALUES (?, ?, ?, ?, 'running', ?, ?, ?)
+                """, arguments: [eventID, attempt, integration, trigger, date.timeIntervalSince1970, invocation, previousRun])
+            return db.lastInsertedRowID
+        }
+    }
+
+    public func runEnded(id: Int64, result: RunResult, keepOutput: Bool) async throws {
+        try await writer.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            try db.execute(sql: """
+                UPDATE runs SET outcome = ?, exit_code = ?, signal = ?, started_at = ?, ended_at = ?, stdout = ?, stderr = ?,
+                    stdout_dropped = ?, stderr_dropped = ?, reason = ? WHERE id = ?
+                """, arguments: [result.outcome.rawValue, result.exitCode, result.signal, result.startedAt.timeIntervalSince1970,
+                                 result.endedAt.timeIntervalSince1970, keepOutput ? result.stdout : nil, keepOutput ? result.stderr : nil,
+                                 result.stdoutDropped, result.stderrDropped, result.reason, id])
+        }
+    }
+
+    public func runSkipped(eventID: String, attempt: Int, integration: String, trigger: String, reason: String, at date: Date) async throws {
+        try await writer.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            try db.execute(sql: """
+                INSERT INTO runs (event_id, attempt, integration, trigger, outcome, started_at, ended_at, reason)
+                VALUES (?, ?, ?, ?, 'skipped', ?, ?, ?)
+                """, arguments: [eventID, attempt, integration, trigger, date.timeIntervalSince1970, date.timeIntervalSince1970, reason])
+        }
+    }
+
+    public func eventDone(_ eventID: String) async throws {
+        try await writer.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            try db.execute(sql: "UPDATE events SET state = 'done', completed_at = ? WHERE id = ?", arguments: [Date().timeIntervalSince1970, eventID])
+        }
+    }
+
+    // MARK: Queries
+
+    public func event(id: String) async throws -> StoredEvent? {
+        try await writer.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT record, state, attempt FROM events WHERE id = ?", arguments: [id]) else { return nil }
+            return Self.storedEvent(row)
+        }
+    }
+
+    public func runs(_ filter: RunFilter) async throws -> [RunRecord] {
+        var conditions: [String] = []
+        var arguments: StatementArguments = []
+        if let eventID = filter.eventID { conditions.append("r.event_id = ?"); _ = arguments.append(contentsOf: [eventID]) }
+        if let trigger = filter.trigger { conditions.append("(r.trigger = ? OR r.integration || '/' || r.trigger = ?)"); _ = arguments.append(contentsOf: [trigger, trigger]) }
+        if let outcome = filter.outcome { conditions.append("r.outcome = ?"); _ = arguments.append(contentsOf: [outcome]) }
+        if let since = filter.since { conditions.append("r.started_at >= ?"); _ = arguments.append(contentsOf: [since.timeIntervalSince1970]) }
+        if let after = filter.afterID { conditions.append("r.id > ?"); _ = arguments.append(contentsOf: [after]) }
+        let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        // Newest first, except when following (oldest new rows first).
+        let order = filter.afterID == nil ? "DESC" : "ASC"
+        _ = arguments.append(contentsOf: [filter.limit])
+        let sql = "SELECT r.*, e.hook AS hook FROM runs r JOIN events e ON e.id = r.event_id \(whereClause) ORDER BY r.id \(order) LIMIT ?"
+        let finalArguments = arguments
+        return try await writer.read { db in
+            try Row.fetchAll(db, sql: sql, arguments: finalArguments).map(Self.runRecord)
+        }
+    }
+
+    public func finishedTriggers(eventID: String) async throws -> Set<String> {
+        try await writer.read { db in
+            Set(try String.fetchAll(db, sql: "SELECT integration || '/' || trigger FROM runs WHERE event_id = ? AND outcome NOT IN ('interrupted', 'running')", arguments: [eventID]))
+        }
+    }
+
+    public func backlog() async throws -> Int {
+        try await writer.read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events WHERE state != 'done'") ?? 0
+        }
+    }
+
+    public func events(since: Date?, onlyFailed: Bool, limit: Int) async throws -> [StoredEvent] {
+        var sql = "SELECT record, state, attempt FROM events e WHERE received_at >= ?"
+        if onlyFailed {
+            sql += " AND EXISTS (SELECT 1 FROM runs r WHERE r.event_id = e.id AND r.outcome IN ('failed', 'timed out', 'killed', 'interrupted', 'error')"
+                + " AND NOT EXISTS (SELECT 1 FROM runs later WHERE later.previous_run = r.id))"
+        }
+        sql += " ORDER BY seq LIMIT ?"
+        let start = since?.timeIntervalSince1970 ?? 0
+        let query = sql
+        return try await writer.read { db in
+            try Row.fetchAll(db, sql: query, arguments: [start, limit]).compactMap(Self.storedEvent)
+        }
+    }
+
+    /// Runs of failed triggers of an event that no later run repeats: what a re-drive repeats.
+    public func unrepeatedFailures(eventID: String) async throws -> [RunRecord] {
+        try await writer.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT r.*, e.hook AS hook FROM runs r JOIN events e ON e.id = r.event_id
+                WHERE r.event_id = ? AND r.outcome IN ('failed', 'timed out', 'killed', 'interrupted', 'error')
+                AND NOT EXISTS (SELECT 1 FROM runs later WHERE later.previous_run = r.id) ORDER BY r.id
+                """, arguments: [eventID]).map(Self.runRecord)
+        }
+    }
+
+    public func applyRetention(maxAge: TimeInterval?, maxRuns: Int?) async throws -> Int {
+        try await writer.write { db in
+            var removed = 0
+            if let maxAge {
+                try db.execute(sql: "DELETE FROM runs WHERE started_at < ? AND outcome != 'running'", arguments: [Date().timeIntervalSince1970 - maxAge])
+                removed += db.changesCount
+            }
+            if let maxRuns {
+                try db.execute(sql: "DELETE FROM runs WHERE id <= (SELECT id FROM runs ORDER BY id DESC LIMIT 1 OFFSET ?) AND outcome != 'running'", arguments: [maxRuns])
+                removed += db.changesCount
+            }
+            // Events that are done and have no runs left are gone from the trail too.
+            try db.execute(sql: "DELETE FROM events WHERE state = 'done' AND NOT EXISTS (SELECT 1 FROM runs WHERE runs.event_id = events.id) AND completed_at < ?",
+                           arguments: [Date().timeIntervalSince1970 - (maxAge ?? 0)])
+            return removed
+        }
+    }
+
+    // MARK: Rows
+
+    private static func storedEvent(_ row: Row) -> StoredEvent? {
+        guard let event = try? Event.fromRecord(row["record"]) else { return nil }
+        return StoredEvent(event: event, state: StoredEvent.State(rawValue: row["state"]) ?? .pending, attempt: row["attempt"])
+    }
+
+    private static func runRecord(_ row: Row) -> RunRecord {
+        RunRecord(
+            id: row["id"], eventID: row["event_id"], hook: row["hook"], attempt: row["attempt"], integration: row["integration"],
+            trigger: row["trigger"], outcome: row["outcome"], exitCode: (row["exit_code"] as Int64?).map { Int32($0) },
+            signal: (row["signal"] as Int64?).map { Int32($0) }, startedAt: Date(timeIntervalSince1970: row["started_at"]),
+            endedAt: (row["ended_at"] as Double?).map { Date(timeIntervalSince1970: $0) }, stdout: row["stdout"], stderr: row["stderr"],
+            stdoutDropped: row["stdout_dropped"], stderrDropped: row["stderr_dropped"], reason: row["reason"],
+            invocation: row["invocation"], previousRun: row["previous_run"])
+    }
+}

@@ -1,0 +1,78 @@
+public import Foundation
+
+/// An event as kept in the store.
+public struct StoredEvent: Sendable, Hashable {
+    public enum State: String, Sendable, Hashable {
+        /// Accepted, waiting to be dispatched.
+        case pending
+        /// Claimed by a dispatcher; its runs are under way.
+        case running
+        /// Every run finished (whatever the outcome).
+        case done
+    }
+
+    public let event: Event
+    public let state: State
+    /// 1 for the first dispatch, 2 after an interruption, …
+    public let attempt: Int
+
+    public init(event: Event, state: State, attempt: Int) {
+        self.event = event
+        self.state = state
+        self.attempt = attempt
+    }
+}
+
+/// One row of the audit trail: a run (or a skip) of one trigger for one event.
+public struct RunRecord: Sendable, Hashable {
+    public let id: Int64
+    public let eventID: String
+    public let hook: String
+    public let attempt: Int
+    public let integration: String
+    public let trigger: String
+    /// A `RunOutcome` raw value, or `running` while the run is under way.
+    public let outcome: String
+    public let exitCode: Int32?
+    public let signal: Int32?
+    public let startedAt: Date
+    public let endedAt: Date?
+    public let stdout: String?
+    public let stderr: String?
+    public let stdoutDropped: Int
+    public let stderrDropped: Int
+    public let reason: String?
+    /// The invocation with secrets masked, as JSON.
+    public let invocation: String?
+    /// The run of the same trigger for the same (or the replayed) event that this one repeats.
+    public let previousRun: Int64?
+
+    public var durationSeconds: Double? { endedAt.map { $0.timeIntervalSince(startedAt) } }
+}
+
+/// Filters of `hookbus audit` and `GET /api/v1/runs`.
+public struct RunFilter: Sendable, Hashable {
+    public var eventID: String?
+    public var trigger: String?
+    public var outcome: String?
+    public var since: Date?
+    /// Only rows with an id greater than this (for `--follow`).
+    public var afterID: Int64?
+    public var limit: Int = 100
+
+    public init(eventID: String? = nil, trigger: String? = nil, outcome: String? = nil, since: Date? = nil, afterID: Int64? = nil, limit: Int = 100) {
+        self.eventID = eventID
+        self.trigger = trigger
+        self.outcome = outcome
+        self.since = since
+        self.afterID = afterID
+        self.limit = limit
+    }
+}
+
+/// The answer to an accept: the event's id, and whether it was already known (an idempotent
+/// repeat, which runs nothing).
+public struct AcceptResult: Sendable, Hashable {
+    public let eventID: String
+    public let duplicate: Bool
+}

@@ -1,0 +1,75 @@
+import ArgumentParser
+import Foundation
+import HookBus
+
+/// `hookbus fire` without `--dry-run`: store the event, run its triggers, print each run.
+enum FireExecution {
+    static func run(event: Event, decisions: [RouteDecision], context: CommandContext, json: Bool) async throws {
+        let engine = try context.makeEngine()
+        let accepted = try await engine.store.accept([(event, nil)], idempotencyWindow: 0, claimed: true)
+        guard let first = accepted.first, !first.duplicate else { throw CommandFailure.exit("event \(event.id) was already stored") }
+        let (plan, runs) = await engine.dispatch(StoredEvent(event: event, state: .running, attempt: 1))
+        let printer = RunPrinter(json: json)
+        if !json { print("event \(event.id) \(event.hook.rawValue): \(runs.count) run\(runs.count == 1 ? "" : "s"), \(plan.skipped.count) skipped") }
+        for skip in plan.skipped { printer.skip(eventID: event.id, integration: skip.integration, trigger: skip.trigger, reason: skip.reason) }
+        for run in runs { printer.run(eventID: event.id, run) }
+        if runs.contains(where: { $0.result.outcome.isFailure }) { throw ExitCode(1) }
+    }
+}
+
+/// Prints completed runs as readable lines, or JSON Lines with `--json`.
+struct RunPrinter {
+    let json: Bool
+
+    func run(eventID: String, _ run: Engine.CompletedRun) {
+        let result = run.result
+        if json {
+            var fields: [String: JSONValue] = [
+                "event": .string(eventID), "integration": .string(run.invocation.integration), "trigger": .string(run.invocation.trigger),
+                "outcome": .string(result.outcome.rawValue), "durationSeconds": .number(String(format: "%.3f", result.duration)),
+                "stdout": .string(result.stdout), "stderr": .string(result.stderr),
+            ]
+            if let code = result.exitCode { fields["exitCode"] = .number(String(code)) }
+            if let signal = result.signal { fields["signal"] = .number(String(signal)) }
+            if let reason = result.reason { fields["reason"] = .string(reason) }
+            if let id = run.runID { fields["run"] = .number(String(id)) }
+            print(JSONValue.object(fields).jsonText)
+            return
+        }
+        var status = result.outcome.rawValue
+        if let code = result.exitCode, result.outcome == .failed { status += " (exit \(code))" }
+        if let signal = result.signal { status += " (signal \(signal))" }
+        print("\(pad(status, 12)) \(String(format: "%7.3f s", result.duration))  \(run.invocation.integration)/\(run.invocation.trigger)")
+        if let reason = result.reason { print("    \(reason)") }
+        let stdout = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        if !stdout.isEmpty { print(indent("stdout", stdout)) }
+        let stderr = result.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
+        if !stderr.isEmpty { print(indent("stderr", stderr)) }
+    }
+
+    func skip(eventID: String, integration: String, trigger: String, reason: String) {
+        if json {
+            print(JSONValue.object(["event": .string(eventID), "integration": .string(integration), "trigger": .string(trigger),
+                                    "outcome": .string("skipped"), "reason": .string(reason)]).jsonText)
+        } else {
+            print("\(pad("skipped", 12))            \(integration)/\(trigger): \(reason)")
+        }
+    }
+
+    private func pad(_ text: String, _ width: Int) -> String {
+        text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
+    }
+
+    private func indent(_ label: String, _ text: String) -> String {
+        text.split(separator: "\n", omittingEmptySubsequences: false).map { "    \(label)| \($0)" }.joined(separator: "\n")
+    }
+}
+
+extension CommandContext {
+    /// The engine over the configured SQLite file and the real process runner.
+    func makeEngine() throws -> Engine {
+        let store = try SQLiteStore(path: configuration.databasePath)
+        let runner = ProcessRunner(interpreters: interpreters, outputLimit: configuration.outputLimitBytes, graceSeconds: configuration.graceSeconds)
+        return Engine(store: store, router: router, runner: runner)
+    }
+}
