@@ -1,0 +1,158 @@
+import ArgumentParser
+import Foundation
+import HookBus
+
+/// `hookbus audit`: the audit trail, readable or as JSON Lines, with a live tail.
+struct AuditCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit",
+        abstract: "Show the audit trail (every run, with outcome and output), or export stored events.",
+        subcommands: [AuditListCommand.self, AuditExportCommand.self],
+        defaultSubcommand: AuditListCommand.self)
+}
+
+/// Filters shared by the audit subcommands.
+struct AuditFilterOptions: ParsableArguments {
+    @Option(name: .long, help: "Only runs of this event.") var event: String?
+    @Option(name: .long, help: "Only runs of this trigger (Action or Integration/Action).") var trigger: String?
+    @Option(name: .long, help: "Only runs with this outcome (succeeded, failed, 'timed out', killed, skipped, interrupted, error).") var outcome: String?
+    @Option(name: .long, help: "Only runs since this time: ISO 8601, or an age such as 30m, 12h, 7d.") var since: String?
+    @Option(name: .long, help: "At most this many rows (newest first).") var limit: Int = 50
+
+    func validate() throws {
+        if let outcome, !RunOutcome.allCases.map(\.rawValue).contains(outcome) && outcome != "running" {
+            throw ValidationError("unknown outcome '\(outcome)'; one of \(RunOutcome.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if let since, parseSince(since) == nil { throw ValidationError("--since must be an ISO 8601 time or an age like 30m, 12h, 7d") }
+        if limit < 1 { throw ValidationError("--limit must be at least 1") }
+    }
+
+    var filter: RunFilter {
+        RunFilter(eventID: event, trigger: trigger, outcome: outcome, since: since.flatMap { parseSince($0) }, limit: limit)
+    }
+}
+
+/// `30m`, `12h`, `7d`, `90s` ago, or an ISO 8601 time.
+func parseSince(_ text: String, now: Date = Date()) -> Date? {
+    if let match = text.wholeMatch(of: /([0-9]+)([smhd])/), let amount = Double(match.1) {
+        let unit: Double = ["s": 1, "m": 60, "h": 3600, "d": 86400][String(match.2)]!
+        return now.addingTimeInterval(-amount * unit)
+    }
+    return (try? Date.ISO8601FormatStyle().parse(text)) ?? (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text))
+}
+
+struct AuditListCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List runs (the default).")
+
+    @OptionGroup var options: CommonOptions
+    @OptionGroup var filters: AuditFilterOptions
+    @Flag(name: .long, help: "JSON Lines instead of a table.") var json = false
+    @Flag(name: .long, help: "Keep printing new runs as they are recorded.") var follow = false
+
+    func run() async throws {
+        let store: SQLiteStore
+        do { store = try AuditStoreLocator.open(options) } catch { throw CommandFailure.exit("\(error)") }
+        var runs = try await store.runs(filters.filter).reversed() as [RunRecord]
+        let table = AuditTable(json: json)
+        if !json && !follow && runs.isEmpty { print("no runs match") }
+        if !json && !runs.isEmpty { table.header() }
+        for run in runs { table.print(run) }
+        guard follow else { return }
+        var last: Int64 = 0
+        if let newest = runs.last?.id {
+            last = newest
+        } else {
+            last = try await store.runs(RunFilter(limit: 1)).first?.id ?? 0
+        }
+        var printedHeader = !runs.isEmpty
+        while !Task.isCancelled {
+            try await Task.sleep(for: .milliseconds(500))
+            var filter = filters.filter
+            filter.afterID = last
+            filter.limit = 1000
+            // Only finished runs are printed; a running one is picked up when it ends.
+            runs = try await store.runs(filter)
+            let done = runs.prefix { $0.outcome != "running" }
+            if !json && !printedHeader && !done.isEmpty { table.header(); printedHeader = true }
+            for run in done { table.print(run) }
+            if let newest = done.last?.id { last = newest }
+        }
+    }
+}
+
+/// Finds the audit database: the configured data folder, read without loading definitions
+/// strictly (a broken definition must not hide the trail).
+enum AuditStoreLocator {
+    static func open(_ options: CommonOptions) throws -> SQLiteStore {
+        let context = try CommandContext(options: options, quiet: true)
+        guard FileManager.default.fileExists(atPath: context.configuration.databasePath) else {
+            throw CommandFailure("no audit trail at \(context.configuration.databasePath) (nothing has run yet?)")
+        }
+        return try SQLiteStore(path: context.configuration.databasePath)
+    }
+}
+
+struct AuditTable {
+    let json: Bool
+
+    func header() {
+        Swift.print("RUN     STARTED              OUTCOME       DURATION  TRIGGER / EVENT")
+    }
+
+    func print(_ run: RunRecord) {
+        if json {
+            var fields: [String: JSONValue] = [
+                "run": .number(String(run.id)), "event": .string(run.eventID), "hook": .string(run.hook), "attempt": .number(String(run.attempt)),
+                "integration": .string(run.integration), "trigger": .string(run.trigger), "outcome": .string(run.outcome),
+                "startedAt": .string(run.startedAt.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))),
+                "stdoutDropped": .number(String(run.stdoutDropped)), "stderrDropped": .number(String(run.stderrDropped)),
+            ]
+            if let ended = run.endedAt { fields["endedAt"] = .string(ended.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))) }
+            if let duration = run.durationSeconds { fields["durationSeconds"] = .number(String(format: "%.3f", duration)) }
+            if let code = run.exitCode { fields["exitCode"] = .number(String(code)) }
+            if let signal = run.signal { fields["signal"] = .number(String(signal)) }
+            if let stdout = run.stdout { fields["stdout"] = .string(stdout) }
+            if let stderr = run.stderr { fields["stderr"] = .string(stderr) }
+            if let reason = run.reason { fields["reason"] = .string(reason) }
+            if let invocation = run.invocation, let value = try? JSONParser.parse(invocation) { fields["invocation"] = value }
+            if let previous = run.previousRun { fields["previousRun"] = .number(String(previous)) }
+            Swift.print(JSONValue.object(fields).jsonText)
+            return
+        }
+        let started = run.startedAt.formatted(.iso8601.year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: false).timeSeparator(.colon))
+        var outcome = run.outcome
+        if let code = run.exitCode, run.outcome == "failed" { outcome += " (\(code))" }
+        let duration = run.durationSeconds.map { String(format: "%7.3fs", $0) } ?? "       -"
+        Swift.print("\(pad(String(run.id), 7)) \(pad(started, 20)) \(pad(outcome, 13)) \(duration)  \(run.integration)/\(run.trigger)  \(run.eventID)")
+        if let reason = run.reason { Swift.print("        reason: \(reason)") }
+        if run.outcome != RunOutcome.succeeded.rawValue && run.outcome != RunOutcome.skipped.rawValue, let stderr = run.stderr?.trimmingCharacters(in: .whitespacesAndNewlines), !stderr.isEmpty {
+            for line in stderr.split(separator: "\n").prefix(20) { Swift.print("        stderr| \(line)") }
+        }
+    }
+
+    private func pad(_ text: String, _ width: Int) -> String {
+        text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
+    }
+}
+
+/// `hookbus audit export`: stored events as JSON Lines, in the recorded-event form `replay` reads.
+struct AuditExportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "export", abstract: "Write stored events as JSON Lines (replayable).")
+
+    @OptionGroup var options: CommonOptions
+    @Option(name: .long, help: "Only events since this time (ISO 8601 or an age like 7d).") var since: String?
+    @Flag(name: .long, help: "Only events with a failed or interrupted run not yet repeated.") var failed = false
+    @Option(name: .long, help: "At most this many events (oldest first).") var limit: Int = 1_000_000
+
+    func run() async throws {
+        let store: SQLiteStore
+        do { store = try AuditStoreLocator.open(options) } catch { throw CommandFailure.exit("\(error)") }
+        let sinceDate = try since.map { text -> Date in
+            guard let date = parseSince(text) else { throw CommandFailure.exit("--since must be an ISO 8601 time or an age like 7d") }
+            return date
+        }
+        for stored in try await store.events(since: sinceDate, onlyFailed: failed, limit: limit) {
+            print(stored.event.recordJSON)
+        }
+    }
+}
