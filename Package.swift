@@ -78,7 +78,7 @@ let package = Package(
         ),
         .testTarget(
             name: "HookBusTests",
-            dependencies: ["HookBus"],
+            dependencies: ["HookBus", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
