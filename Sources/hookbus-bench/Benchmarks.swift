@@ -5,11 +5,11 @@ import HookBus
 /// Benchmarks that print their figures. Run in release mode:
 /// `swift run -c release hookbus-bench definitions` (or `routing`, or `all`).
 @main
-struct Benchmarks: ParsableCommand {
+struct Benchmarks: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hookbus-bench",
         abstract: "Print HookBus performance figures.",
-        subcommands: [DefinitionsBenchmark.self])
+        subcommands: [DefinitionsBenchmark.self, RoutingBenchmark.self, RunnerBenchmark.self])
 }
 
 /// Loading and validating 1,000 generated action files (target: under 1 s in release).

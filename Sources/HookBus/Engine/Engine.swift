@@ -11,6 +11,7 @@ public final class Engine: Sendable {
     private let routerState: Mutex<Router>
     private let minter: TokenMinter
     private let verbosity: HookBusConfiguration.AuditVerbosity
+    private let stopping = Atomic<Bool>(false)
 
     public init(store: any EventStore, router: Router, runner: any TriggerRunner) {
         self.store = store
@@ -19,6 +20,12 @@ public final class Engine: Sendable {
         pool = RunPool(limit: router.configuration.concurrency)
         minter = TokenMinter(source: router.configuration.token)
         verbosity = router.configuration.auditVerbosity
+    }
+
+    /// From now on, runs waiting for a slot are not started: their events stay `running` in the
+    /// store and are recovered (and those runs repeated) on the next start.
+    public func stopStartingRuns() {
+        stopping.store(true, ordering: .relaxed)
     }
 
     /// The router in use; a reload swaps it whole.
@@ -110,7 +117,11 @@ public final class Engine: Sendable {
             for await result in group { results.append(result) }
             return results.sorted { $0.0 < $1.0 }.map(\.1)
         }
-        try? await store.eventDone(plan.stored.event.id)
+        // An event whose runs were not all started (HookBus is stopping) stays running, to be
+        // recovered on the next start.
+        if !completed.contains(where: { $0.runID == nil && $0.result.outcome == .interrupted }) {
+            try? await store.eventDone(plan.stored.event.id)
+        }
         return completed
     }
 
@@ -123,6 +134,10 @@ public final class Engine: Sendable {
     private func runOne(_ planned: PlannedRun, stored: StoredEvent) async -> CompletedRun {
         let invocation = planned.invocation
         await pool.wait(planned.ticket)
+        if stopping.load(ordering: .relaxed) {
+            await pool.finish(planned.ticket)
+            return CompletedRun(runID: nil, invocation: invocation, result: RunResult(outcome: .interrupted, startedAt: Date(), endedAt: Date(), reason: "HookBus is stopping"))
+        }
         let runID = try? await store.runStarted(eventID: stored.event.id, attempt: stored.attempt, integration: invocation.integration,
                                                 trigger: invocation.trigger, invocation: AuditInvocation.json(invocation),
                                                 previousRun: planned.previousRun, at: Date())

@@ -12,7 +12,7 @@ public actor RunPool {
         let key: String?
     }
 
-    public let limit: Int
+    public nonisolated let limit: Int
     private var nextID: UInt64 = 0
     private var queue: [Ticket] = []
     private var started: Set<UInt64> = []

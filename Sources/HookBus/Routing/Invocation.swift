@@ -58,6 +58,24 @@ public struct Invocation: Sendable, Hashable {
     /// Events with the same key run one at a time, in arrival order.
     public let orderingKey: String?
 
+    public init(eventID: String, hook: Hook, integration: String, trigger: String, scriptType: ScriptType, code: String,
+                arguments: [InvocationEntry], environment: [InvocationEntry], stdin: String, files: [String: String],
+                oversizedParams: [String], timeoutSeconds: Double, orderingKey: String?) {
+        self.eventID = eventID
+        self.hook = hook
+        self.integration = integration
+        self.trigger = trigger
+        self.scriptType = scriptType
+        self.code = code
+        self.arguments = arguments
+        self.environment = environment
+        self.stdin = stdin
+        self.files = files
+        self.oversizedParams = oversizedParams
+        self.timeoutSeconds = timeoutSeconds
+        self.orderingKey = orderingKey
+    }
+
     /// argv as printed (secrets masked), without the interpreter and script path.
     public var maskedArguments: [String] { arguments.map { "--\($0.name)=\($0.value.masked)" } }
 

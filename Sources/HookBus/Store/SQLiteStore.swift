@@ -9,6 +9,7 @@ import GRDB
 /// treated as interrupted and repeated, which at-least-once delivery allows.
 public struct SQLiteStore: EventStore {
     private let writer: DatabasePool
+    private let recorder: RunRecorder
     public let path: String
 
     /// Opens (creating it and its folder when needed) the database at `path` and migrates it.
@@ -23,6 +24,7 @@ public struct SQLiteStore: EventStore {
         }
         writer = try DatabasePool(path: path, configuration: configuration)
         try Self.migrator.migrate(writer)
+        recorder = RunRecorder(writer: writer)
     }
 
     static var migrator: DatabaseMigrator {
@@ -145,43 +147,24 @@ public struct SQLiteStore: EventStore {
     }
 
     public func runStarted(eventID: String, attempt: Int, integration: String, trigger: String, invocation: String?, previousRun: Int64?, at date: Date) async throws -> Int64 {
-        try await writer.writeWithoutTransaction { db in
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
-            try db.execute(sql: """
-                INSERT INTO runs (event_id, attempt, integration, trigger, outcome, started_at, invocation, previous_run)
-                VALUES (?, ?, ?, ?, 'running', ?, ?, ?)
-                """, arguments: [eventID, attempt, integration, trigger, date.timeIntervalSince1970, invocation, previousRun])
-            return db.lastInsertedRowID
-        }
+        let id = RunIDs.next(now: date)
+        await recorder.enqueue(.started(id: id, eventID: eventID, attempt: attempt, integration: integration, trigger: trigger,
+                                        invocation: invocation, previousRun: previousRun, at: date.timeIntervalSince1970))
+        return id
     }
 
     public func runEnded(id: Int64, result: RunResult, keepOutput: Bool) async throws {
-        try await writer.writeWithoutTransaction { db in
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
-            try db.execute(sql: """
-                UPDATE runs SET outcome = ?, exit_code = ?, signal = ?, started_at = ?, ended_at = ?, stdout = ?, stderr = ?,
-                    stdout_dropped = ?, stderr_dropped = ?, reason = ? WHERE id = ?
-                """, arguments: [result.outcome.rawValue, result.exitCode, result.signal, result.startedAt.timeIntervalSince1970,
-                                 result.endedAt.timeIntervalSince1970, keepOutput ? result.stdout : nil, keepOutput ? result.stderr : nil,
-                                 result.stdoutDropped, result.stderrDropped, result.reason, id])
-        }
+        await recorder.enqueue(.ended(id: id, result: result, keepOutput: keepOutput))
     }
 
     public func runSkipped(eventID: String, attempt: Int, integration: String, trigger: String, reason: String, at date: Date) async throws {
-        try await writer.writeWithoutTransaction { db in
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
-            try db.execute(sql: """
-                INSERT INTO runs (event_id, attempt, integration, trigger, outcome, started_at, ended_at, reason)
-                VALUES (?, ?, ?, ?, 'skipped', ?, ?, ?)
-                """, arguments: [eventID, attempt, integration, trigger, date.timeIntervalSince1970, date.timeIntervalSince1970, reason])
-        }
+        await recorder.enqueue(.skipped(id: RunIDs.next(now: date), eventID: eventID, attempt: attempt, integration: integration,
+                                        trigger: trigger, reason: reason, at: date.timeIntervalSince1970))
     }
 
+    /// Marks the event done once every run record queued before it is committed.
     public func eventDone(_ eventID: String) async throws {
-        try await writer.writeWithoutTransaction { db in
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
-            try db.execute(sql: "UPDATE events SET state = 'done', completed_at = ? WHERE id = ?", arguments: [Date().timeIntervalSince1970, eventID])
-        }
+        try await recorder.enqueueAndWait(.eventDone(eventID: eventID, at: Date().timeIntervalSince1970))
     }
 
     // MARK: Queries
@@ -220,7 +203,7 @@ public struct SQLiteStore: EventStore {
 
     public func backlog() async throws -> Int {
         try await writer.read { db in
-            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events WHERE state != 'done'") ?? 0
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events WHERE state IN ('pending', 'running')") ?? 0
         }
     }
 

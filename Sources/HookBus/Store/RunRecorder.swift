@@ -1,0 +1,120 @@
+import Foundation
+import GRDB
+import Synchronization
+
+/// Group commit for the audit trail: run starts, ends, skips and event completions are queued
+/// and written in one transaction per batch, in queue order. Starting a run never waits for the
+/// disk; completing an event waits until everything queued before it is committed.
+///
+/// A run's start row may therefore still be in memory when the process crashes. On restart such
+/// a run has no row, so its trigger simply runs again (at-least-once); a start that did reach the
+/// disk is recorded `interrupted` and repeated with a link to it.
+actor RunRecorder {
+    enum Operation: Sendable {
+        case started(id: Int64, eventID: String, attempt: Int, integration: String, trigger: String, invocation: String?, previousRun: Int64?, at: Double)
+        case ended(id: Int64, result: RunResult, keepOutput: Bool)
+        case skipped(id: Int64, eventID: String, attempt: Int, integration: String, trigger: String, reason: String, at: Double)
+        case eventDone(eventID: String, at: Double)
+    }
+
+    private let writer: DatabasePool
+    private var queue: [Operation] = []
+    private var waiters: [(index: Int, continuation: CheckedContinuation<Void, any Error>)] = []
+    private var flushing = false
+    private var enqueued = 0
+
+    init(writer: DatabasePool) {
+        self.writer = writer
+    }
+
+    func enqueue(_ operation: Operation) {
+        queue.append(operation)
+        enqueued += 1
+        startFlushing()
+    }
+
+    /// Enqueues and returns once it (and everything before it) is committed.
+    func enqueueAndWait(_ operation: Operation) async throws {
+        queue.append(operation)
+        enqueued += 1
+        let mark = enqueued
+        try await withCheckedThrowingContinuation { continuation in
+            waiters.append((mark, continuation))
+            startFlushing()
+        }
+    }
+
+    private func startFlushing() {
+        guard !flushing else { return }
+        flushing = true
+        Task { await self.flush() }
+    }
+
+    private func flush() async {
+        var committed = enqueued - queue.count
+        while !queue.isEmpty {
+            let batch = queue
+            queue.removeAll(keepingCapacity: true)
+            var failure: (any Error)?
+            do {
+                try await writer.writeWithoutTransaction { db in
+                    try db.execute(sql: "PRAGMA synchronous = NORMAL")
+                    try db.inTransaction {
+                        for operation in batch { try Self.apply(operation, db) }
+                        return .commit
+                    }
+                }
+            } catch {
+                failure = error
+            }
+            committed += batch.count
+            let done = waiters.filter { $0.index <= committed }
+            waiters.removeAll { $0.index <= committed }
+            for waiter in done {
+                if let failure { waiter.continuation.resume(throwing: failure) } else { waiter.continuation.resume() }
+            }
+        }
+        flushing = false
+    }
+
+    private static func apply(_ operation: Operation, _ db: Database) throws {
+        switch operation {
+        case let .started(id, eventID, attempt, integration, trigger, invocation, previousRun, at):
+            try db.execute(sql: """
+                INSERT INTO runs (id, event_id, attempt, integration, trigger, outcome, started_at, invocation, previous_run)
+                VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?)
+                """, arguments: [id, eventID, attempt, integration, trigger, at, invocation, previousRun])
+        case let .ended(id, result, keepOutput):
+            try db.execute(sql: """
+                UPDATE runs SET outcome = ?, exit_code = ?, signal = ?, started_at = ?, ended_at = ?, stdout = ?, stderr = ?,
+                    stdout_dropped = ?, stderr_dropped = ?, reason = ? WHERE id = ?
+                """, arguments: [result.outcome.rawValue, result.exitCode, result.signal, result.startedAt.timeIntervalSince1970,
+                                 result.endedAt.timeIntervalSince1970, keepOutput ? result.stdout : nil, keepOutput ? result.stderr : nil,
+                                 result.stdoutDropped, result.stderrDropped, result.reason, id])
+        case let .skipped(id, eventID, attempt, integration, trigger, reason, at):
+            try db.execute(sql: """
+                INSERT INTO runs (id, event_id, attempt, integration, trigger, outcome, started_at, ended_at, reason)
+                VALUES (?, ?, ?, ?, ?, 'skipped', ?, ?, ?)
+                """, arguments: [id, eventID, attempt, integration, trigger, at, at, reason])
+        case let .eventDone(eventID, at):
+            try db.execute(sql: "UPDATE events SET state = 'done', completed_at = ? WHERE id = ?", arguments: [at, eventID])
+        }
+    }
+}
+
+/// Run ids made in memory, so a run can be recorded without waiting for the database: the
+/// milliseconds since 1970 shifted left 16 bits, a per-process salt (6 bits) and a counter.
+/// They grow with time, which keeps `--follow` and newest-first listings in order, and two
+/// processes writing one file (a server and `hookbus fire`) do not collide.
+enum RunIDs {
+    private static let salt = Int64.random(in: 0..<64) << 10
+    private static let last = Mutex<Int64>(0)
+
+    static func next(now: Date = Date()) -> Int64 {
+        let base = Int64(now.timeIntervalSince1970 * 1000) << 16 | salt
+        return last.withLock { last in
+            last = max(last + 1, base)
+            return last
+        }
+    }
+}

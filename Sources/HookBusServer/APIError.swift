@@ -1,0 +1,44 @@
+public import Hummingbird
+import HookBus
+
+/// An error answered as `{"error": {"code": "...", "message": "..."}}` with its HTTP status.
+/// Core errors become API errors here, at the boundary, and nowhere else.
+public struct APIError: Error, Sendable, Equatable {
+    public let status: HTTPResponse.Status
+    public let code: String
+    public let message: String
+    /// Extra headers (Retry-After on 503, Allow on 405).
+    public var headers: HTTPFields = [:]
+
+    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String, headers: HTTPFields = [:]) {
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers
+    }
+
+    /// The HTTP form of an event validation error.
+    init(_ error: EventError) {
+        switch error.code {
+        case .malformed: self.init(.badRequest, "malformed_json", error.message)
+        case .unknownHook: self.init(.notFound, "unknown_hook", error.message)
+        case .missingParam: self.init(.unprocessableContent, "missing_param", error.message)
+        case .wrongShape: self.init(.unprocessableContent, "invalid_param", error.message)
+        case .unknownTrigger: self.init(.unprocessableContent, "unknown_trigger", error.message)
+        }
+    }
+
+    var response: Response {
+        var fields = headers
+        fields[.contentType] = "application/json"
+        let body = JSONValue.object(["error": .object(["code": .string(code), "message": .string(message)])]).jsonText
+        return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
+    }
+}
+
+/// A JSON response.
+func jsonResponse(_ value: JSONValue, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+    var fields = headers
+    fields[.contentType] = "application/json"
+    return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(string: value.jsonText)))
+}

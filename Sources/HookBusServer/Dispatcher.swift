@@ -1,0 +1,128 @@
+public import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+public import HookBus
+public import Logging
+public import ServiceLifecycle
+import Synchronization
+
+/// Wakes the dispatcher when new events are committed, so it need not poll the store tightly.
+public final class Wakeup: Sendable {
+    private let stream: AsyncStream<Void>
+    private let continuation: AsyncStream<Void>.Continuation
+
+    public init() {
+        (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    public func signal() { continuation.yield() }
+
+    /// Returns at the next signal, or after `timeout`.
+    func wait(timeout: Duration) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { [stream] in
+                var iterator = stream.makeAsyncIterator()
+                _ = await iterator.next()
+            }
+            group.addTask { try? await Task.sleep(for: timeout) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+}
+
+/// The count of events accepted and not yet dispatched to the end, kept in memory so the accept
+/// path can refuse work (503) without a query.
+public final class BacklogCounter: Sendable {
+    private let value = Atomic<Int>(0)
+    public init() {}
+    public var count: Int { value.load(ordering: .relaxed) }
+    func set(_ count: Int) { value.store(count, ordering: .relaxed) }
+    func add(_ count: Int) { value.add(count, ordering: .relaxed) }
+}
+
+/// The background service that claims stored events, dispatches them through the engine, and
+/// records the runs. Events wait on disk, not in memory: it claims more only while the pool's
+/// queue is short. On start it recovers what a previous process left running.
+public struct Dispatcher: Service {
+    let engine: Engine
+    let metrics: ServerMetrics
+    let wakeup: Wakeup
+    let backlog: BacklogCounter
+    let logger: Logger
+    /// How long running triggers may go on after a shutdown starts before they are ended.
+    let shutdownGrace: Duration
+
+    public init(engine: Engine, metrics: ServerMetrics, wakeup: Wakeup, backlog: BacklogCounter, logger: Logger, shutdownGrace: Duration = .seconds(10)) {
+        self.engine = engine
+        self.metrics = metrics
+        self.wakeup = wakeup
+        self.backlog = backlog
+        self.logger = logger
+        self.shutdownGrace = shutdownGrace
+    }
+
+    public func run() async throws {
+        let recovered = try await engine.store.recoverInterrupted()
+        if recovered > 0 { logger.warning("recovered events left running by a previous process; their interrupted runs will be repeated", metadata: ["events": "\(recovered)"]) }
+        backlog.set(try await engine.store.backlog())
+        metrics.backlog(backlog.count)
+        let stopping = Atomic<Bool>(false)
+        let limit = engine.pool.limit
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                while !stopping.load(ordering: .relaxed) {
+                    if await engine.pool.waiting > 2 * limit {
+                        try? await Task.sleep(for: .milliseconds(5))
+                        continue
+                    }
+                    let claimed: [StoredEvent]
+                    do {
+                        claimed = try await engine.store.claimPending(limit: 4 * limit)
+                    } catch {
+                        logger.error("cannot claim events: \(error)")
+                        try? await Task.sleep(for: .seconds(1))
+                        continue
+                    }
+                    if claimed.isEmpty {
+                        metrics.backlog(backlog.count)
+                        await wakeup.wait(timeout: .milliseconds(250))
+                        continue
+                    }
+                    for stored in claimed {
+                        let plan = await engine.prepare(stored)
+                        group.addTask {
+                            let runs = await engine.execute(plan)
+                            for run in runs {
+                                metrics.run(outcome: run.result.outcome.rawValue, trigger: run.invocation.trigger, duration: .seconds(run.result.duration))
+                                logger.log(level: run.result.outcome.isFailure ? .warning : .info, "run \(run.result.outcome.rawValue)",
+                                           metadata: ["event": "\(stored.event.id)", "trigger": "\(run.invocation.integration)/\(run.invocation.trigger)",
+                                                      "duration": "\(String(format: "%.3f", run.result.duration))"])
+                            }
+                            backlog.add(-1)
+                        }
+                    }
+                }
+                // Shutting down: running triggers get a grace period, then are ended; they stay
+                // recorded as running and are repeated (attempt 2) on the next start.
+                engine.stopStartingRuns()
+                group.addTask {
+                    let deadline = ContinuousClock.now + shutdownGrace
+                    while RunningProcesses.count > 0, ContinuousClock.now < deadline {
+                        try? await Task.sleep(for: .milliseconds(50))
+                    }
+                    if RunningProcesses.count > 0 {
+                        logger.warning("ending \(RunningProcesses.count) runs still going after the shutdown grace period; they will be repeated on the next start")
+                        RunningProcesses.signalAll(SIGTERM)
+                        try? await Task.sleep(for: .seconds(2))
+                        RunningProcesses.signalAll(SIGKILL)
+                    }
+                }
+            }
+        } onGracefulShutdown: {
+            stopping.store(true, ordering: .relaxed)
+            wakeup.signal()
+        }
+    }
+}

@@ -1,2 +1,0 @@
-import HookBus
-public enum ServerPlaceholder {}

@@ -1,0 +1,168 @@
+import Foundation
+import HTTPTypes
+import Logging
+public import HookBus
+public import Hummingbird
+
+/// The HTTP interface of DESIGN.md. Handlers are thin: `RequestToEvent` makes the event, the
+/// accept queue stores it, the store answers the queries.
+public func makeRouter(state: ServerState) -> Hummingbird.Router<BasicRequestContext> {
+    let router = Hummingbird.Router(context: BasicRequestContext.self)
+    router.addMiddleware { APIErrorMiddleware() }
+    let toEvent = RequestToEvent(state: state)
+
+    router.post("/api/v1/hooks/:hook") { request, context -> Response in
+        let hook = context.parameters.get("hook") ?? ""
+        let event = try await toEvent.hookEvent(request, hook: hook)
+        return try await accept(event, request: request, state: state)
+    }
+    router.post("/api/v1/webhooks/:name") { request, context -> Response in
+        let event = try await toEvent.webhookEvent(request, name: context.parameters.get("name") ?? "")
+        return try await accept(event, request: request, state: state)
+    }
+    router.get("/api/v1/events/:id") { _, context -> Response in
+        let id = context.parameters.get("id") ?? ""
+        guard let stored = try await state.engine.store.event(id: id) else {
+            throw APIError(.notFound, "unknown_event", "no event with id '\(id)'")
+        }
+        let runs = try await state.engine.store.runs(RunFilter(eventID: id, limit: 10_000)).reversed()
+        return jsonResponse(.object([
+            "event": (try? JSONParser.parse(stored.event.recordJSON)) ?? .null,
+            "state": .string(stored.state.rawValue),
+            "attempt": .number(String(stored.attempt)),
+            "runs": .array(runs.map(RunJSON.value)),
+        ]))
+    }
+    router.get("/api/v1/runs") { request, _ -> Response in
+        let query = request.uri.queryParameters
+        var filter = RunFilter(eventID: query.get("event"), trigger: query.get("trigger"), outcome: query.get("outcome"), limit: 100)
+        if let limit = query.get("limit") {
+            guard let value = Int(limit), (1...10_000).contains(value) else { throw APIError(.badRequest, "invalid_query", "'limit' must be 1-10000") }
+            filter.limit = value
+        }
+        if let since = query.get("since") {
+            guard let date = parseTime(since) else { throw APIError(.badRequest, "invalid_query", "'since' must be ISO 8601 or an age like 30m, 12h, 7d") }
+            filter.since = date
+        }
+        if let after = query.get("after") {
+            guard let value = Int64(after) else { throw APIError(.badRequest, "invalid_query", "'after' must be a run id") }
+            filter.afterID = value
+        }
+        let runs = try await state.engine.store.runs(filter)
+        return jsonResponse(.object(["runs": .array(runs.map(RunJSON.value))]))
+    }
+    router.post("/api/v1/buttons/:element") { request, context -> Response in
+        try toEvent.authenticateHook(request)
+        let hook: Hook
+        switch context.parameters.get("element") {
+        case "incident": hook = .incidentCustomAction
+        case "task": hook = .taskCustomAction
+        default: throw APIError(.notFound, "unknown_element", "buttons exist for 'incident' and 'task'")
+        }
+        let body = try await toEvent.body(of: request)
+        guard let detail = (try? JSONParser.parse(String(decoding: body, as: UTF8.self)))?.objectValue else {
+            throw APIError(.badRequest, "malformed_json", "body must be the \(hook == .incidentCustomAction ? "incident" : "task") as a JSON object")
+        }
+        let buttons = state.engine.router.availableButtons(for: hook, detail: detail)
+        return jsonResponse(.object(["buttons": .array(buttons.map { trigger in
+            .object(["trigger": .string(trigger.name), "integration": .string(trigger.integration.name), "showModal": .bool(trigger.action.showModal)])
+        })]))
+    }
+    router.get("/healthz") { _, _ -> Response in
+        jsonResponse(.object(["status": .string("ok"), "backlog": .number(String(state.backlog.count))]))
+    }
+    router.get("/metrics") { _, _ -> Response in
+        Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: ResponseBody(byteBuffer: ByteBuffer(string: state.metrics.render())))
+    }
+    // Wrong methods on known paths: 405 with Allow, not a misleading 404.
+    for (path, allowed) in [("/api/v1/hooks/:hook", "POST"), ("/api/v1/webhooks/:name", "POST"), ("/api/v1/events/:id", "GET"),
+                            ("/api/v1/runs", "GET"), ("/api/v1/buttons/:element", "POST"), ("/healthz", "GET"), ("/metrics", "GET")] {
+        for method in [HTTPRequest.Method.get, .post, .put, .delete, .patch] where method.rawValue != allowed {
+            router.on(RouterPath(path), method: method) { _, _ -> Response in
+                throw APIError(.methodNotAllowed, "method_not_allowed", "\(path) accepts \(allowed) only", headers: [.allow: allowed])
+            }
+        }
+    }
+    return router
+}
+
+/// Stores the event (group commit) and answers 202 — or, with `?wait=N`, waits up to N seconds
+/// for its runs and answers 200 with their outcomes and output.
+private func accept(_ event: Event, request: Request, state: ServerState) async throws -> Response {
+    let key = request.headers[HTTPField.Name("Idempotency-Key")!]
+    if let key, key.isEmpty || key.utf8.count > 255 {
+        throw APIError(.badRequest, "invalid_idempotency_key", "Idempotency-Key must be 1-255 bytes")
+    }
+    let result: AcceptResult
+    do {
+        result = try await state.accepts.accept(event, idempotencyKey: key)
+    } catch {
+        state.metrics.rejected("store_error")
+        throw APIError(.serviceUnavailable, "store_unavailable", "the event could not be stored; nothing was accepted", headers: [.retryAfter: "1"])
+    }
+    state.metrics.accepted(new: result.duplicate ? 0 : 1, duplicate: result.duplicate ? 1 : 0)
+    var headers: HTTPFields = [.location: "/api/v1/events/\(result.eventID)"]
+    if result.duplicate { headers[HTTPField.Name("Idempotent-Replayed")!] = "true" }
+    if let wait = request.uri.queryParameters.get("wait") {
+        guard let seconds = Double(wait), seconds >= 0, seconds <= 300 else {
+            throw APIError(.badRequest, "invalid_query", "'wait' must be 0-300 seconds (the event was accepted as \(result.eventID))")
+        }
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while ContinuousClock.now < deadline {
+            if let stored = try await state.engine.store.event(id: result.eventID), stored.state == .done {
+                let runs = try await state.engine.store.runs(RunFilter(eventID: result.eventID, limit: 10_000)).reversed()
+                return jsonResponse(.object(["event": .string(result.eventID), "duplicate": .bool(result.duplicate), "state": .string("done"),
+                                             "runs": .array(runs.map(RunJSON.value))]), headers: headers)
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+    return jsonResponse(.object(["event": .string(result.eventID), "duplicate": .bool(result.duplicate)]), status: .accepted, headers: headers)
+}
+
+/// A run as the API shows it.
+enum RunJSON {
+    static func value(_ run: RunRecord) -> JSONValue {
+        var fields: [String: JSONValue] = [
+            "run": .number(String(run.id)), "event": .string(run.eventID), "hook": .string(run.hook), "attempt": .number(String(run.attempt)),
+            "integration": .string(run.integration), "trigger": .string(run.trigger), "outcome": .string(run.outcome),
+            "startedAt": .string(run.startedAt.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))),
+            "stdoutDropped": .number(String(run.stdoutDropped)), "stderrDropped": .number(String(run.stderrDropped)),
+        ]
+        if let ended = run.endedAt { fields["endedAt"] = .string(ended.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))) }
+        if let duration = run.durationSeconds { fields["durationSeconds"] = .number(String(format: "%.3f", duration)) }
+        if let code = run.exitCode { fields["exitCode"] = .number(String(code)) }
+        if let signal = run.signal { fields["signal"] = .number(String(signal)) }
+        if let stdout = run.stdout { fields["stdout"] = .string(stdout) }
+        if let stderr = run.stderr { fields["stderr"] = .string(stderr) }
+        if let reason = run.reason { fields["reason"] = .string(reason) }
+        if let previous = run.previousRun { fields["previousRun"] = .number(String(previous)) }
+        return .object(fields)
+    }
+}
+
+/// `30m`, `12h`, `7d` ago, or an ISO 8601 time.
+func parseTime(_ text: String) -> Date? {
+    if let match = text.wholeMatch(of: /([0-9]+)([smhd])/), let amount = Double(match.1) {
+        let unit: Double = ["s": 1, "m": 60, "h": 3600, "d": 86400][String(match.2)]!
+        return Date().addingTimeInterval(-amount * unit)
+    }
+    return try? Date.ISO8601FormatStyle().parse(text)
+}
+
+/// Turns every error escaping a handler into the JSON error form; unexpected ones are 500s that
+/// say nothing of internals.
+struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as APIError {
+            return error.response
+        } catch let error as HTTPError {
+            return APIError(error.status, error.status == .notFound ? "not_found" : "http_error", error.body ?? error.status.reasonPhrase).response
+        } catch {
+            context.logger.error("request failed: \(error)")
+            return APIError(.internalServerError, "internal_error", "internal error").response
+        }
+    }
+}

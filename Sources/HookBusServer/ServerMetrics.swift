@@ -1,0 +1,58 @@
+public import Prometheus
+import Foundation
+import Synchronization
+
+/// The Prometheus metrics of a server: events accepted and rejected by reason, runs by outcome
+/// and trigger, run durations, backlog, store write latency.
+public final class ServerMetrics: Sendable {
+    public let registry = PrometheusCollectorRegistry()
+    private let accepted: Counter
+    private let duplicates: Counter
+    private let backlogGauge: Gauge
+    private let storeWrite: DurationHistogram
+    private let runDuration: DurationHistogram
+    private let rejections = Mutex<[String: Counter]>([:])
+    private let runs = Mutex<[String: Counter]>([:])
+
+    public init() {
+        accepted = registry.makeCounter(name: "hookbus_events_accepted_total", help: "Events stored and answered 202.")
+        duplicates = registry.makeCounter(name: "hookbus_events_duplicate_total", help: "Requests answered with an earlier event's id (idempotency).")
+        backlogGauge = registry.makeGauge(name: "hookbus_backlog_events", help: "Events stored and not yet dispatched to the end.")
+        storeWrite = registry.makeDurationHistogram(name: "hookbus_store_write_seconds", buckets: [.microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1)], help: "Duration of one group-commit transaction.")
+        runDuration = registry.makeDurationHistogram(name: "hookbus_run_duration_seconds", buckets: [.milliseconds(10), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5), .seconds(15), .seconds(60), .seconds(300)], help: "Trigger run durations.")
+    }
+
+    func accepted(new: Int, duplicate: Int) {
+        accepted.increment(by: Int64(new))
+        if duplicate > 0 { duplicates.increment(by: Int64(duplicate)) }
+    }
+
+    func storeWrite(_ duration: Duration) { storeWrite.record(duration) }
+
+    /// A refused request, by reason (`unauthorized`, `malformed_json`, `too_large`, `backlog_full`, …).
+    func rejected(_ reason: String) {
+        let counter = rejections.withLock { counters in
+            if let counter = counters[reason] { return counter }
+            let counter = registry.makeCounter(name: "hookbus_events_rejected_total", labels: [("reason", reason)], help: "Requests refused, by reason.")
+            counters[reason] = counter
+            return counter
+        }
+        counter.increment()
+    }
+
+    func run(outcome: String, trigger: String, duration: Duration) {
+        let key = outcome + "\u{0}" + trigger
+        let counter = runs.withLock { counters in
+            if let counter = counters[key] { return counter }
+            let counter = registry.makeCounter(name: "hookbus_runs_total", labels: [("outcome", outcome), ("trigger", trigger)], help: "Trigger runs, by outcome and trigger.")
+            counters[key] = counter
+            return counter
+        }
+        counter.increment()
+        runDuration.record(duration)
+    }
+
+    func backlog(_ count: Int) { backlogGauge.set(to: Double(count)) }
+
+    public func render() -> String { registry.emitToString() }
+}

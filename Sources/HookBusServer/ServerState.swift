@@ -1,0 +1,26 @@
+public import Foundation
+public import HookBus
+
+/// Everything the HTTP layer needs, shared by all requests.
+public struct ServerState: Sendable {
+    public let engine: Engine
+    public let configuration: HookBusConfiguration
+    public let accepts: AcceptQueue
+    public let metrics: ServerMetrics
+    public let backlog: BacklogCounter
+    public let wakeup: Wakeup
+    let verifier = WebhookVerifier()
+
+    public init(engine: Engine, configuration: HookBusConfiguration, metrics: ServerMetrics = ServerMetrics(), backlog: BacklogCounter = BacklogCounter(), wakeup: Wakeup = Wakeup()) {
+        self.engine = engine
+        self.configuration = configuration
+        self.metrics = metrics
+        self.backlog = backlog
+        self.wakeup = wakeup
+        accepts = AcceptQueue(store: engine.store, idempotencyWindow: configuration.idempotencyWindowSeconds) { [metrics, backlog, wakeup] new, duration in
+            metrics.storeWrite(duration)
+            backlog.add(new)
+            wakeup.signal()
+        }
+    }
+}

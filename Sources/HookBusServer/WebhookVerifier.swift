@@ -1,0 +1,148 @@
+import Crypto
+public import Foundation
+public import HookBus
+
+/// Checks a webhook request against its endpoint's authentication scheme. It works on plain
+/// values (a header lookup, the query, the raw body), so every scheme is tested without a socket.
+/// Every comparison of a secret or a signature is constant time.
+public struct WebhookVerifier: Sendable {
+    public enum Failure: Error, Sendable, Equatable, CustomStringConvertible {
+        case missingCredentials(String)
+        case badCredentials
+        case staleTimestamp
+        case malformed(String)
+
+        public var description: String {
+            switch self {
+            case let .missingCredentials(what): return "missing \(what)"
+            case .badCredentials: return "credentials do not match"
+            case .staleTimestamp: return "signature timestamp is outside the tolerance window"
+            case let .malformed(what): return "malformed \(what)"
+            }
+        }
+    }
+
+    public init() {}
+
+    /// - Parameters:
+    ///   - header: case-insensitive header lookup.
+    ///   - query: the request's query parameters.
+    public func verify(_ authentication: WebhookEndpoint.Authentication, header: (String) -> String?, query: [String: String],
+                       body: [UInt8], now: Date = Date()) -> Result<Void, Failure> {
+        switch authentication {
+        case .none:
+            return .success(())
+        case let .token(headerName, queryName, secrets):
+            var presented: String?
+            if let headerName, var value = header(headerName) {
+                if headerName.lowercased() == "authorization" {
+                    guard value.lowercased().hasPrefix("bearer ") else { return .failure(.malformed("Authorization header (expected 'Bearer <token>')")) }
+                    value = String(value.dropFirst("bearer ".count))
+                }
+                presented = value
+            }
+            if presented == nil, let queryName { presented = query[queryName] }
+            guard let presented else { return .failure(.missingCredentials(headerName.map { "\($0) header" } ?? "'\(queryName ?? "token")' query parameter")) }
+            return secrets.contains { Self.constantTimeEquals(Array(presented.utf8), Array($0.reveal().utf8)) } ? .success(()) : .failure(.badCredentials)
+        case let .hmac(scheme):
+            return verifyHMAC(scheme, header: header, body: body, now: now)
+        }
+    }
+
+    private func verifyHMAC(_ scheme: WebhookEndpoint.HMACScheme, header: (String) -> String?, body: [UInt8], now: Date) -> Result<Void, Failure> {
+        guard let signatureHeader = header(scheme.header), !signatureHeader.isEmpty else {
+            return .failure(.missingCredentials("\(scheme.header) header"))
+        }
+        // The elements of the signature header: `v1=abc,v1=def` or `t=123,v1=abc` or one value.
+        var elements: [String] = [signatureHeader]
+        if let separator = scheme.separator ?? (scheme.timestampField != nil ? "," : nil) {
+            elements = signatureHeader.components(separatedBy: separator).map { $0.trimmingCharacters(in: .whitespaces) }
+        }
+        var timestamp: String?
+        if let field = scheme.timestampField {
+            timestamp = elements.first { $0.hasPrefix(field + "=") }.map { String($0.dropFirst(field.count + 1)) }
+            guard timestamp != nil else { return .failure(.missingCredentials("'\(field)=' timestamp in \(scheme.header)")) }
+        } else if let timestampHeader = scheme.timestampHeader {
+            guard let value = header(timestampHeader) else { return .failure(.missingCredentials("\(timestampHeader) header")) }
+            timestamp = value
+        }
+        if let timestamp {
+            guard let seconds = Double(timestamp) else { return .failure(.malformed("timestamp '\(timestamp)'")) }
+            guard abs(now.timeIntervalSince1970 - seconds) <= scheme.toleranceSeconds else { return .failure(.staleTimestamp) }
+        }
+        let candidates: [[UInt8]] = elements.compactMap { element in
+            guard element.hasPrefix(scheme.prefix) else { return nil }
+            let encoded = String(element.dropFirst(scheme.prefix.count))
+            switch scheme.encoding {
+            case .hex: return Self.hexBytes(encoded)
+            case .base64: return Data(base64Encoded: encoded).map { [UInt8]($0) }
+            }
+        }
+        guard !candidates.isEmpty else { return .failure(.malformed("\(scheme.header) (expected '\(scheme.prefix)<signature>')")) }
+        let signed = Self.signedBytes(template: scheme.template, timestamp: timestamp, body: body)
+        for secret in scheme.secrets {
+            let expected = Self.mac(scheme.algorithm, key: Array(secret.reveal().utf8), message: signed)
+            // Check every candidate without stopping early, so timing says nothing about which matched.
+            var matched = false
+            for candidate in candidates where Self.constantTimeEquals(candidate, expected) { matched = true }
+            if matched { return .success(()) }
+        }
+        return .failure(.badCredentials)
+    }
+
+    /// The bytes the sender signed: the template with `{timestamp}` and `{body}` filled in; the
+    /// body is used byte for byte.
+    static func signedBytes(template: String, timestamp: String?, body: [UInt8]) -> [UInt8] {
+        let parts = template.components(separatedBy: "{body}")
+        var bytes: [UInt8] = []
+        for (index, part) in parts.enumerated() {
+            if index > 0 { bytes += body }
+            bytes += Array(part.replacingOccurrences(of: "{timestamp}", with: timestamp ?? "").utf8)
+        }
+        return bytes
+    }
+
+    public static func mac(_ algorithm: WebhookEndpoint.Algorithm, key: [UInt8], message: [UInt8]) -> [UInt8] {
+        let key = SymmetricKey(data: key)
+        switch algorithm {
+        case .sha1: return Array(HMAC<Insecure.SHA1>.authenticationCode(for: message, using: key))
+        case .sha256: return Array(HMAC<SHA256>.authenticationCode(for: message, using: key))
+        case .sha512: return Array(HMAC<SHA512>.authenticationCode(for: message, using: key))
+        }
+    }
+
+    static func hexBytes(_ text: String) -> [UInt8]? {
+        let digits = Array(text.utf8)
+        guard digits.count % 2 == 0 else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(digits.count / 2)
+        var index = 0
+        while index < digits.count {
+            guard let high = hexValue(digits[index]), let low = hexValue(digits[index + 1]) else { return nil }
+            bytes.append(high << 4 | low)
+            index += 2
+        }
+        return bytes
+    }
+
+    private static func hexValue(_ digit: UInt8) -> UInt8? {
+        switch digit {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return digit - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return digit - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return digit - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+
+    /// Compares in time that depends only on the lengths.
+    static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        var difference = UInt8(a.count == b.count ? 0 : 1)
+        let count = max(a.count, b.count)
+        for index in 0..<count {
+            let x = index < a.count ? a[index] : 0
+            let y = index < b.count ? b[index] : 0
+            difference |= x ^ y
+        }
+        return difference == 0
+    }
+}

@@ -1,0 +1,94 @@
+import ArgumentParser
+import Foundation
+import HookBus
+import Subprocess
+#if canImport(System)
+import System
+#else
+import SystemPackage
+#endif
+
+/// Completed trigger runs per second (trivial bash and python triggers, audit trail on), next to
+/// the raw rate of starting the same interpreter the same way, two at a time with output
+/// captured — the physical limit on this machine (target: at least 80% of the raw rate).
+struct RunnerBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "runner")
+
+    @Option(help: "Runs per measurement.") var runs = 2000
+    @Option(help: "Runs at once.") var concurrency = 2
+    @Option(help: "Python interpreter (default: as HookBus resolves it).") var python: String?
+
+    func run() async throws {
+        let interpreters = Interpreters(configured: python.map { [.python: $0] } ?? [:])
+        for (type, code, count) in [(ScriptType.bash, ":", runs), (.python, "pass", max(200, runs / 8))] {
+            guard let path = interpreters.path(for: type) else { print("runner: \(type.rawValue) not found"); continue }
+            let raw = try await Self.rawRate(path: path, arguments: type == .bash ? ["-c", ":"] : ["-c", "pass"], count: count, concurrency: concurrency)
+            let runnerOnly = try await Self.runnerOnlyRate(type: type, code: code, interpreters: interpreters, count: count, concurrency: concurrency)
+            print(String(format: "runner: %@ process runner alone (no store): %.0f runs/s", type.rawValue, runnerOnly))
+            let hookbus = try await Self.hookbusRate(type: type, code: code, interpreters: interpreters, count: count, concurrency: concurrency)
+            print(String(format: "runner: %@ (%@): raw %.0f starts/s, HookBus %.0f runs/s with audit trail = %.0f%% (target >= 80%%)",
+                         type.rawValue, path, raw, hookbus, 100 * hookbus / raw))
+        }
+    }
+
+    static func rawRate(path: String, arguments: [String], count: Int, concurrency: Int) async throws -> Double {
+        let started = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for worker in 0..<concurrency {
+                group.addTask {
+                    for _ in stride(from: worker, to: count, by: concurrency) {
+                        _ = try await Subprocess.run(.path(FilePath(path)), arguments: Arguments(arguments), environment: .custom(["PATH": "/usr/bin:/bin"]),
+                                                     output: .string(limit: 1 << 20), error: .string(limit: 1 << 20))
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        return Double(count) / (ContinuousClock.now - started).seconds
+    }
+
+    static func runnerOnlyRate(type: ScriptType, code: String, interpreters: Interpreters, count: Int, concurrency: Int) async throws -> Double {
+        let runner = ProcessRunner(interpreters: interpreters, runRoot: FileManager.default.temporaryDirectory.appendingPathComponent("hookbus-bench-runs"))
+        let invocation = Invocation(eventID: "evt", hook: .webhook, integration: "Bench", trigger: "Trivial", scriptType: type, code: code,
+                                    arguments: [], environment: [InvocationEntry("PATH", .plain("/usr/bin:/bin"))], stdin: "{}", files: [:],
+                                    oversizedParams: [], timeoutSeconds: 60, orderingKey: nil)
+        let started = ContinuousClock.now
+        await withTaskGroup(of: Void.self) { group in
+            for worker in 0..<concurrency {
+                group.addTask {
+                    for _ in stride(from: worker, to: count, by: concurrency) { _ = await runner.run(invocation, token: "") }
+                }
+            }
+        }
+        return Double(count) / (ContinuousClock.now - started).seconds
+    }
+
+    static func hookbusRate(type: ScriptType, code: String, interpreters: Interpreters, count: Int, concurrency: Int) async throws -> Double {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("hookbus-bench-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try Data("name: 'Bench'\nscript:\n  type: \(type.rawValue)\nconfiguration:\n  data_attributes: {}\n".utf8).write(to: folder.appendingPathComponent("i.yaml"))
+        try Data("integration: 'Bench'\nname: 'Trivial'\ntype: Trigger\nscript:\n  code: '\(code)'\nhook: [webhook]\n".utf8).write(to: folder.appendingPathComponent("a.yaml"))
+        let catalog = DefinitionLoader().load([folder.path]).catalog
+        var configuration = HookBusConfiguration()
+        configuration.concurrency = concurrency
+        let store = try SQLiteStore(path: folder.appendingPathComponent("data/hookbus.sqlite").path)
+        let engine = Engine(store: store, router: Router(catalog: catalog, configuration: configuration),
+                            runner: ProcessRunner(interpreters: interpreters, runRoot: folder.appendingPathComponent("runs")))
+        var events: [Event] = []
+        for index in 0..<count {
+            events.append(try Event.fromWebhook(body: Array("{\"n\": \(index)}".utf8), endpoint: "bench"))
+        }
+        _ = try await store.accept(events.map { ($0, nil) }, idempotencyWindow: 0, claimed: true)
+        let started = ContinuousClock.now
+        var plans: [Engine.Plan] = []
+        for event in events { plans.append(await engine.prepare(StoredEvent(event: event, state: .running, attempt: 1))) }
+        let succeeded = await withTaskGroup(of: Int.self) { group in
+            for plan in plans { group.addTask { await engine.execute(plan).filter { $0.result.outcome == .succeeded }.count } }
+            return await group.reduce(0, +)
+        }
+        let seconds = (ContinuousClock.now - started).seconds
+        guard succeeded == count else { throw ValidationError("only \(succeeded) of \(count) runs succeeded") }
+        return Double(count) / seconds
+    }
+}
