@@ -11,10 +11,34 @@ public struct Router: Sendable {
 
     public let catalog: Catalog
     public let configuration: HookBusConfiguration
+    /// Per integration, the environment entries its instance contributes (data attributes and
+    /// proxy_url), computed once: they are the same for every run.
+    private let instanceEnvironment: [String: [InvocationEntry]]
+
+    /// Names a data attribute may not take over in a run's environment.
+    static let reservedNames: Set<String> = ["PATH", "LANG", "HOME", "TMPDIR", "HOOKBUS_EVENT_ID", "HOOKBUS_HOOK", "HOOKBUS_TRIGGER", "token", "incmanurl"]
 
     public init(catalog: Catalog, configuration: HookBusConfiguration) {
         self.catalog = catalog
         self.configuration = configuration
+        var environments: [String: [InvocationEntry]] = [:]
+        for integration in catalog.integrations {
+            var entries: [InvocationEntry] = []
+            if let instance = configuration.instances[integration.name] {
+                for attribute in integration.definition.dataAttributes where !Self.reservedNames.contains(attribute.name) {
+                    switch instance.values[attribute.name] {
+                    case let .plain(text): entries.append(InvocationEntry(attribute.name, .plain(text)))
+                    case let .secret(secret): entries.append(InvocationEntry(attribute.name, .secret(secret)))
+                    case nil: break
+                    }
+                }
+            }
+            if integration.definition.requireProxyConfig, let proxy = configuration.proxyURL {
+                entries.append(InvocationEntry("proxy_url", .plain(proxy)))
+            }
+            environments[integration.name] = entries
+        }
+        instanceEnvironment = environments
     }
 
     /// The decision for every trigger listening to the event's hook, in catalog order.
@@ -72,6 +96,8 @@ public struct Router: Sendable {
     private struct SharedParams {
         let params: [(name: String, value: String, oversized: Bool)]
         let stdin: String
+        let orderingKey: String?
+        let eventEntries: [InvocationEntry]
 
         init(event: Event) {
             var params: [(name: String, value: String, oversized: Bool)] = []
@@ -80,19 +106,20 @@ public struct Router: Sendable {
                 guard let param = event.params[spec.name] else { continue }
                 // "--" + name + "=" + value must fit one argv string; "name=value" one env string.
                 let oversized = spec.name.utf8.count + param.raw.utf8.count + 3 > Router.maximumStringBytes
+                if !params.isEmpty { stdin += "," }
                 params.append((spec.name, param.raw, oversized))
-                if stdin.count > 1 { stdin += "," }
                 stdin += JSONValue.quoted(spec.name) + ":" + (spec.kind == .text ? JSONValue.quoted(param.raw) : param.raw)
             }
             stdin += "}"
             self.params = params
             self.stdin = stdin
+            orderingKey = event.orderingKey
+            eventEntries = [InvocationEntry("HOOKBUS_EVENT_ID", .plain(event.id)), InvocationEntry("HOOKBUS_HOOK", .plain(event.hook.rawValue))]
         }
     }
 
     private func invocation(for trigger: Trigger, event: Event, shared: SharedParams) -> Invocation {
         var arguments: [InvocationEntry] = []
-        var environment: [InvocationEntry] = []
         var files: [String: String] = [:]
         var oversized: [String] = []
         let dropText = event.hook.isCustomAction && !trigger.action.showModal
@@ -102,7 +129,6 @@ public struct Router: Sendable {
                 let file = "params/\(param.name).json"
                 files[file] = param.value
                 oversized.append(param.name)
-                environment.append(InvocationEntry("HOOKBUS_FILE_\(param.name)", .runFile(file)))
             } else {
                 arguments.append(InvocationEntry(param.name, .plain(param.value)))
             }
@@ -114,41 +140,30 @@ public struct Router: Sendable {
         arguments.append(InvocationEntry("token", .runToken))
         arguments.append(InvocationEntry("incmanurl", .plain(configuration.incidentSystemURL)))
 
-        // Environment, lowest precedence first: instance values, then params, then HookBus's own.
-        if let instance = configuration.instances[trigger.integration.name] {
-            for attribute in trigger.integration.dataAttributes {
-                guard let value = instance.values[attribute.name] else { continue }
-                switch value {
-                case let .plain(text): environment.append(InvocationEntry(attribute.name, .plain(text)))
-                case let .secret(secret): environment.append(InvocationEntry(attribute.name, .secret(secret)))
-                }
-            }
+        // Environment: instance values (minus any that a param of this event shadows), the
+        // params, then HookBus's own. Reserved names were removed from instance values up front.
+        let instance = instanceEnvironment[trigger.integration.name] ?? []
+        var environment: [InvocationEntry] = []
+        environment.reserveCapacity(instance.count + arguments.count * 2 + 7)
+        for entry in instance where !arguments.contains(where: { $0.name == entry.name }) {
+            environment.append(entry)
         }
-        if trigger.integration.requireProxyConfig, let proxy = configuration.proxyURL {
-            environment.append(InvocationEntry("proxy_url", .plain(proxy)))
-        }
+        environment += files.isEmpty ? [] : oversized.map { InvocationEntry("HOOKBUS_FILE_\($0)", .runFile("params/\($0).json")) }
         environment += arguments
+        environment += shared.eventEntries
         environment += [
-            InvocationEntry("HOOKBUS_EVENT_ID", .plain(event.id)),
-            InvocationEntry("HOOKBUS_HOOK", .plain(event.hook.rawValue)),
             InvocationEntry("HOOKBUS_TRIGGER", .plain(trigger.name)),
             InvocationEntry("PATH", .plain(Self.safePath)),
             InvocationEntry("LANG", .plain("C.UTF-8")),
             InvocationEntry("HOME", .runDirectory),
             InvocationEntry("TMPDIR", .runDirectory),
         ]
-        // Later entries win: a data attribute cannot shadow a param or PATH/HOME.
-        var seen = Set<String>()
-        var deduplicated: [InvocationEntry] = []
-        for entry in environment.reversed() where seen.insert(entry.name).inserted {
-            deduplicated.append(entry)
-        }
         return Invocation(
             eventID: event.id, hook: event.hook, integration: trigger.integration.name, trigger: trigger.name,
             scriptType: trigger.integration.script.type, code: trigger.action.code,
-            arguments: arguments, environment: deduplicated.reversed(), stdin: shared.stdin, files: files,
+            arguments: arguments, environment: environment, stdin: shared.stdin, files: files,
             oversizedParams: oversized,
             timeoutSeconds: configuration.timeout(integration: trigger.integration.name, action: trigger.name),
-            orderingKey: event.orderingKey)
+            orderingKey: shared.orderingKey)
     }
 }
