@@ -99,6 +99,11 @@ public struct DefinitionLoader: Sendable {
         return (Catalog(integrations: built), diagnostics)
     }
 
+    /// The paths of every YAML file under `root` (for change detection).
+    public static func yamlFilePaths(under root: String) -> [String] {
+        yamlFiles(under: root).files.map(\.url.path)
+    }
+
     /// Every YAML file under `root`, sorted by path so loads are deterministic.
     static func yamlFiles(under root: String) -> (files: [(url: URL, display: String)], error: String?) {
         var isDirectory: ObjCBool = false

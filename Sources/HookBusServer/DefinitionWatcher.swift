@@ -1,0 +1,79 @@
+import Foundation
+public import HookBus
+public import Logging
+public import ServiceLifecycle
+import UnixSignals
+
+/// Reloads the definitions on SIGHUP and when a file under the definition folders changes
+/// (checked every `interval` by size and modification time — no inotify, so it also works on
+/// network and container file systems). A new catalog with errors is refused: the last good one
+/// stays in use and the errors are logged.
+public struct DefinitionWatcher: Service {
+    let folders: [String]
+    let engine: Engine
+    let logger: Logger
+    let interval: Duration
+
+    public init(folders: [String], engine: Engine, logger: Logger, interval: Duration = .seconds(2)) {
+        self.folders = folders
+        self.engine = engine
+        self.logger = logger
+        self.interval = interval
+    }
+
+    public func run() async throws {
+        let initial = Self.fingerprint(folders)
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        try await withGracefulShutdownHandler {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for await _ in hangups {
+                        logger.info("SIGHUP: reloading definitions")
+                        reload()
+                    }
+                }
+                group.addTask {
+                    var fingerprint = initial
+                    while !Task.isCancelled {
+                        try await Task.sleep(for: interval)
+                        let current = Self.fingerprint(folders)
+                        if current != fingerprint {
+                            fingerprint = current
+                            logger.info("definition files changed: reloading")
+                            reload()
+                        }
+                    }
+                }
+                try await group.next()
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {}
+    }
+
+    private func reload() {
+        let result = DefinitionLoader().load(folders)
+        if result.errorCount > 0 {
+            for diagnostic in result.diagnostics where diagnostic.severity == .error {
+                logger.error("\(diagnostic)")
+            }
+            logger.error("reload refused: \(result.summary); keeping the previous definitions")
+            return
+        }
+        engine.replaceCatalog(result.catalog)
+        logger.info("definitions reloaded: \(result.summary)")
+    }
+
+    /// Paths, sizes and modification times of every YAML file under the folders.
+    static func fingerprint(_ folders: [String]) -> [String: String] {
+        var result: [String: String] = [:]
+        for folder in folders {
+            for file in DefinitionLoader.yamlFilePaths(under: folder) {
+                let attributes = try? FileManager.default.attributesOfItem(atPath: file)
+                let size = (attributes?[.size] as? NSNumber)?.intValue ?? -1
+                let modified = (attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+                result[file] = "\(size)@\(modified)"
+            }
+        }
+        return result
+    }
+}

@@ -1,0 +1,67 @@
+import ArgumentParser
+import Foundation
+import HookBus
+import HookBusServer
+import Logging
+
+/// `hookbus serve`: the server, with the shipped `Hooks/` and an embedded SQLite file by default.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the HookBus server (hook endpoints, webhook ingress, dispatcher).")
+
+    @OptionGroup var options: CommonOptions
+
+    @Option(name: .long, help: "Port to listen on (default: server.port, 8080; 0 picks a free one).")
+    var port: Int?
+
+    @Option(name: .long, help: "Address to listen on (default: server.host, 127.0.0.1).")
+    var host: String?
+
+    @Option(name: .long, help: "Data folder for the SQLite store (default: data_dir, ./data).")
+    var dataDir: String?
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    func validate() throws {
+        if let port, !(0...65535).contains(port) { throw ValidationError("--port must be 0-65535") }
+        if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("unknown --log-level '\(logLevel)'") }
+    }
+
+    func run() async throws {
+        let context: CommandContext
+        do { context = try CommandContext(options: options) } catch { throw CommandFailure.exit("\(error)") }
+        var configuration = context.configuration
+        if let port { configuration.port = port }
+        if let host { configuration.host = host }
+        if let dataDir { configuration.dataDirectory = dataDir }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+            return handler
+        }
+        let logger = Logger(label: "hookbus")
+        for resolution in context.interpreters.resolutions.values.sorted(by: { $0.type.rawValue < $1.type.rawValue }) {
+            let used = context.catalog.integrations.contains { $0.definition.script.type == resolution.type }
+            if used && resolution.path == nil {
+                logger.warning("interpreter \(resolution.command) not found: \(resolution.type.rawValue) triggers will be recorded as errors")
+            }
+        }
+        let engine: Engine
+        do {
+            let store = try SQLiteStore(path: configuration.databasePath)
+            let runner = ProcessRunner(interpreters: context.interpreters, outputLimit: configuration.outputLimitBytes, graceSeconds: configuration.graceSeconds)
+            engine = Engine(store: store, router: Router(catalog: context.catalog, configuration: configuration), runner: runner)
+        } catch {
+            throw CommandFailure.exit("cannot open the store at \(configuration.databasePath): \(error)")
+        }
+        let triggers = context.catalog.triggers.count
+        let hooks = context.catalog.hooksInUse.count
+        let host = configuration.host
+        let database = configuration.databasePath
+        try await HookBusServer.run(engine: engine, configuration: configuration, hookFolders: options.hookFolders, logger: logger) { port in
+            FileHandle.standardOutput.write(Data("HookBus listening on http://\(host):\(port) (\(triggers) triggers on \(hooks) hooks; store \(database))\n".utf8))
+        }
+    }
+}
