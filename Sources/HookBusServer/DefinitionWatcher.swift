@@ -24,7 +24,8 @@ public struct DefinitionWatcher: Service {
     public func run() async throws {
         let initial = Self.fingerprint(folders)
         let hangups = await UnixSignalsSequence(trapping: .sighup)
-        try await withGracefulShutdownHandler {
+        // Nothing to finish on shutdown: stop watching at once.
+        try? await cancelWhenGracefulShutdown {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
                     for await _ in hangups {
@@ -47,7 +48,7 @@ public struct DefinitionWatcher: Service {
                 try await group.next()
                 group.cancelAll()
             }
-        } onGracefulShutdown: {}
+        }
     }
 
     private func reload() {

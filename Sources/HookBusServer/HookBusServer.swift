@@ -24,7 +24,7 @@ public enum HookBusServer {
         let dispatcher = Dispatcher(engine: engine, metrics: state.metrics, wakeup: state.wakeup, backlog: state.backlog, logger: logger)
         let watcher = DefinitionWatcher(folders: hookFolders, engine: engine, logger: logger)
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: application), .init(service: dispatcher), .init(service: watcher)],
+            services: [.init(service: dispatcher), .init(service: watcher), .init(service: application)],  // shut down in reverse: stop accepting first
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()

@@ -1,8 +1,23 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The process entry point: signals first, then the command line.
+@main
+enum Entry {
+    static func main() async {
+        // A parent may start us with signals blocked (a thread pool's worker spawning us passes
+        // its mask on); SIGTERM, SIGINT and SIGHUP must reach the server's handlers.
+        var none = sigset_t()
+        sigemptyset(&none)
+        sigprocmask(SIG_SETMASK, &none, nil)
+        await HookBusCommand.main()
+    }
+}
 
 /// `hookbus`: the command-line entry point. Each subcommand parses its options and calls the core
 /// or the server; none of them holds logic of its own.
-@main
 struct HookBusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hookbus",

@@ -19,19 +19,30 @@ struct ValidateCommand: ParsableCommand {
     func run() throws {
         let roots = paths.isEmpty ? options.hookFolders : paths
         let result = DefinitionLoader().load(roots)
+        // The configuration, when there is one, is checked too, and says which interpreters to use.
+        let configPath = options.config ?? (FileManager.default.fileExists(atPath: "hookbus.yaml") ? "hookbus.yaml" : nil)
+        let configured = configPath.map { ConfigurationLoader().load(path: $0, catalog: result.catalog) }
+        let interpreters = Interpreters(configured: configured?.configuration?.interpreters ?? [:])
+        let configErrors = configured?.diagnostics.filter { $0.severity == .error }.count ?? 0
         if json {
-            let report = ValidationReport(result)
+            var report = ValidationReport(result)
+            report.diagnostics += configured?.diagnostics ?? []
+            report.errors += configErrors
+            report.interpreters = Dictionary(uniqueKeysWithValues: interpreters.resolutions.values.map { ($0.type.rawValue, $0.path ?? "not found") })
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             FileHandle.standardOutput.write(try encoder.encode(report))
             FileHandle.standardOutput.write(Data("\n".utf8))
         } else {
-            for diagnostic in result.diagnostics {
+            for diagnostic in result.diagnostics + (configured?.diagnostics ?? []) {
                 print(diagnostic.description)
             }
             print(result.summary)
+            for resolution in interpreters.resolutions.values.sorted(by: { $0.type.rawValue < $1.type.rawValue }) {
+                print("interpreter \(resolution.type.rawValue): \(resolution.path ?? "not found (\(resolution.command))") [\(resolution.how)]")
+            }
         }
-        if result.errorCount > 0 { throw ExitCode(1) }
+        if result.errorCount + configErrors > 0 { throw ExitCode(1) }
     }
 }
 
@@ -45,6 +56,7 @@ struct ValidationReport: Encodable {
     var errors: Int
     var warnings: Int
     var summary: String
+    var interpreters: [String: String] = [:]
 
     init(_ result: DefinitionLoadResult) {
         diagnostics = result.diagnostics

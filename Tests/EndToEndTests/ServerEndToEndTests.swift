@@ -1,0 +1,83 @@
+import Foundation
+import HookBus
+import Testing
+
+/// A real server process on a loopback port, real bash triggers, a real SQLite file.
+@Suite(.serialized) struct ServerEndToEndTests {
+    static func slowHooks(_ scratch: Scratch, sleep: String = "0.4") {
+        scratch.write("hooks/int.yaml", "name: 'Ops'\nscript:\n  type: bash\nconfiguration:\n  data_attributes: {}\n")
+        scratch.write("hooks/slow.yaml", "integration: 'Ops'\nname: 'Slow'\ntype: Trigger\nscript:\n  code: |\n    sleep \(sleep)\n    echo \"done $HOOKBUS_EVENT_ID\"\nhook: [newIncident, incidentCustomAction]\n")
+        scratch.write("hookbus.yaml", "runner: {concurrency: 2, grace: 1}\n")
+    }
+
+    @Test func synchronousModeReturnsTheRunsOutput() async throws {
+        let scratch = Scratch()
+        Self.slowHooks(scratch, sleep: "0")
+        let server = try ServerProcess(directory: scratch.path, arguments: ["--hooks", "hooks"])
+        defer { server.stop() }
+        let (status, body) = try await request("POST", server.base + "/api/v1/hooks/incidentCustomAction?wait=10",
+                                               body: #"{"incidentsDetail": {"id": 5}, "trigger": "Slow", "text": "hi"}"#)
+        #expect(status == 200)
+        let runs = body?["runs"]?.arrayValue ?? []
+        #expect(runs.count == 1)
+        #expect(runs.first?["outcome"] == .string("succeeded"))
+        #expect(runs.first?["stdout"]?.stringValue?.hasPrefix("done evt_") == true)
+    }
+
+    @Test func everyAcceptedEventRunsOnceEvenAcrossAKill9() async throws {
+        let scratch = Scratch()
+        Self.slowHooks(scratch)
+        var accepted: [String] = []
+        let first = try ServerProcess(directory: scratch.path, arguments: ["--hooks", "hooks"])
+        for incident in 1...12 {
+            let (status, body) = try await request("POST", first.base + "/api/v1/hooks/newIncident", body: #"{"incidentsDetail": {"id": \#(incident)}}"#)
+            #expect(status == 202)
+            accepted.append(try #require(body?["event"]?.stringValue))
+        }
+        // Let a few runs finish and others start, then crash the server mid-way.
+        for _ in 0..<100 {
+            let (_, runs) = try await request("GET", first.base + "/api/v1/runs?outcome=succeeded")
+            if (runs?["runs"]?.arrayValue.count ?? 0) >= 3 { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        first.kill9()
+
+        let second = try ServerProcess(directory: scratch.path, arguments: ["--hooks", "hooks"])
+        defer { second.stop() }
+        var interrupted = 0
+        for id in accepted {
+            var event: JSONValue?
+            for _ in 0..<400 {
+                let (status, body) = try await request("GET", second.base + "/api/v1/events/\(id)")
+                #expect(status == 200, "accepted event \(id) is missing")
+                if body?["state"] == .string("done") { event = body; break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            let runs = try #require(event?["runs"]?.arrayValue, "event \(id) never finished")
+            let succeeded = runs.filter { $0["outcome"] == .string("succeeded") }
+            #expect(succeeded.count == 1, "event \(id): \(runs)")
+            let interruptedRuns = runs.filter { $0["outcome"] == .string("interrupted") }
+            interrupted += interruptedRuns.count
+            // Only what the crash interrupted was repeated, and the repeat links to it.
+            #expect(runs.count == 1 + interruptedRuns.count)
+            for run in interruptedRuns {
+                #expect(succeeded.first?["previousRun"] == run["run"])
+                #expect(succeeded.first?["attempt"] == .number("2"))
+            }
+        }
+        #expect(interrupted >= 1, "the kill should have interrupted a run")
+    }
+
+    @Test func sigtermLetsRunningTriggersFinish() async throws {
+        let scratch = Scratch()
+        Self.slowHooks(scratch, sleep: "0.5")
+        let server = try ServerProcess(directory: scratch.path, arguments: ["--hooks", "hooks"])
+        let (_, body) = try await request("POST", server.base + "/api/v1/hooks/newIncident", body: #"{"incidentsDetail": {"id": 1}}"#)
+        let id = try #require(body?["event"]?.stringValue)
+        try await Task.sleep(for: .milliseconds(200))
+        server.stop()
+        let audit = try hookbus(["audit", "--json", "--hooks", "hooks"], in: scratch.path)
+        #expect(audit.stdout.contains("\"outcome\":\"succeeded\""), "\(audit.stdout)\(server.log)")
+        #expect(audit.stdout.contains(id))
+    }
+}
