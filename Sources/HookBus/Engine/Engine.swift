@@ -79,7 +79,7 @@ public final class Engine: Sendable {
         // After an interruption, triggers that already finished are not run again.
         var finished: Set<String> = []
         var interrupted: [String: Int64] = [:]
-        if stored.attempt > 1 {
+        if stored.attempt > 1 && previousRuns == nil {
             finished = (try? await store.finishedTriggers(eventID: event.id)) ?? []
             for run in (try? await store.runs(RunFilter(eventID: event.id, outcome: RunOutcome.interrupted.rawValue, limit: 10_000))) ?? [] {
                 interrupted["\(run.integration)/\(run.trigger)"] = max(interrupted["\(run.integration)/\(run.trigger)"] ?? 0, run.id)

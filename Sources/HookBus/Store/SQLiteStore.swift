@@ -167,6 +167,15 @@ public struct SQLiteStore: EventStore {
         try await recorder.enqueueAndWait(.eventDone(eventID: eventID, at: Date().timeIntervalSince1970))
     }
 
+    /// Takes a stored event for a re-drive: it becomes `running` again with its attempt raised.
+    public func beginRedrive(eventID: String) async throws -> StoredEvent? {
+        try await writer.write { db in
+            try db.execute(sql: "UPDATE events SET state = 'running', attempt = attempt + 1 WHERE id = ?", arguments: [eventID])
+            guard db.changesCount > 0, let row = try Row.fetchOne(db, sql: "SELECT record, state, attempt FROM events WHERE id = ?", arguments: [eventID]) else { return nil }
+            return Self.storedEvent(row)
+        }
+    }
+
     // MARK: Queries
 
     public func event(id: String) async throws -> StoredEvent? {

@@ -1,0 +1,141 @@
+import Foundation
+import HookBus
+
+/// Replays recorded events through this machine's router and runner (or only the router, for a
+/// dry run), and re-drives stored events. Every run is recorded in the audit trail with its
+/// provenance: the replayed event's id, file and line.
+struct LocalReplayer {
+    let context: CommandContext
+    let output: ReplayOutput
+    let dryRun: Bool
+
+    func replay(file: String, strict: Bool, summary: inout ReplaySummary) async throws {
+        let total = lineCount(file)
+        let reader = RecordedEventReader(handle: try openInput(file))
+        let router = context.router
+        let engine = dryRun ? nil : try context.makeEngine()
+        var local = summary
+        await withTaskGroup(of: [Engine.CompletedRun].self) { group in
+            var inFlight = 0
+            func collect(_ runs: [Engine.CompletedRun]) {
+                inFlight -= 1
+                for run in runs { local.runs[run.result.outcome.rawValue, default: 0] += 1 }
+                for run in runs where output.json { output.result(RunLine.json(run)) }
+            }
+            do {
+                try await reader.forEachLine { line in
+                    if local.stoppedEarly { return }
+                    local.read += 1
+                    let event: Event
+                    switch line.result {
+                    case let .success(recorded): event = recorded.replayed(origin: "\(file):\(line.number)")
+                    case let .failure(error):
+                        output.problem("\(file):\(line.number): \(error.message)")
+                        local.skipped += 1
+                        if strict { local.stoppedEarly = true }
+                        return
+                    }
+                    let decisions: [RouteDecision]
+                    do {
+                        decisions = try router.route(event)
+                    } catch {
+                        output.problem("\(file):\(line.number): \(error.message)")
+                        local.skipped += 1
+                        if strict { local.stoppedEarly = true }
+                        return
+                    }
+                    local.dispatched += 1
+                    if dryRun {
+                        for decision in decisions {
+                            if case .run = decision { local.runs["would run", default: 0] += 1 } else { local.runs["skipped", default: 0] += 1 }
+                        }
+                        if output.json {
+                            output.result(DryRunReport(event: event, decisions: decisions, interpreters: context.interpreters).json.trimmingCharacters(in: .newlines))
+                        } else {
+                            output.result("\(file):\(line.number): \(event.hook.rawValue) → " + (decisions.isEmpty ? "no trigger" : decisions.map(Self.describe).joined(separator: "; ")))
+                        }
+                    } else if let engine {
+                        guard let accepted = try? await engine.store.accept([(event, nil)], idempotencyWindow: 0, claimed: true), accepted.first?.duplicate == false else {
+                            output.problem("\(file):\(line.number): the event could not be stored")
+                            local.skipped += 1
+                            return
+                        }
+                        let plan = await engine.prepare(StoredEvent(event: event, state: .running, attempt: 1))
+                        for skip in plan.skipped {
+                            local.runs[RunOutcome.skipped.rawValue, default: 0] += 1
+                            if !output.json { output.problem("\(file):\(line.number): skipped \(skip.integration)/\(skip.trigger): \(skip.reason)") }
+                        }
+                        inFlight += 1
+                        group.addTask { await engine.execute(plan) }
+                        // Backlog waits in the file, not in memory.
+                        while inFlight > 4 * engine.pool.limit, let runs = await group.next() { collect(runs) }
+                    }
+                    output.progress(done: local.read, total: total, what: dryRun ? "routed" : "dispatched")
+                }
+            } catch {
+                output.problem("\(file): \(error)")
+                local.stoppedEarly = true
+            }
+            while let runs = await group.next() { collect(runs) }
+        }
+        summary = local
+    }
+
+    func redrive(eventID: String?, since: Date?, summary: inout ReplaySummary) async throws {
+        let store = try SQLiteStore(path: context.configuration.databasePath)
+        let engine = Engine(store: store, router: context.router,
+                            runner: ProcessRunner(interpreters: context.interpreters, outputLimit: context.configuration.outputLimitBytes, graceSeconds: context.configuration.graceSeconds))
+        var ids: [String] = []
+        if let eventID {
+            guard try await store.event(id: eventID) != nil else { throw CommandFailure.exit("no stored event with id '\(eventID)'") }
+            ids = [eventID]
+        } else {
+            ids = try await store.events(since: since, onlyFailed: true, limit: 1_000_000).map(\.event.id)
+        }
+        for id in ids {
+            summary.read += 1
+            var previous: [String: Int64] = [:]
+            for run in try await store.unrepeatedFailures(eventID: id) { previous["\(run.integration)/\(run.trigger)"] = run.id }
+            if previous.isEmpty {
+                // Nothing failed: an explicit --event re-runs every trigger that ran.
+                for run in try await store.runs(RunFilter(eventID: id, limit: 10_000)).reversed() where run.outcome != RunOutcome.skipped.rawValue {
+                    previous["\(run.integration)/\(run.trigger)"] = run.id
+                }
+            }
+            guard !previous.isEmpty, let stored = try await store.beginRedrive(eventID: id) else {
+                output.problem("\(id): nothing to re-drive")
+                continue
+            }
+            summary.dispatched += 1
+            let (_, runs) = await engine.dispatch(stored, previousRuns: previous)
+            for run in runs {
+                summary.runs[run.result.outcome.rawValue, default: 0] += 1
+                if output.json { output.result(RunLine.json(run)) } else {
+                    output.problem("\(id): \(run.invocation.integration)/\(run.invocation.trigger) \(run.result.outcome.rawValue)\(run.result.outcome.isFailure && !run.result.stderr.isEmpty ? ": " + run.result.stderr.trimmingCharacters(in: .whitespacesAndNewlines) : "")")
+                }
+            }
+            output.progress(done: summary.read, total: ids.count, what: "re-driven")
+        }
+    }
+
+    static func describe(_ decision: RouteDecision) -> String {
+        switch decision {
+        case let .run(invocation): return "run \(invocation.integration)/\(invocation.trigger)"
+        case let .skip(integration, trigger, reason): return "skip \(integration)/\(trigger) (\(reason))"
+        }
+    }
+}
+
+/// A completed run as one JSON line.
+enum RunLine {
+    static func json(_ run: Engine.CompletedRun) -> String {
+        var fields: [String: JSONValue] = [
+            "event": .string(run.invocation.eventID), "integration": .string(run.invocation.integration), "trigger": .string(run.invocation.trigger),
+            "outcome": .string(run.result.outcome.rawValue), "durationSeconds": .number(String(format: "%.3f", run.result.duration)),
+            "stdout": .string(run.result.stdout), "stderr": .string(run.result.stderr),
+        ]
+        if let id = run.runID { fields["run"] = .number(String(id)) }
+        if let code = run.result.exitCode { fields["exitCode"] = .number(String(code)) }
+        return JSONValue.object(fields).jsonText
+    }
+}
