@@ -7,10 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${1:-10}
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
-swift build -c release --product hookbus --scratch-path .build-release >/dev/null
 bin=.build-release/release/hookbus
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+swift build -c release --product hookbus --scratch-path .build-release > "$work/build.log" 2>&1 || { cat "$work/build.log" >&2; exit 1; }
 
 start_server() {  # $1 = hooks folder; prints the port
   "$bin" serve --hooks "$1" --config "$work/hookbus.yaml" --port 0 --log-level error > "$work/server.log" 2>&1 &

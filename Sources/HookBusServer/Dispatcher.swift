@@ -79,7 +79,7 @@ public struct Dispatcher: Service {
                     }
                     let claimed: [StoredEvent]
                     do {
-                        claimed = try await engine.store.claimPending(limit: 4 * limit)
+                        claimed = try await engine.store.claimPending(limit: max(64, 4 * limit))
                     } catch {
                         logger.error("cannot claim events: \(error)")
                         try? await Task.sleep(for: .seconds(1))
@@ -123,6 +123,40 @@ public struct Dispatcher: Service {
         } onGracefulShutdown: {
             stopping.store(true, ordering: .relaxed)
             wakeup.signal()
+        }
+    }
+}
+
+/// Applies the audit trail's retention (by age and by count) at start and every ten minutes.
+public struct RetentionService: Service {
+    let store: any EventStore
+    let days: Double?
+    let runs: Int?
+    let logger: Logger
+
+    public init(store: any EventStore, days: Double?, runs: Int?, logger: Logger) {
+        self.store = store
+        self.days = days
+        self.runs = runs
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        guard days != nil || runs != nil else {
+            // Nothing to do; a service that returns early would stop the group.
+            try? await gracefulShutdown()
+            return
+        }
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    let removed = try await store.applyRetention(maxAge: days.map { $0 * 86400 }, maxRuns: runs)
+                    if removed > 0 { logger.info("retention removed \(removed) runs from the audit trail") }
+                } catch {
+                    logger.error("retention failed: \(error)")
+                }
+                try await Task.sleep(for: .seconds(600))
+            }
         }
     }
 }

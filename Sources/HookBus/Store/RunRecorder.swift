@@ -80,24 +80,24 @@ actor RunRecorder {
     private static func apply(_ operation: Operation, _ db: Database) throws {
         switch operation {
         case let .started(id, eventID, attempt, integration, trigger, invocation, previousRun, at):
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 INSERT INTO runs (id, event_id, attempt, integration, trigger, outcome, started_at, invocation, previous_run)
                 VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?)
-                """, arguments: [id, eventID, attempt, integration, trigger, at, invocation, previousRun])
+                """).execute(arguments: [id, eventID, attempt, integration, trigger, at, invocation, previousRun])
         case let .ended(id, result, keepOutput):
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 UPDATE runs SET outcome = ?, exit_code = ?, signal = ?, started_at = ?, ended_at = ?, stdout = ?, stderr = ?,
                     stdout_dropped = ?, stderr_dropped = ?, reason = ? WHERE id = ?
-                """, arguments: [result.outcome.rawValue, result.exitCode, result.signal, result.startedAt.timeIntervalSince1970,
+                """).execute(arguments: [result.outcome.rawValue, result.exitCode, result.signal, result.startedAt.timeIntervalSince1970,
                                  result.endedAt.timeIntervalSince1970, keepOutput ? result.stdout : nil, keepOutput ? result.stderr : nil,
                                  result.stdoutDropped, result.stderrDropped, result.reason, id])
         case let .skipped(id, eventID, attempt, integration, trigger, reason, at):
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 INSERT INTO runs (id, event_id, attempt, integration, trigger, outcome, started_at, ended_at, reason)
                 VALUES (?, ?, ?, ?, ?, 'skipped', ?, ?, ?)
-                """, arguments: [id, eventID, attempt, integration, trigger, at, at, reason])
+                """).execute(arguments: [id, eventID, attempt, integration, trigger, at, at, reason])
         case let .eventDone(eventID, at):
-            try db.execute(sql: "UPDATE events SET state = 'done', completed_at = ? WHERE id = ?", arguments: [at, eventID])
+            try db.cachedStatement(sql: "UPDATE events SET state = 'done', completed_at = ? WHERE id = ?").execute(arguments: [at, eventID])
         }
     }
 }

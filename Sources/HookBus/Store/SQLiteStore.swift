@@ -86,27 +86,26 @@ public struct SQLiteStore: EventStore {
             var results: [AcceptResult] = []
             try db.inTransaction {
                 let cutoff = Date().timeIntervalSince1970 - idempotencyWindow
+                // Statements are prepared once per connection and reused for every row.
+                let findKey = try db.cachedStatement(sql: "SELECT id, received_at FROM events WHERE idempotency_key = ?")
+                let insert = try db.cachedStatement(sql: """
+                    INSERT OR IGNORE INTO events (id, hook, source_kind, source_name, replay_of, origin, trigger, received_at, record, idempotency_key, state)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
                 for item in batch {
                     let event = item.event
-                    if let key = item.key,
-                       let row = try Row.fetchOne(db, sql: "SELECT id, received_at FROM events WHERE idempotency_key = ?", arguments: [key]) {
+                    if let key = item.key, let row = try Row.fetchOne(findKey, arguments: [key]) {
                         if (row["received_at"] as Double) >= cutoff {
                             results.append(AcceptResult(eventID: row["id"], duplicate: true))
                             continue
                         }
                         try db.execute(sql: "UPDATE events SET idempotency_key = NULL WHERE idempotency_key = ?", arguments: [key])
                     }
-                    if let existing = try String.fetchOne(db, sql: "SELECT id FROM events WHERE id = ?", arguments: [event.id]) {
-                        results.append(AcceptResult(eventID: existing, duplicate: true))
-                        continue
-                    }
-                    try db.execute(sql: """
-                        INSERT INTO events (id, hook, source_kind, source_name, replay_of, origin, trigger, received_at, record, idempotency_key, state)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """, arguments: [event.id, event.hook.rawValue, event.source.kind.rawValue, event.source.name, event.source.replayOf,
-                                         event.source.origin, event.trigger, event.receivedAt.timeIntervalSince1970, item.record, item.key,
-                                         claimed ? "running" : "pending"])
-                    results.append(AcceptResult(eventID: event.id, duplicate: false))
+                    try insert.execute(arguments: [event.id, event.hook.rawValue, event.source.kind.rawValue, event.source.name, event.source.replayOf,
+                                                   event.source.origin, event.trigger, event.receivedAt.timeIntervalSince1970, item.record, item.key,
+                                                   claimed ? "running" : "pending"])
+                    // An event whose id is already stored (a re-sent recorded event) is a duplicate.
+                    results.append(AcceptResult(eventID: event.id, duplicate: db.changesCount == 0))
                 }
                 return .commit
             }
@@ -121,9 +120,10 @@ public struct SQLiteStore: EventStore {
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
             var claimed: [StoredEvent] = []
             try db.inTransaction {
-                let rows = try Row.fetchAll(db, sql: "SELECT seq, record, attempt FROM events WHERE state = 'pending' ORDER BY seq LIMIT ?", arguments: [limit])
+                let rows = try Row.fetchAll(db.cachedStatement(sql: "SELECT seq, record, attempt FROM events WHERE state = 'pending' ORDER BY seq LIMIT ?"), arguments: [limit])
+                let markRunning = try db.cachedStatement(sql: "UPDATE events SET state = 'running' WHERE seq = ?")
                 for row in rows {
-                    try db.execute(sql: "UPDATE events SET state = 'running' WHERE seq = ?", arguments: [row["seq"] as Int64])
+                    try markRunning.execute(arguments: [row["seq"] as Int64])
                     if let event = try? Event.fromRecord(row["record"]) {
                         claimed.append(StoredEvent(event: event, state: .running, attempt: row["attempt"]))
                     } else {

@@ -1,0 +1,106 @@
+import Foundation
+import HookBus
+import Testing
+
+@Suite(.serialized) struct ReplayTests {
+    static func hooks(_ scratch: Scratch) {
+        scratch.write("hooks/int.yaml", "name: 'Ops'\nscript:\n  type: bash\nconfiguration:\n  data_attributes:\n    mode:\n      label: Mode\n      type: text\n      required: false\n      default: ok\n")
+        // Fails while $mode is 'fail' (set through the configuration), succeeds otherwise.
+        scratch.write("hooks/t.yaml", "integration: 'Ops'\nname: 'Check'\ntype: Trigger\nscript:\n  code: |\n    [ \"$mode\" = fail ] && { echo \"downstream down\" >&2; exit 2; }\n    echo \"ok $HOOKBUS_EVENT_ID\"\nhook: [newIncident, webhook]\n")
+    }
+
+    static let good = #"{"id":"evt_a","hook":"newIncident","params":{"incidentsDetail":{"id":1}},"trigger":null,"receivedAt":"2026-11-20T08:00:00.000Z","source":{"kind":"hook"}}"#
+    static let good2 = #"{"id":"evt_b","hook":"webhook","params":{"payload":{"x":[1,2]}},"receivedAt":"2026-11-20T08:01:00.000Z","source":{"kind":"webhook","name":"github"}}"#
+
+    @Test func goodAndBadLines() throws {
+        let scratch = Scratch()
+        Self.hooks(scratch)
+        scratch.write("events.jsonl", [Self.good, "{not json", #"{"hook":"newIncidnt","params":{}}"#, "", #"{"hook":"newIncident","params":{}}"#, Self.good2].joined(separator: "\n") + "\n")
+        let result = try hookbus(["replay", "events.jsonl", "--hooks", "hooks"], in: scratch.path)
+        #expect(result.status == 1, "bad lines make the exit non-zero")
+        #expect(result.stderr.contains("events.jsonl:2: not a JSON object"))
+        #expect(result.stderr.contains("events.jsonl:3: unknown hook 'newIncidnt' (did you mean 'newIncident'?)"))
+        #expect(result.stderr.contains("events.jsonl:5: hook 'newIncident' needs param 'incidentsDetail'"))
+        #expect(result.stderr.contains("replay: 5 read, 2 dispatched, 3 skipped; runs: 2 succeeded"), "\(result.stderr)")
+        // Provenance: the runs are linked to the replayed events' ids and lines.
+        let export = try hookbus(["audit", "export", "--hooks", "hooks"], in: scratch.path)
+        let records = export.stdout.split(separator: "\n").compactMap { try? JSONParser.parse(String($0)) }
+        #expect(records.count == 2)
+        #expect(records.first?["source"]?["replayOf"] == .string("evt_a"))
+        #expect(records.first?["source"]?["origin"] == .string("events.jsonl:1"))
+        #expect(records.last?["source"]?["origin"] == .string("events.jsonl:6"))
+
+        let strict = try hookbus(["replay", "events.jsonl", "--strict", "--dry-run", "--hooks", "hooks"], in: scratch.path)
+        #expect(strict.status == 1)
+        #expect(strict.stderr.contains("stopped at the first bad line"))
+        #expect(!strict.stdout.contains("events.jsonl:6"))
+    }
+
+    @Test func reDriveFailedRunsLinksThemToTheEarlierAttempts() throws {
+        let scratch = Scratch()
+        Self.hooks(scratch)
+        scratch.write("events.jsonl", Self.good + "\n")
+        scratch.write("fail.yaml", "integrations: {'Ops': {settings: {mode: fail}}}\n")
+        let failing = try hookbus(["replay", "events.jsonl", "--hooks", "hooks", "--config", "fail.yaml"], in: scratch.path)
+        #expect(failing.status == 1)
+        #expect(failing.stderr.contains("runs: 1 failed"))
+        let exported = try hookbus(["audit", "export", "--failed", "--hooks", "hooks"], in: scratch.path)
+        #expect(exported.stdout.split(separator: "\n").count == 1)
+        // The downstream system is back: re-drive everything that failed.
+        let redrive = try hookbus(["replay", "--failed", "--hooks", "hooks"], in: scratch.path)
+        #expect(redrive.status == 0, "\(redrive.stderr)")
+        #expect(redrive.stderr.contains("runs: 1 succeeded"))
+        let audit = try hookbus(["audit", "--json", "--hooks", "hooks"], in: scratch.path)
+        let runs = audit.stdout.split(separator: "\n").compactMap { try? JSONParser.parse(String($0)) }
+        let failed = try #require(runs.first { $0["outcome"] == .string("failed") })
+        let succeeded = try #require(runs.first { $0["outcome"] == .string("succeeded") })
+        #expect(succeeded["previousRun"] == failed["run"])
+        #expect(succeeded["attempt"] == .number("2"))
+        #expect(failed["stderr"] == .string("downstream down\n"))
+        // Nothing left to re-drive.
+        let again = try hookbus(["audit", "export", "--failed", "--hooks", "hooks"], in: scratch.path)
+        #expect(again.stdout.isEmpty)
+    }
+
+    @Test func replayToALiveServerThroughBusyAndRestartingPeriodsAcceptsEachEventOnce() async throws {
+        let scratch = Scratch()
+        Self.hooks(scratch)
+        var lines: [String] = []
+        for index in 0..<60 {
+            lines.append(#"{"id":"evt_to_\#(index)","hook":"newIncident","params":{"incidentsDetail":{"id":\#(index)}},"receivedAt":"2026-11-20T08:00:00.000Z"}"#)
+        }
+        scratch.write("events.jsonl", lines.joined(separator: "\n") + "\n")
+        // A tiny backlog limit makes the server answer 503 while it catches up.
+        scratch.write("hookbus.yaml", "server: {backlog_limit: 5}\nrunner: {concurrency: 2}\n")
+        let server = try ServerProcess(directory: scratch.path, arguments: ["--hooks", "hooks"])
+        let base = server.base
+        let port = server.port
+        // Restart the server on the same port in the middle of the replay.
+        let restart = Task.detached { () -> ServerProcess? in
+            try? await Task.sleep(for: .milliseconds(700))
+            server.kill9()
+            try? await Task.sleep(for: .milliseconds(500))
+            return try? ServerProcess(directory: scratch.path, arguments: ["--hooks", "hooks", "--port", String(port)])
+        }
+        let result = try hookbus(["replay", "events.jsonl", "--to", base, "--concurrency", "4"], in: scratch.path)
+        let second = await restart.value
+        defer { second?.stop() }
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("replay: 60 read"), "\(result.stderr)")
+        // Every event accepted exactly once: 60 events stored, each with one succeeded run.
+        let restarted = try #require(second)
+        var done = 0
+        for _ in 0..<400 {
+            let (_, health) = try await request("GET", restarted.base + "/healthz")
+            if health?["backlog"] == .number("0") { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let export = try hookbus(["audit", "export", "--hooks", "hooks"], in: scratch.path)
+        let stored = export.stdout.split(separator: "\n").compactMap { try? JSONParser.parse(String($0)) }
+        #expect(stored.count == 60)
+        #expect(Set(stored.compactMap { $0["params"]?["incidentsDetail"]?["id"] }).count == 60)
+        let (_, runs) = try await request("GET", restarted.base + "/api/v1/runs?outcome=succeeded&limit=1000")
+        done = runs?["runs"]?.arrayValue.count ?? 0
+        #expect(done == 60)
+    }
+}
