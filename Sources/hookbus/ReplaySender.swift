@@ -26,7 +26,13 @@ struct ReplaySender {
     func send(file: String, strict: Bool, output: ReplayOutput, summary: inout ReplaySummary) async throws {
         let total = lineCount(file)
         let reader = RecordedEventReader(handle: try openInput(file))
-        let session = URLSession(configuration: .ephemeral)
+        // On Linux each URLSession drives its transfers from one libcurl thread; several sessions
+        // spread the work (measured: one session tops out near 1,000 requests/s here).
+        let sessions = (0..<min(concurrency, 8)).map { _ in
+            let configuration = URLSessionConfiguration.ephemeral
+            configuration.httpMaximumConnectionsPerHost = max(6, concurrency)
+            return URLSession(configuration: configuration)
+        }
         let started = ContinuousClock.now
         var local = summary
         await withTaskGroup(of: (String, Outcome).self) { group in
@@ -60,6 +66,7 @@ struct ReplaySender {
                         if due > ContinuousClock.now { try? await Task.sleep(until: due) }
                     }
                     inFlight += 1
+                    let session = sessions[local.read % sessions.count]
                     group.addTask { (where_, await deliver(event, session: session)) }
                     while inFlight >= concurrency, let result = await group.next() { collect(result) }
                 }
