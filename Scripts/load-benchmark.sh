@@ -9,11 +9,12 @@ duration=${1:-10}
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
 bin=.build-release/release/hookbus
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+trap '[ -f "$work/server.pid" ] && kill "$(cat "$work/server.pid")" 2>/dev/null; rm -rf "$work"' EXIT
 swift build -c release --product hookbus --scratch-path .build-release > "$work/build.log" 2>&1 || { cat "$work/build.log" >&2; exit 1; }
 
 start_server() {  # $1 = hooks folder; prints the port
   "$bin" serve --hooks "$1" --config "$work/hookbus.yaml" --port 0 --log-level error > "$work/server.log" 2>&1 &
+  echo $! > "$work/server.pid"
   for _ in $(seq 1 200); do
     port=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$work/server.log" 2>/dev/null | grep -o '[0-9]*$' || true)
     [ -n "$port" ] && { echo "$port"; return; }
@@ -42,7 +43,7 @@ for connections in 32 128; do
 done
 accepted=$(curl -s "http://127.0.0.1:$port/metrics" | awk '/^hookbus_events_accepted_total/ {print $2}')
 echo "  accepted and stored: $accepted events"
-kill %1; wait 2>/dev/null || true
+kill "$(cat "$work/server.pid")"; sleep 1
 
 # (b) a trivial bash trigger on approveTask: every accepted event must be executed.
 mkdir -p "$work/hooks"

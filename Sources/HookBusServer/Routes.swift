@@ -30,7 +30,7 @@ public func makeRouter(state: ServerState) -> Hummingbird.Router<BasicRequestCon
             "event": (try? JSONParser.parse(stored.event.recordJSON)) ?? .null,
             "state": .string(stored.state.rawValue),
             "attempt": .number(String(stored.attempt)),
-            "runs": .array(runs.map(RunJSON.value)),
+            "runs": .array(runs.map(\.jsonValue)),
         ]))
     }
     router.get("/api/v1/runs") { request, _ -> Response in
@@ -41,7 +41,7 @@ public func makeRouter(state: ServerState) -> Hummingbird.Router<BasicRequestCon
             filter.limit = value
         }
         if let since = query.get("since") {
-            guard let date = parseTime(since) else { throw APIError(.badRequest, "invalid_query", "'since' must be ISO 8601 or an age like 30m, 12h, 7d") }
+            guard let date = TimeExpression.parse(since) else { throw APIError(.badRequest, "invalid_query", "'since' must be ISO 8601 or an age like 30m, 12h, 7d") }
             filter.since = date
         }
         if let after = query.get("after") {
@@ -49,7 +49,7 @@ public func makeRouter(state: ServerState) -> Hummingbird.Router<BasicRequestCon
             filter.afterID = value
         }
         let runs = try await state.engine.store.runs(filter)
-        return jsonResponse(.object(["runs": .array(runs.map(RunJSON.value))]))
+        return jsonResponse(.object(["runs": .array(runs.map(\.jsonValue))]))
     }
     router.post("/api/v1/buttons/:element") { request, context -> Response in
         try toEvent.authenticateHook(request)
@@ -112,42 +112,12 @@ private func accept(_ event: Event, request: Request, state: ServerState) async 
             if let stored = try await state.engine.store.event(id: result.eventID), stored.state == .done {
                 let runs = try await state.engine.store.runs(RunFilter(eventID: result.eventID, limit: 10_000)).reversed()
                 return jsonResponse(.object(["event": .string(result.eventID), "duplicate": .bool(result.duplicate), "state": .string("done"),
-                                             "runs": .array(runs.map(RunJSON.value))]), headers: headers)
+                                             "runs": .array(runs.map(\.jsonValue))]), headers: headers)
             }
             try await Task.sleep(for: .milliseconds(20))
         }
     }
     return jsonResponse(.object(["event": .string(result.eventID), "duplicate": .bool(result.duplicate)]), status: .accepted, headers: headers)
-}
-
-/// A run as the API shows it.
-enum RunJSON {
-    static func value(_ run: RunRecord) -> JSONValue {
-        var fields: [String: JSONValue] = [
-            "run": .number(String(run.id)), "event": .string(run.eventID), "hook": .string(run.hook), "attempt": .number(String(run.attempt)),
-            "integration": .string(run.integration), "trigger": .string(run.trigger), "outcome": .string(run.outcome),
-            "startedAt": .string(run.startedAt.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))),
-            "stdoutDropped": .number(String(run.stdoutDropped)), "stderrDropped": .number(String(run.stderrDropped)),
-        ]
-        if let ended = run.endedAt { fields["endedAt"] = .string(ended.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))) }
-        if let duration = run.durationSeconds { fields["durationSeconds"] = .number(String(format: "%.3f", duration)) }
-        if let code = run.exitCode { fields["exitCode"] = .number(String(code)) }
-        if let signal = run.signal { fields["signal"] = .number(String(signal)) }
-        if let stdout = run.stdout { fields["stdout"] = .string(stdout) }
-        if let stderr = run.stderr { fields["stderr"] = .string(stderr) }
-        if let reason = run.reason { fields["reason"] = .string(reason) }
-        if let previous = run.previousRun { fields["previousRun"] = .number(String(previous)) }
-        return .object(fields)
-    }
-}
-
-/// `30m`, `12h`, `7d` ago, or an ISO 8601 time.
-func parseTime(_ text: String) -> Date? {
-    if let match = text.wholeMatch(of: /([0-9]+)([smhd])/), let amount = Double(match.1) {
-        let unit: Double = ["s": 1, "m": 60, "h": 3600, "d": 86400][String(match.2)]!
-        return Date().addingTimeInterval(-amount * unit)
-    }
-    return try? Date.ISO8601FormatStyle().parse(text)
 }
 
 /// Turns every error escaping a handler into the JSON error form; unexpected ones are 500s that

@@ -33,13 +33,7 @@ struct AuditFilterOptions: ParsableArguments {
 }
 
 /// `30m`, `12h`, `7d`, `90s` ago, or an ISO 8601 time.
-func parseSince(_ text: String, now: Date = Date()) -> Date? {
-    if let match = text.wholeMatch(of: /([0-9]+)([smhd])/), let amount = Double(match.1) {
-        let unit: Double = ["s": 1, "m": 60, "h": 3600, "d": 86400][String(match.2)]!
-        return now.addingTimeInterval(-amount * unit)
-    }
-    return (try? Date.ISO8601FormatStyle().parse(text)) ?? (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text))
-}
+func parseSince(_ text: String) -> Date? { TimeExpression.parse(text) }
 
 struct AuditListCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "List runs (the default).")
@@ -101,22 +95,7 @@ struct AuditTable {
 
     func print(_ run: RunRecord) {
         if json {
-            var fields: [String: JSONValue] = [
-                "run": .number(String(run.id)), "event": .string(run.eventID), "hook": .string(run.hook), "attempt": .number(String(run.attempt)),
-                "integration": .string(run.integration), "trigger": .string(run.trigger), "outcome": .string(run.outcome),
-                "startedAt": .string(run.startedAt.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))),
-                "stdoutDropped": .number(String(run.stdoutDropped)), "stderrDropped": .number(String(run.stderrDropped)),
-            ]
-            if let ended = run.endedAt { fields["endedAt"] = .string(ended.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))) }
-            if let duration = run.durationSeconds { fields["durationSeconds"] = .number(String(format: "%.3f", duration)) }
-            if let code = run.exitCode { fields["exitCode"] = .number(String(code)) }
-            if let signal = run.signal { fields["signal"] = .number(String(signal)) }
-            if let stdout = run.stdout { fields["stdout"] = .string(stdout) }
-            if let stderr = run.stderr { fields["stderr"] = .string(stderr) }
-            if let reason = run.reason { fields["reason"] = .string(reason) }
-            if let invocation = run.invocation, let value = try? JSONParser.parse(invocation) { fields["invocation"] = value }
-            if let previous = run.previousRun { fields["previousRun"] = .number(String(previous)) }
-            Swift.print(JSONValue.object(fields).jsonText)
+            Swift.print(run.jsonValue.jsonText)
             return
         }
         let started = run.startedAt.formatted(.iso8601.year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: false).timeSeparator(.colon))

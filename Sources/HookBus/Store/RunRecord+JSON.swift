@@ -1,0 +1,34 @@
+public import Foundation
+
+extension RunRecord {
+    /// The run as the API, `hookbus audit --json` and exports show it.
+    public var jsonValue: JSONValue {
+        var fields: [String: JSONValue] = [
+            "run": .number(String(id)), "event": .string(eventID), "hook": .string(hook), "attempt": .number(String(attempt)),
+            "integration": .string(integration), "trigger": .string(trigger), "outcome": .string(outcome),
+            "startedAt": .string(Event.formatDate(startedAt)),
+            "stdoutDropped": .number(String(stdoutDropped)), "stderrDropped": .number(String(stderrDropped)),
+        ]
+        if let endedAt { fields["endedAt"] = .string(Event.formatDate(endedAt)) }
+        if let durationSeconds { fields["durationSeconds"] = .number(String(format: "%.3f", durationSeconds)) }
+        if let exitCode { fields["exitCode"] = .number(String(exitCode)) }
+        if let signal { fields["signal"] = .number(String(signal)) }
+        if let stdout { fields["stdout"] = .string(stdout) }
+        if let stderr { fields["stderr"] = .string(stderr) }
+        if let reason { fields["reason"] = .string(reason) }
+        if let invocation, let value = try? JSONParser.parse(invocation) { fields["invocation"] = value }
+        if let previousRun { fields["previousRun"] = .number(String(previousRun)) }
+        return .object(fields)
+    }
+}
+
+/// A point in time as users write it: ISO 8601, or an age such as `90s`, `30m`, `12h`, `7d`.
+public enum TimeExpression {
+    public static func parse(_ text: String, now: Date = Date()) -> Date? {
+        if let match = text.wholeMatch(of: /([0-9]+)([smhd])/), let amount = Double(match.1) {
+            let unit: Double = ["s": 1, "m": 60, "h": 3600, "d": 86400][String(match.2)]!
+            return now.addingTimeInterval(-amount * unit)
+        }
+        return Event.parseDate(text)
+    }
+}
