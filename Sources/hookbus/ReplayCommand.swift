@@ -82,18 +82,31 @@ final class ReplayOutput: @unchecked Sendable {
     private var lastProgress = ContinuousClock.now
     private var lastPlainLine = ContinuousClock.now
     private let lock = NSLock()
+    /// stdout is written in blocks: one system call per result line would dominate a dry run.
+    private var pending: [UInt8] = []
 
     init(json: Bool) { self.json = json }
 
+    private func flushResults() {
+        guard !pending.isEmpty else { return }
+        FileHandle.standardOutput.write(Data(pending))
+        pending.removeAll(keepingCapacity: true)
+    }
+
     func problem(_ text: String) {
         lock.withLock {
+            flushResults()
             if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
             FileHandle.standardError.write(Data((text + "\n").utf8))
         }
     }
 
     func result(_ line: String) {
-        lock.withLock { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+        lock.withLock {
+            pending.append(contentsOf: line.utf8)
+            pending.append(0x0A)
+            if pending.count >= 1 << 16 { flushResults() }
+        }
     }
 
     /// At most ten updates a second on a terminal; a plain line every five seconds otherwise.
@@ -130,6 +143,7 @@ final class ReplayOutput: @unchecked Sendable {
         }
         if summary.stoppedEarly { line += "; stopped at the first bad line (--strict)" }
         lock.withLock {
+            flushResults()
             if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
             FileHandle.standardError.write(Data((line + "\n").utf8))
         }

@@ -1,12 +1,22 @@
 /// A Trigger action together with the integration it belongs to: what the router works with.
-public struct Trigger: Sendable, Hashable {
+/// A class, made once per catalog: routing passes triggers around for every event, and a
+/// reference costs one retain where a copy of both definitions costs dozens.
+public final class Trigger: Sendable, Hashable {
     public let integration: IntegrationDefinition
     public let action: ActionDefinition
+    public init(integration: IntegrationDefinition, action: ActionDefinition) {
+        self.integration = integration
+        self.action = action
+        qualifiedName = "\(integration.name)/\(action.name)"
+    }
+
+    public static func == (lhs: Trigger, rhs: Trigger) -> Bool { lhs.qualifiedName == rhs.qualifiedName }
+    public func hash(into hasher: inout Hasher) { hasher.combine(qualifiedName) }
 
     /// The trigger's name, as events and the audit trail refer to it: the action name.
     public var name: String { action.name }
     /// A name unique across integrations: `Integration/Action`.
-    public var qualifiedName: String { "\(integration.name)/\(action.name)" }
+    public let qualifiedName: String
 }
 
 /// An integration and its actions, as loaded.

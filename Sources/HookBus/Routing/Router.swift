@@ -14,6 +14,16 @@ public struct Router: Sendable {
     /// Per integration, the environment entries its instance contributes (data attributes and
     /// proxy_url), computed once: they are the same for every run.
     private let instanceEnvironment: [String: [InvocationEntry]]
+    /// Per trigger, the parts of its invocations that do not depend on the event.
+    private let fixed: [String: FixedParts]
+
+    private struct FixedParts: Sendable {
+        let tail: [InvocationEntry]
+        let timeout: Double
+    }
+
+    /// `--token` and `--incmanurl`, the same for every run.
+    private let fixedArguments: [InvocationEntry]
 
     /// Names a data attribute may not take over in a run's environment.
     static let reservedNames: Set<String> = ["PATH", "LANG", "HOME", "TMPDIR", "HOOKBUS_EVENT_ID", "HOOKBUS_HOOK", "HOOKBUS_TRIGGER", "token", "incmanurl"]
@@ -39,6 +49,20 @@ public struct Router: Sendable {
             environments[integration.name] = entries
         }
         instanceEnvironment = environments
+        var fixed: [String: FixedParts] = [:]
+        for trigger in catalog.triggers {
+            fixed[trigger.qualifiedName] = FixedParts(
+                tail: [
+                    InvocationEntry("HOOKBUS_TRIGGER", .plain(trigger.name)),
+                    InvocationEntry("PATH", .plain(Self.safePath)),
+                    InvocationEntry("LANG", .plain("C.UTF-8")),
+                    InvocationEntry("HOME", .runDirectory),
+                    InvocationEntry("TMPDIR", .runDirectory),
+                ],
+                timeout: configuration.timeout(integration: trigger.integration.name, action: trigger.name))
+        }
+        self.fixed = fixed
+        fixedArguments = [InvocationEntry("token", .runToken), InvocationEntry("incmanurl", .plain(configuration.incidentSystemURL))]
     }
 
     /// The decision for every trigger listening to the event's hook, in catalog order.
@@ -137,8 +161,8 @@ public struct Router: Sendable {
             // The button's modal was shown but left empty: scripts still get `--text=`.
             arguments.append(InvocationEntry("text", .plain("")))
         }
-        arguments.append(InvocationEntry("token", .runToken))
-        arguments.append(InvocationEntry("incmanurl", .plain(configuration.incidentSystemURL)))
+        arguments += fixedArguments
+        let parts = fixed[trigger.qualifiedName]
 
         // Environment: instance values (minus any that a param of this event shadows), the
         // params, then HookBus's own. Reserved names were removed from instance values up front.
@@ -151,19 +175,13 @@ public struct Router: Sendable {
         environment += files.isEmpty ? [] : oversized.map { InvocationEntry("HOOKBUS_FILE_\($0)", .runFile("params/\($0).json")) }
         environment += arguments
         environment += shared.eventEntries
-        environment += [
-            InvocationEntry("HOOKBUS_TRIGGER", .plain(trigger.name)),
-            InvocationEntry("PATH", .plain(Self.safePath)),
-            InvocationEntry("LANG", .plain("C.UTF-8")),
-            InvocationEntry("HOME", .runDirectory),
-            InvocationEntry("TMPDIR", .runDirectory),
-        ]
+        environment += parts?.tail ?? []
         return Invocation(
             eventID: event.id, hook: event.hook, integration: trigger.integration.name, trigger: trigger.name,
             scriptType: trigger.integration.script.type, code: trigger.action.code,
             arguments: arguments, environment: environment, stdin: shared.stdin, files: files,
             oversizedParams: oversized,
-            timeoutSeconds: configuration.timeout(integration: trigger.integration.name, action: trigger.name),
+            timeoutSeconds: parts?.timeout ?? configuration.timeout(integration: trigger.integration.name, action: trigger.name),
             orderingKey: shared.orderingKey)
     }
 }
