@@ -20,7 +20,10 @@ public enum NotNullCheck {
         guard let value = lookup(field, in: object) else { return .missing }
         switch value {
         case .null: return .null
-        case let .string(text): return text.allSatisfy(\.isWhitespace) ? .empty : .populated
+        case let .string(text):
+            // Fast path: a printable ASCII first byte settles it without Unicode tables.
+            if let first = text.utf8.first, first > 0x20, first < 0x7F { return .populated }
+            return text.allSatisfy(\.isWhitespace) ? .empty : .populated
         case let .array(elements): return elements.isEmpty ? .empty : .populated
         case let .object(members): return members.isEmpty ? .empty : .populated
         case .bool, .number: return .populated

@@ -11,13 +11,12 @@ public struct Router: Sendable {
 
     public let catalog: Catalog
     public let configuration: HookBusConfiguration
-    /// Per integration, the environment entries its instance contributes (data attributes and
-    /// proxy_url), computed once: they are the same for every run.
-    private let instanceEnvironment: [String: [InvocationEntry]]
     /// Per trigger, the parts of its invocations that do not depend on the event.
     private let fixed: [String: FixedParts]
 
     private struct FixedParts: Sendable {
+        /// Instance environment per hook of the trigger, without names that hook's params use.
+        let instance: [Hook: [InvocationEntry]]
         let tail: [InvocationEntry]
         let timeout: Double
     }
@@ -31,6 +30,8 @@ public struct Router: Sendable {
     public init(catalog: Catalog, configuration: HookBusConfiguration) {
         self.catalog = catalog
         self.configuration = configuration
+        // Per integration, the environment its instance contributes (data attributes and
+        // proxy_url): the same for every run, so computed once.
         var environments: [String: [InvocationEntry]] = [:]
         for integration in catalog.integrations {
             var entries: [InvocationEntry] = []
@@ -48,10 +49,16 @@ public struct Router: Sendable {
             }
             environments[integration.name] = entries
         }
-        instanceEnvironment = environments
         var fixed: [String: FixedParts] = [:]
         for trigger in catalog.triggers {
+            let base = environments[trigger.integration.name] ?? []
+            var perHook: [Hook: [InvocationEntry]] = [:]
+            for hook in trigger.action.hooks {
+                let paramNames = Set(hook.params.map(\.name))
+                perHook[hook] = base.filter { !paramNames.contains($0.name) }
+            }
             fixed[trigger.qualifiedName] = FixedParts(
+                instance: perHook,
                 tail: [
                     InvocationEntry("HOOKBUS_TRIGGER", .plain(trigger.name)),
                     InvocationEntry("PATH", .plain(Self.safePath)),
@@ -144,6 +151,7 @@ public struct Router: Sendable {
 
     private func invocation(for trigger: Trigger, event: Event, shared: SharedParams) -> Invocation {
         var arguments: [InvocationEntry] = []
+        arguments.reserveCapacity(shared.params.count + 3)
         var files: [String: String] = [:]
         var oversized: [String] = []
         let dropText = event.hook.isCustomAction && !trigger.action.showModal
@@ -166,12 +174,10 @@ public struct Router: Sendable {
 
         // Environment: instance values (minus any that a param of this event shadows), the
         // params, then HookBus's own. Reserved names were removed from instance values up front.
-        let instance = instanceEnvironment[trigger.integration.name] ?? []
+        let instance = parts?.instance[event.hook] ?? []
         var environment: [InvocationEntry] = []
-        environment.reserveCapacity(instance.count + arguments.count * 2 + 7)
-        for entry in instance where !arguments.contains(where: { $0.name == entry.name }) {
-            environment.append(entry)
-        }
+        environment.reserveCapacity(instance.count + arguments.count + 8)
+        environment += instance
         environment += files.isEmpty ? [] : oversized.map { InvocationEntry("HOOKBUS_FILE_\($0)", .runFile("params/\($0).json")) }
         environment += arguments
         environment += shared.eventEntries
