@@ -163,7 +163,7 @@ func lineCount(_ path: String) -> Int? {
     defer { try? handle.close() }
     var count = 0
     while let chunk = try? handle.read(upToCount: 1 << 20), !chunk.isEmpty {
-        count += chunk.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+        count += chunk.withUnsafeBytes { bytes in bytes.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) } }
     }
     return count
 }

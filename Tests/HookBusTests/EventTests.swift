@@ -97,3 +97,17 @@ import Testing
         #expect(event.orderingKey == "task:123456789012345678901")
     }
 }
+
+@Suite struct TimestampTests {
+    @Test(arguments: ["2026-11-20T08:00:00.000Z", "2026-11-20T08:00:00Z", "2024-02-29T23:59:59.999Z", "1999-12-31T00:00:00.5Z", "2000-03-01T12:30:45Z"])
+    func theFastParserAgreesWithFoundation(_ text: String) throws {
+        let fast = try #require(Event.parseUTCTimestamp(text))
+        let reference = try (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)) ?? Date.ISO8601FormatStyle().parse(text)
+        #expect(abs(fast.timeIntervalSince(reference)) < 0.0005)
+    }
+
+    @Test(arguments: ["2026-13-20T08:00:00Z", "2026-11-20 08:00:00Z", "2026-11-20T08:00:00+01:00", "not a date"])
+    func otherFormsAreLeftToFoundation(_ text: String) {
+        #expect(Event.parseUTCTimestamp(text) == nil)
+    }
+}

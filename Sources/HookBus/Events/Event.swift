@@ -1,4 +1,8 @@
 public import Foundation
+import Synchronization
+
+/// Low bits of event ids: random at start, then counting (see `Event.newID`).
+private let idSequence = Atomic<UInt64>(UInt64.random(in: 0...UInt64.max))
 
 /// Where an event came from.
 public struct EventSource: Sendable, Hashable {
@@ -90,7 +94,8 @@ public struct Event: Sendable, Hashable {
     public static func newID(now: Date = Date()) -> String {
         let milliseconds = UInt64(max(0, now.timeIntervalSince1970 * 1000))
         let time = String(milliseconds, radix: 16)
-        let random = String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        // A random start per process, then a counter: unique, and no system call per id.
+        let random = String(idSequence.add(1, ordering: .relaxed).newValue, radix: 16)
         return "evt_" + String(repeating: "0", count: max(0, 12 - time.count)) + time
             + String(repeating: "0", count: 16 - random.count) + random
     }

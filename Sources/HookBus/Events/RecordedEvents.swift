@@ -42,7 +42,7 @@ public struct RecordedEventReader: Sendable {
         }
         while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
             var start = buffer.startIndex
-            buffer.append(contentsOf: chunk)
+            chunk.withUnsafeBytes { buffer.append(contentsOf: $0) }
             while let newline = buffer[start...].firstIndex(of: UInt8(ascii: "\n")) {
                 try await emit(buffer[start..<newline])
                 start = newline + 1

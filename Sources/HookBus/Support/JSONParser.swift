@@ -48,7 +48,9 @@ public struct JSONParser {
 
     /// Parses a document that must be an object, returning its members with their raw text.
     /// Duplicate keys: the last one wins, as in most JSON implementations.
-    public mutating func parseObjectMembers() throws(Error) -> [Member] {
+    /// - Parameter skipping: keys whose value is only checked and kept as raw text (its `value`
+    ///   is `.null`): for a value the caller parses again from `raw`, so it is not built twice.
+    public mutating func parseObjectMembers(skipping: Set<String> = []) throws(Error) -> [Member] {
         skipWhitespace()
         guard peek() == UInt8(ascii: "{") else { throw fail("expected a JSON object") }
         index += 1
@@ -66,7 +68,13 @@ public struct JSONParser {
                 index += 1
                 skipWhitespace()
                 let start = index
-                let value = try parseValue(depth: 1)
+                let value: JSONValue
+                if skipping.contains(key) {
+                    try skipValue(depth: 1)
+                    value = .null
+                } else {
+                    value = try parseValue(depth: 1)
+                }
                 let raw = String(decoding: bytes[start..<index], as: UTF8.self)
                 members.removeAll { $0.key == key }
                 members.append(Member(key: key, value: value, raw: raw))
@@ -140,6 +148,38 @@ public struct JSONParser {
             return .number(try parseNumber())
         default:
             throw fail("unexpected character '\(Character(Unicode.Scalar(byte)))'")
+        }
+    }
+
+    /// Validates one value without building it.
+    private mutating func skipValue(depth: Int) throws(Error) {
+        guard let byte = peek() else { throw fail("unexpected end of JSON") }
+        switch byte {
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            guard depth < maximumDepth else { throw fail("JSON nested deeper than \(maximumDepth) levels") }
+            let isObject = byte == UInt8(ascii: "{")
+            let close = isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")
+            index += 1
+            skipWhitespace()
+            if peek() == close { index += 1; return }
+            while true {
+                skipWhitespace()
+                if isObject {
+                    guard peek() == UInt8(ascii: "\"") else { throw fail("expected a string key") }
+                    _ = try parseString()
+                    skipWhitespace()
+                    guard peek() == UInt8(ascii: ":") else { throw fail("expected ':' after key") }
+                    index += 1
+                    skipWhitespace()
+                }
+                try skipValue(depth: depth + 1)
+                skipWhitespace()
+                if peek() == UInt8(ascii: ",") { index += 1; continue }
+                if peek() == close { index += 1; return }
+                throw fail(isObject ? "expected ',' or '}' in object" : "expected ',' or ']' in array")
+            }
+        default:
+            _ = try parseValue(depth: depth)
         }
     }
 
