@@ -8,6 +8,7 @@ public actor AcceptQueue {
     private struct Waiting {
         let event: Event
         let key: String?
+        let settled: Bool
         let continuation: CheckedContinuation<AcceptResult, any Error>
     }
 
@@ -28,9 +29,10 @@ public actor AcceptQueue {
 
     /// Stores `event` durably (possibly with others) and returns its id, or the original id for a
     /// repeated idempotency key.
-    public func accept(_ event: Event, idempotencyKey: String?) async throws -> AcceptResult {
+    /// - Parameter settled: no trigger listens to the event's hook: store it done.
+    public func accept(_ event: Event, idempotencyKey: String?, settled: Bool = false) async throws -> AcceptResult {
         try await withCheckedThrowingContinuation { continuation in
-            waiting.append(Waiting(event: event, key: idempotencyKey, continuation: continuation))
+            waiting.append(Waiting(event: event, key: idempotencyKey, settled: settled, continuation: continuation))
             if !flushing {
                 flushing = true
                 Task { await self.flush() }
@@ -44,8 +46,10 @@ public actor AcceptQueue {
             waiting.removeFirst(batch.count)
             let started = ContinuousClock.now
             do {
-                let results = try await store.accept(batch.map { ($0.event, $0.key) }, idempotencyWindow: idempotencyWindow, claimed: false)
-                onCommit(results.count { !$0.duplicate }, ContinuousClock.now - started)
+                let settled = Set(batch.filter(\.settled).map(\.event.id))
+                let results = try await store.accept(batch.map { ($0.event, $0.key) }, idempotencyWindow: idempotencyWindow, claimed: false, settled: settled)
+                // Only events left for the dispatcher count towards the backlog.
+                onCommit(results.count { !$0.duplicate && !settled.contains($0.eventID) }, ContinuousClock.now - started)
                 for (item, result) in zip(batch, results) { item.continuation.resume(returning: result) }
             } catch {
                 for item in batch { item.continuation.resume(throwing: error) }

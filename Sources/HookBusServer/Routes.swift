@@ -95,7 +95,10 @@ private func accept(_ event: Event, request: Request, state: ServerState) async 
     }
     let result: AcceptResult
     do {
-        result = try await state.accepts.accept(event, idempotencyKey: key)
+        // An event no trigger listens to is stored already done: it is kept for the audit
+        // trail and replays, and the dispatcher never has to claim it.
+        let settled = event.trigger == nil && state.engine.router.catalog.triggers(for: event.hook).isEmpty
+        result = try await state.accepts.accept(event, idempotencyKey: key, settled: settled)
     } catch {
         state.metrics.rejected("store_error")
         throw APIError(.serviceUnavailable, "store_unavailable", "the event could not be stored; nothing was accepted", headers: [.retryAfter: "1"])

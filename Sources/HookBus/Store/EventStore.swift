@@ -7,7 +7,9 @@ public protocol EventStore: Sendable {
     /// An event whose idempotency key (or id) was seen within `idempotencyWindow` is not stored
     /// again; its original id is returned. With `claimed`, new events are stored already
     /// claimed (the CLI dispatches them itself, so a server sharing the file must not).
-    func accept(_ events: [(event: Event, idempotencyKey: String?)], idempotencyWindow: TimeInterval, claimed: Bool) async throws -> [AcceptResult]
+    /// Events whose id is in `settled` are stored already done: no trigger listens to their
+    /// hook, so the dispatcher need not touch them.
+    func accept(_ events: [(event: Event, idempotencyKey: String?)], idempotencyWindow: TimeInterval, claimed: Bool, settled: Set<String>) async throws -> [AcceptResult]
     /// Marks up to `limit` pending events as running, oldest first, and returns them.
     func claimPending(limit: Int) async throws -> [StoredEvent]
     /// After a restart: runs left `running` become `interrupted`, events left `running` become
@@ -30,4 +32,10 @@ public protocol EventStore: Sendable {
     func events(since: Date?, onlyFailed: Bool, limit: Int) async throws -> [StoredEvent]
     /// Applies retention: runs older than `maxAge`, and all but the newest `maxRuns`.
     func applyRetention(maxAge: TimeInterval?, maxRuns: Int?) async throws -> Int
+}
+
+extension EventStore {
+    public func accept(_ events: [(event: Event, idempotencyKey: String?)], idempotencyWindow: TimeInterval, claimed: Bool) async throws -> [AcceptResult] {
+        try await accept(events, idempotencyWindow: idempotencyWindow, claimed: claimed, settled: [])
+    }
 }

@@ -79,7 +79,7 @@ public struct SQLiteStore: EventStore {
 
     // MARK: Accept
 
-    public func accept(_ events: [(event: Event, idempotencyKey: String?)], idempotencyWindow: TimeInterval, claimed: Bool = false) async throws -> [AcceptResult] {
+    public func accept(_ events: [(event: Event, idempotencyKey: String?)], idempotencyWindow: TimeInterval, claimed: Bool, settled: Set<String>) async throws -> [AcceptResult] {
         let batch = events.map { (event: $0.event, key: $0.idempotencyKey, record: $0.event.recordJSON) }
         return try await writer.writeWithoutTransaction { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
@@ -89,8 +89,8 @@ public struct SQLiteStore: EventStore {
                 // Statements are prepared once per connection and reused for every row.
                 let findKey = try db.cachedStatement(sql: "SELECT id, received_at FROM events WHERE idempotency_key = ?")
                 let insert = try db.cachedStatement(sql: """
-                    INSERT OR IGNORE INTO events (id, hook, source_kind, source_name, replay_of, origin, trigger, received_at, record, idempotency_key, state)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT OR IGNORE INTO events (id, hook, source_kind, source_name, replay_of, origin, trigger, received_at, record, idempotency_key, state, completed_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
                 for item in batch {
                     let event = item.event
@@ -103,7 +103,8 @@ public struct SQLiteStore: EventStore {
                     }
                     try insert.execute(arguments: [event.id, event.hook.rawValue, event.source.kind.rawValue, event.source.name, event.source.replayOf,
                                                    event.source.origin, event.trigger, event.receivedAt.timeIntervalSince1970, item.record, item.key,
-                                                   claimed ? "running" : "pending"])
+                                                   settled.contains(event.id) ? "done" : claimed ? "running" : "pending",
+                                                   settled.contains(event.id) ? event.receivedAt.timeIntervalSince1970 : nil])
                     // An event whose id is already stored (a re-sent recorded event) is a duplicate.
                     results.append(AcceptResult(eventID: event.id, duplicate: db.changesCount == 0))
                 }
