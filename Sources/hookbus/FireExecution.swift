@@ -24,16 +24,7 @@ struct RunPrinter {
     func run(eventID: String, _ run: Engine.CompletedRun) {
         let result = run.result
         if json {
-            var fields: [String: JSONValue] = [
-                "event": .string(eventID), "integration": .string(run.invocation.integration), "trigger": .string(run.invocation.trigger),
-                "outcome": .string(result.outcome.rawValue), "durationSeconds": .number(String(format: "%.3f", result.duration)),
-                "stdout": .string(result.stdout), "stderr": .string(result.stderr),
-            ]
-            if let code = result.exitCode { fields["exitCode"] = .number(String(code)) }
-            if let signal = result.signal { fields["signal"] = .number(String(signal)) }
-            if let reason = result.reason { fields["reason"] = .string(reason) }
-            if let id = run.runID { fields["run"] = .number(String(id)) }
-            print(JSONValue.object(fields).jsonText)
+            print(RunLine.json(run))
             return
         }
         var status = result.outcome.rawValue

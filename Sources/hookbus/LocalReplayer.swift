@@ -136,6 +136,8 @@ enum RunLine {
         ]
         if let id = run.runID { fields["run"] = .number(String(id)) }
         if let code = run.result.exitCode { fields["exitCode"] = .number(String(code)) }
+        if let signal = run.result.signal { fields["signal"] = .number(String(signal)) }
+        if let reason = run.result.reason { fields["reason"] = .string(reason) }
         return JSONValue.object(fields).jsonText
     }
 }
