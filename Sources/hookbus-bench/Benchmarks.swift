@@ -20,7 +20,7 @@ struct DefinitionsBenchmark: ParsableCommand {
     @Option(help: "Repetitions; the best and median are printed.") var repeats = 5
 
     func run() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("hookbus-bench-\(UUID().uuidString)")
+        let folder = try BenchmarkFixtures.makeFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         try FileManager.default.createDirectory(at: folder.appendingPathComponent("actions"), withIntermediateDirectories: true)
         try Data(BenchmarkFixtures.integration.utf8).write(to: folder.appendingPathComponent("integration.yaml"))
@@ -42,6 +42,13 @@ struct DefinitionsBenchmark: ParsableCommand {
 }
 
 enum BenchmarkFixtures {
+    /// A new empty folder under the temporary directory; the caller removes it.
+    static func makeFolder() throws -> URL {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("hookbus-bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        return folder
+    }
+
     static let integration = """
     name: 'Bench Tools'
     official_name: 'Bench Tools'

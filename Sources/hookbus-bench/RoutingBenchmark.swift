@@ -12,9 +12,8 @@ struct RoutingBenchmark: ParsableCommand {
     @Option(help: "Events to route.") var events = 200_000
 
     func run() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("hookbus-bench-\(UUID().uuidString)")
+        let folder = try BenchmarkFixtures.makeFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try Data(BenchmarkFixtures.integration.utf8).write(to: folder.appendingPathComponent("integration.yaml"))
         let hooks = Hook.allCases
         for index in 0..<triggers {

@@ -64,9 +64,8 @@ struct RunnerBenchmark: AsyncParsableCommand {
     }
 
     static func hookbusRate(type: ScriptType, code: String, interpreters: Interpreters, count: Int, concurrency: Int) async throws -> Double {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("hookbus-bench-\(UUID().uuidString)")
+        let folder = try BenchmarkFixtures.makeFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try Data("name: 'Bench'\nscript:\n  type: \(type.rawValue)\nconfiguration:\n  data_attributes: {}\n".utf8).write(to: folder.appendingPathComponent("i.yaml"))
         try Data("integration: 'Bench'\nname: 'Trivial'\ntype: Trigger\nscript:\n  code: '\(code)'\nhook: [webhook]\n".utf8).write(to: folder.appendingPathComponent("a.yaml"))
         let catalog = DefinitionLoader().load([folder.path]).catalog

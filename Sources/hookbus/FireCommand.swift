@@ -59,11 +59,3 @@ struct FireCommand: AsyncParsableCommand {
         return Array(("{\"trigger\":" + JSONValue.quoted(name) + (rest.hasPrefix("}") ? "" : ",") + rest).utf8)
     }
 }
-
-extension Error {
-    /// The one-line reason of an error, for the CLI.
-    var message: String {
-        if let error = self as? EventError { return error.message }
-        return "\(self)"
-    }
-}

@@ -168,8 +168,8 @@ public final class Engine: Sendable {
 }
 
 extension Error {
-    /// The one-line reason of an error.
-    var message: String {
+    /// The one-line reason of an error, for messages and the audit trail.
+    public var message: String {
         if let error = self as? EventError { return error.message }
         return "\(self)"
     }

@@ -79,7 +79,7 @@ public struct Router: Sendable {
         let candidates = catalog.triggers(for: event.hook)
         var target: Trigger?
         if let name = event.trigger {
-            let named = candidates.filter { $0.name == name || $0.qualifiedName == name }
+            let named = catalog.triggers(named: name, for: event.hook)
             if named.isEmpty {
                 let hint = Suggestion.hint(for: name, in: candidates.map(\.name))
                 throw EventError(.unknownTrigger, "no trigger named '\(name)' listens to hook '\(event.hook.rawValue)'\(hint)")
