@@ -1,4 +1,4 @@
-import ArgumentParser
+public import ArgumentParser
 import Foundation
 import HookBus
 import Subprocess
@@ -17,15 +17,22 @@ struct RunnerBenchmark: AsyncParsableCommand {
     @Option(help: "Runs per measurement.") var runs = 2000
     @Option(help: "Runs at once.") var concurrency = 2
     @Option(help: "Python interpreter (default: as HookBus resolves it).") var python: String?
+    @Option(help: "Measure only this script type (bash or python).") var only: ScriptType?
 
     func run() async throws {
         let interpreters = Interpreters(configured: python.map { [.python: $0] } ?? [:])
-        for (type, code, count) in [(ScriptType.bash, ":", runs), (.python, "pass", max(200, runs / 8))] {
+        for (type, code, count) in [(ScriptType.bash, ":", runs), (.python, "pass", max(200, runs / 8))] where only == nil || only == type {
             guard let path = interpreters.path(for: type) else { print("runner: \(type.rawValue) not found"); continue }
+            var cpu = ProcessCPU()
+            let engineOnly = try await Self.hookbusRate(type: type, code: code, interpreters: interpreters, count: count * 5, concurrency: concurrency, runner: InstantRunner())
+            print(String(format: "runner: %@ HookBus without processes (routing, pool, audit trail): %.0f runs/s, %@", type.rawValue, engineOnly, cpu.lap(runs: count * 5)))
             let raw = try await Self.rawRate(path: path, arguments: type == .bash ? ["-c", ":"] : ["-c", "pass"], count: count, concurrency: concurrency)
+            let rawCPU = cpu.lap(runs: count)
             let runnerOnly = try await Self.runnerOnlyRate(type: type, code: code, interpreters: interpreters, count: count, concurrency: concurrency)
-            print(String(format: "runner: %@ process runner alone (no store): %.0f runs/s", type.rawValue, runnerOnly))
+            print(String(format: "runner: %@ process runner alone (no store): %.0f runs/s, %@", type.rawValue, runnerOnly, cpu.lap(runs: count)))
             let hookbus = try await Self.hookbusRate(type: type, code: code, interpreters: interpreters, count: count, concurrency: concurrency)
+            let hookbusCPU = cpu.lap(runs: count)
+            print(String(format: "runner: %@ raw starts, %@; HookBus with audit trail, %@", type.rawValue, rawCPU, hookbusCPU))
             print(String(format: "runner: %@ (%@): raw %.0f starts/s, HookBus %.0f runs/s with audit trail = %.0f%% (target >= 80%%)",
                          type.rawValue, path, raw, hookbus, 100 * hookbus / raw))
         }
@@ -63,7 +70,16 @@ struct RunnerBenchmark: AsyncParsableCommand {
         return Double(count) / (ContinuousClock.now - started).seconds
     }
 
-    static func hookbusRate(type: ScriptType, code: String, interpreters: Interpreters, count: Int, concurrency: Int) async throws -> Double {
+    /// Stands in for the process runner, to measure what HookBus itself costs per run (routing,
+    /// the pool, the audit trail) apart from starting processes.
+    struct InstantRunner: TriggerRunner {
+        func run(_ invocation: Invocation, token: String) async -> RunResult {
+            RunResult(outcome: .succeeded, exitCode: 0, startedAt: Date(), endedAt: Date())
+        }
+    }
+
+    static func hookbusRate(type: ScriptType, code: String, interpreters: Interpreters, count: Int, concurrency: Int,
+                            runner: (any TriggerRunner)? = nil) async throws -> Double {
         let folder = try BenchmarkFixtures.makeFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         try Data("name: 'Bench'\nscript:\n  type: \(type.rawValue)\nconfiguration:\n  data_attributes: {}\n".utf8).write(to: folder.appendingPathComponent("i.yaml"))
@@ -73,7 +89,7 @@ struct RunnerBenchmark: AsyncParsableCommand {
         configuration.concurrency = concurrency
         let store = try SQLiteStore(path: folder.appendingPathComponent("data/hookbus.sqlite").path)
         let engine = Engine(store: store, router: Router(catalog: catalog, configuration: configuration),
-                            runner: ProcessRunner(interpreters: interpreters, runRoot: folder.appendingPathComponent("runs")))
+                            runner: runner ?? ProcessRunner(interpreters: interpreters, runRoot: folder.appendingPathComponent("runs")))
         var events: [Event] = []
         for index in 0..<count {
             events.append(try Event.fromWebhook(body: Array("{\"n\": \(index)}".utf8), endpoint: "bench"))
@@ -89,5 +105,25 @@ struct RunnerBenchmark: AsyncParsableCommand {
         let seconds = (ContinuousClock.now - started).seconds
         guard succeeded == count else { throw ValidationError("only \(succeeded) of \(count) runs succeeded") }
         return Double(count) / seconds
+    }
+}
+
+extension ScriptType: ExpressibleByArgument {}
+
+/// CPU time of this process (HookBus's own work, children excluded) between laps, per run.
+struct ProcessCPU {
+    private var last = ProcessCPU.now()
+
+    static func now() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+
+    mutating func lap(runs: Int) -> String {
+        let current = Self.now()
+        defer { last = current }
+        return String(format: "%.0f µs CPU per run in HookBus's process", (current - last) * 1e6 / Double(runs))
     }
 }

@@ -47,24 +47,27 @@ public struct ProcessRunner: TriggerRunner {
         guard let interpreter = interpreters.path(for: invocation.scriptType) else {
             return .error("interpreter \(Interpreters.command(for: invocation.scriptType)) not found", at: startedAt)
         }
-        let folder: URL
+        let folder: String
         do {
             folder = try makeRunFolder()
         } catch {
             return .error("cannot make a run folder under \(runRoot.path): \(error.localizedDescription)", at: startedAt)
         }
-        let scriptName = "trigger.\(Self.fileExtension(for: invocation.scriptType))"
-        defer { removeRunFolder(folder, files: [scriptName, ".stdin.json"]) }
-        let script = folder.appendingPathComponent(scriptName)
-        let stdinFile = folder.appendingPathComponent(".stdin.json")
+        let script = folder + "/trigger." + Self.fileExtension(for: invocation.scriptType)
+        let stdinFile = folder + "/.stdin.json"
+        defer { removeRunFolder(folder, files: [script, stdinFile]) }
+        let stdinDescriptor: FileDescriptor
         do {
             try write(invocation.code, to: script)
-            try write(invocation.stdin, to: stdinFile)
             for (name, content) in invocation.files {
-                let file = folder.appendingPathComponent(name)
-                mkdir(file.deletingLastPathComponent().path, 0o700)
+                let file = folder + "/" + name
+                mkdir(String(file[..<(file.lastIndex(of: "/") ?? file.endIndex)]), 0o700)
                 try write(content, to: file)
             }
+            stdinDescriptor = try Self.pipeHolding(invocation.stdin) ?? {
+                try write(invocation.stdin, to: stdinFile)
+                return try FileDescriptor.open(FilePath(stdinFile), .readOnly, options: .closeOnExec)
+            }()
         } catch {
             return .error("cannot write the trigger's files: \(error.localizedDescription)", at: startedAt)
         }
@@ -74,11 +77,11 @@ public struct ProcessRunner: TriggerRunner {
             case let .plain(text): return text
             case let .secret(secret): return secret.reveal()
             case .runToken: return token
-            case .runDirectory: return folder.path
-            case let .runFile(name): return folder.appendingPathComponent(name).path
+            case .runDirectory: return folder
+            case let .runFile(name): return folder + "/" + name
             }
         }
-        let arguments = [script.path] + invocation.arguments.map { "--\($0.name)=\(resolve($0.value))" }
+        let arguments = [script] + invocation.arguments.map { "--\($0.name)=\(resolve($0.value))" }
         var environment: [Environment.Key: String] = [:]
         for entry in invocation.environment {
             guard let key = Environment.Key(rawValue: entry.name) else { continue }
@@ -87,12 +90,6 @@ public struct ProcessRunner: TriggerRunner {
 
         var options = PlatformOptions()
         options.createSession = true
-        let stdinDescriptor: FileDescriptor
-        do {
-            stdinDescriptor = try FileDescriptor.open(FilePath(stdinFile.path), .readOnly)
-        } catch {
-            return .error("cannot open the trigger's input: \(error)", at: startedAt)
-        }
         let limit = outputLimit
         let timeout = invocation.timeoutSeconds
         let grace = graceSeconds
@@ -102,39 +99,19 @@ public struct ProcessRunner: TriggerRunner {
                 .path(FilePath(interpreter)),
                 arguments: Arguments(arguments),
                 environment: .custom(environment),
-                workingDirectory: FilePath(folder.path),
+                workingDirectory: FilePath(folder),
                 platformOptions: options,
                 input: .fileDescriptor(stdinDescriptor, closeAfterSpawningProcess: true),
                 output: .sequence,
                 error: .sequence
             ) { execution -> Collected in
                 let processGroup = execution.processIdentifier.value
-                RunningProcesses.add(processGroup)
-                defer { RunningProcesses.remove(processGroup) }
-                return await withTaskGroup(of: Collected.Part.self) { group in
-                    group.addTask { .stdout(await Self.collect(execution.standardOutput, limit: limit)) }
-                    group.addTask { .stderr(await Self.collect(execution.standardError, limit: limit)) }
-                    group.addTask {
-                        // The clock: on expiry end the process group, gently first.
-                        guard (try? await Task.sleep(for: .seconds(timeout))) != nil else { return .finished }
-                        kill(-processGroup, SIGTERM)
-                        guard (try? await Task.sleep(for: .seconds(grace))) != nil else { return .timedOut }
-                        kill(-processGroup, SIGKILL)
-                        return .timedOut
-                    }
-                    var collected = Collected()
-                    var streamsOpen = 2
-                    for await part in group {
-                        switch part {
-                        case let .stdout(capture): collected.stdout = capture; streamsOpen -= 1
-                        case let .stderr(capture): collected.stderr = capture; streamsOpen -= 1
-                        case .timedOut: collected.timedOut = true
-                        case .finished: break
-                        }
-                        if streamsOpen == 0 { group.cancelAll() }
-                    }
-                    return collected
-                }
+                RunningProcesses.add(processGroup, timeLimit: timeout, grace: grace)
+                async let stderr = Self.collect(execution.standardError, limit: limit)
+                let stdout = await Self.collect(execution.standardOutput, limit: limit)
+                var collected = Collected(stdout: stdout, stderr: await stderr)
+                collected.timedOut = RunningProcesses.remove(processGroup)
+                return collected
             }
             // Whatever the script left behind in its process group does not outlive the run.
             kill(-result.processIdentifier.value, SIGKILL)
@@ -169,13 +146,6 @@ public struct ProcessRunner: TriggerRunner {
     }
 
     struct Collected: Sendable {
-        enum Part: Sendable {
-            case stdout(Capture)
-            case stderr(Capture)
-            case timedOut
-            case finished
-        }
-
         var stdout = Capture()
         var stderr = Capture()
         var timedOut = false
@@ -201,19 +171,55 @@ public struct ProcessRunner: TriggerRunner {
         return capture
     }
 
-    /// The run folder, made with plain system calls: Foundation's FileManager costs a large
-    /// share of a trivial run's time on Linux.
-    private func makeRunFolder() throws -> URL {
-        if mkdir(runRoot.path, 0o700) != 0 && errno != EEXIST {
+    /// The run folder, made with plain system calls and string paths: Foundation's FileManager
+    /// and URL cost a large share of a trivial run's time on Linux.
+    private func makeRunFolder() throws -> String {
+        let root = runRoot.path
+        if mkdir(root, 0o700) != 0 && errno != EEXIST {
             try FileManager.default.createDirectory(at: runRoot, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         }
-        let folder = runRoot.appendingPathComponent("run-\(UUID().uuidString.lowercased())")
-        guard mkdir(folder.path, 0o700) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        let folder = root + "/run-" + UUID().uuidString.lowercased()
+        guard mkdir(folder, 0o700) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
         return folder
     }
 
-    private func write(_ text: String, to url: URL) throws {
-        let descriptor = open(url.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+    /// The trigger's input in a pipe, already written and closed for writing, when it fits the
+    /// pipe's buffer (most do): no file to create and remove on every run. Nil when it does not
+    /// fit; the caller then uses a file in the run folder.
+    static func pipeHolding(_ text: String) throws -> FileDescriptor? {
+        guard text.utf8.count <= 1 << 16 else { return nil }
+        var ends: [Int32] = [-1, -1]
+        guard pipe(&ends) == 0 else { return nil }
+        let (reader, writer) = (ends[0], ends[1])
+        // (Glibc does not export pipe2; swift-subprocess closes every other descriptor in the
+        // children it starts, so the moment without close-on-exec leaks nothing to them.)
+        _ = fcntl(reader, F_SETFD, FD_CLOEXEC)
+        _ = fcntl(writer, F_SETFD, FD_CLOEXEC)
+        // The writer never blocks: a short write (a pipe smaller than usual) falls back to a file.
+        _ = fcntl(writer, F_SETFL, fcntl(writer, F_GETFL) | O_NONBLOCK)
+        defer { close(writer) }
+        var text = text
+        let complete = text.withUTF8 { buffer -> Bool in
+            var offset = 0
+            while offset < buffer.count {
+                let written = Glibc.write(writer, buffer.baseAddress! + offset, buffer.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    return false
+                }
+                offset += written
+            }
+            return true
+        }
+        guard complete else {
+            close(reader)
+            return nil
+        }
+        return FileDescriptor(rawValue: reader)
+    }
+
+    private func write(_ text: String, to path: String) throws {
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
         defer { close(descriptor) }
         var remaining = text
@@ -232,10 +238,10 @@ public struct ProcessRunner: TriggerRunner {
 
     /// Removes the run folder: the files HookBus wrote, then the folder; anything the script
     /// left behind is removed recursively.
-    private func removeRunFolder(_ folder: URL, files: [String]) {
-        for file in files { unlink(folder.appendingPathComponent(file).path) }
-        if rmdir(folder.path) != 0 {
-            try? FileManager.default.removeItem(at: folder)
+    private func removeRunFolder(_ folder: String, files: [String]) {
+        for file in files { unlink(file) }
+        if rmdir(folder) != 0 {
+            try? FileManager.default.removeItem(atPath: folder)
         }
     }
 

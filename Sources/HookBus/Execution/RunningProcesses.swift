@@ -3,18 +3,78 @@ import Synchronization
 import Glibc
 #endif
 
-/// The process groups of runs under way, so that a stopping HookBus can end them instead of
-/// leaving them orphaned (each run is in its own session, so it would not get our signals).
+/// The process groups of runs under way, with their time limits.
+///
+/// One watchdog task checks every deadline a few times a second, instead of a timer per run: a
+/// timer task per run (start, cancel, wake-ups) costs a measurable share of a trivial run's CPU,
+/// and a limit is counted in seconds, so being up to `tick` late does not matter. On expiry the
+/// whole group is sent SIGTERM, then SIGKILL after the grace period.
+///
+/// A stopping HookBus also uses the registry to end runs instead of leaving them orphaned (each
+/// run is in its own session, so it would not get our signals).
 public enum RunningProcesses {
-    private static let groups = Mutex<Set<Int32>>([])
+    struct Entry {
+        var deadline: ContinuousClock.Instant
+        var grace: Duration
+        var terminatedAt: ContinuousClock.Instant?
+    }
 
-    static func add(_ group: Int32) { _ = groups.withLock { $0.insert(group) } }
-    static func remove(_ group: Int32) { _ = groups.withLock { $0.remove(group) } }
+    private struct State {
+        var entries: [Int32: Entry] = [:]
+        var watching = false
+    }
 
-    public static var count: Int { groups.withLock { $0.count } }
+    private static let state = Mutex(State())
+    static let tick = Duration.milliseconds(50)
+
+    /// Registers a started group with its limit and grace period (both in seconds).
+    static func add(_ group: Int32, timeLimit: Double, grace: Double) {
+        let now = ContinuousClock.now
+        let startWatchdog = state.withLock { state -> Bool in
+            state.entries[group] = Entry(deadline: now + .milliseconds(Int64(timeLimit * 1000)), grace: .milliseconds(Int64(grace * 1000)))
+            defer { state.watching = true }
+            return !state.watching
+        }
+        if startWatchdog {
+            Task.detached { await watch() }
+        }
+    }
+
+    /// Unregisters a finished group; true when the watchdog ended it for running past its limit.
+    @discardableResult
+    static func remove(_ group: Int32) -> Bool {
+        state.withLock { $0.entries.removeValue(forKey: group)?.terminatedAt != nil }
+    }
+
+    public static var count: Int { state.withLock { $0.entries.count } }
 
     /// Sends `signal` to every running group.
     public static func signalAll(_ signal: Int32) {
-        for group in groups.withLock({ $0 }) { kill(-group, signal) }
+        for group in state.withLock({ Array($0.entries.keys) }) { kill(-group, signal) }
+    }
+
+    /// Runs while any group is registered.
+    private static func watch() async {
+        while true {
+            try? await Task.sleep(for: tick)
+            let now = ContinuousClock.now
+            let (terminate, forceKill, keepWatching) = state.withLock { state -> ([Int32], [Int32], Bool) in
+                var terminate: [Int32] = []
+                var forceKill: [Int32] = []
+                for (group, entry) in state.entries {
+                    if let terminatedAt = entry.terminatedAt {
+                        if now >= terminatedAt + entry.grace { forceKill.append(group) }
+                    } else if now >= entry.deadline {
+                        terminate.append(group)
+                        state.entries[group]?.terminatedAt = now
+                    }
+                }
+                if state.entries.isEmpty { state.watching = false }
+                return (terminate, forceKill, state.watching)
+            }
+            for group in terminate { kill(-group, SIGTERM) }
+            for group in forceKill { kill(-group, SIGKILL) }
+            if !keepWatching { return }
+        }
     }
 }

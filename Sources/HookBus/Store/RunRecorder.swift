@@ -23,6 +23,13 @@ actor RunRecorder {
     private var flushing = false
     private var enqueued = 0
 
+    /// How long a batch waits for company before it is written. Runs end a few hundred times a
+    /// second at most; writing each start and end in its own transaction costs a trivial run
+    /// about a quarter of its CPU (a thread wake-up and a WAL commit each), so operations wait
+    /// this long to share one. The audit trail lags by as much, nothing more.
+    static let batchWindow = Duration.milliseconds(10)
+    static let fullBatch = 256
+
     init(writer: DatabasePool) {
         self.writer = writer
     }
@@ -53,6 +60,9 @@ actor RunRecorder {
     private func flush() async {
         var committed = enqueued - queue.count
         while !queue.isEmpty {
+            if queue.count < Self.fullBatch {
+                try? await Task.sleep(for: Self.batchWindow)
+            }
             let batch = queue
             queue.removeAll(keepingCapacity: true)
             var failure: (any Error)?
