@@ -73,10 +73,7 @@ public struct Dispatcher: Service {
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 while !stopping.load(ordering: .relaxed) {
-                    if await engine.pool.waiting > 2 * limit {
-                        try? await Task.sleep(for: .milliseconds(5))
-                        continue
-                    }
+                    await engine.pool.waitForRoom(maxWaiting: 2 * limit)
                     let claimed: [StoredEvent]
                     do {
                         claimed = try await engine.store.claimPending(limit: max(64, 4 * limit))
@@ -123,6 +120,7 @@ public struct Dispatcher: Service {
         } onGracefulShutdown: {
             stopping.store(true, ordering: .relaxed)
             wakeup.signal()
+            Task { await engine.pool.stopProducing() }
         }
     }
 }

@@ -109,7 +109,8 @@ public final class Engine: Sendable {
     /// Runs the plan's triggers (in parallel where the pool and their ordering key allow),
     /// records each, then marks the event done.
     public func execute(_ plan: Plan) async -> [CompletedRun] {
-        let completed = await withTaskGroup(of: (Int, CompletedRun).self) { group in
+        // Most events start one run: no task group (a task and a wake-up fewer per run).
+        let completed = plan.runs.count == 1 ? [await runOne(plan.runs[0], stored: plan.stored)] : await withTaskGroup(of: (Int, CompletedRun).self) { group in
             for (index, planned) in plan.runs.enumerated() {
                 group.addTask { (index, await self.runOne(planned, stored: plan.stored)) }
             }

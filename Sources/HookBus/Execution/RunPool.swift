@@ -18,6 +18,8 @@ public actor RunPool {
     private var started: Set<UInt64> = []
     private var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
     private var busyKeys: Set<String> = []
+    private var roomWaiters: [(maxWaiting: Int, continuation: CheckedContinuation<Void, Never>)] = []
+    private var producing = true
     private(set) var running = 0
 
     public init(limit: Int) {
@@ -52,6 +54,22 @@ public actor RunPool {
     /// Runs waiting in line (not yet started).
     public var waiting: Int { queue.count }
 
+    /// Returns once no more than `maxWaiting` runs wait in line: a producer (the dispatcher)
+    /// takes more work only then, so the backlog stays on disk rather than in memory.
+    public func waitForRoom(maxWaiting: Int) async {
+        if queue.count <= maxWaiting || !producing { return }
+        await withCheckedContinuation { continuation in
+            roomWaiters.append((maxWaiting, continuation))
+        }
+    }
+
+    /// Releases producers waiting for room, now and from now on (HookBus is stopping).
+    public func stopProducing() {
+        producing = false
+        for waiter in roomWaiters { waiter.continuation.resume() }
+        roomWaiters.removeAll()
+    }
+
     private func schedule() {
         var index = 0
         var blocked: Set<String> = []
@@ -67,6 +85,14 @@ public actor RunPool {
             if let key = ticket.key { busyKeys.insert(key) }
             started.insert(ticket.id)
             waiters.removeValue(forKey: ticket.id)?.resume()
+        }
+        if !roomWaiters.isEmpty {
+            let count = queue.count
+            roomWaiters.removeAll { waiter in
+                guard count <= waiter.maxWaiting else { return false }
+                waiter.continuation.resume()
+                return true
+            }
         }
     }
 }
