@@ -40,6 +40,17 @@ public actor AcceptQueue {
         }
     }
 
+    /// Stores several events in one transaction of their own (a bulk import is already a batch)
+    /// and returns their results in order; a key repeated within the batch is a duplicate of
+    /// its first occurrence.
+    public func acceptAll(_ items: [(event: Event, idempotencyKey: String?, settled: Bool)]) async throws -> [AcceptResult] {
+        let started = ContinuousClock.now
+        let settled = Set(items.filter(\.settled).map(\.event.id))
+        let results = try await store.accept(items.map { ($0.event, $0.idempotencyKey) }, idempotencyWindow: idempotencyWindow, claimed: false, settled: settled)
+        onCommit(results.count { !$0.duplicate && !settled.contains($0.eventID) }, ContinuousClock.now - started)
+        return results
+    }
+
     private func flush() async {
         while !waiting.isEmpty {
             let batch = Array(waiting.prefix(maximumBatch))

@@ -10,16 +10,33 @@ import Hummingbird
 struct RequestToEvent {
     let state: ServerState
 
-    /// The body, refused with 413 when over the limit and 415 when not JSON.
-    func body(of request: Request) async throws(APIError) -> [UInt8] {
+    /// What a route takes as its body.
+    enum BodyFormat {
+        /// `application/json` or any `application/…+json`.
+        case json
+        /// JSON Lines: `application/x-ndjson` or `application/jsonl`.
+        case jsonLines
+
+        func accepts(_ mediaType: String) -> Bool {
+            switch self {
+            case .json: return mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json"))
+            case .jsonLines: return mediaType == "application/x-ndjson" || mediaType == "application/jsonl"
+            }
+        }
+
+        var expected: String { self == .json ? "application/json" : "application/x-ndjson (JSON Lines)" }
+    }
+
+    /// The body, refused with 413 when over the limit and 415 when not of the route's format.
+    func body(of request: Request, format: BodyFormat = .json) async throws(APIError) -> [UInt8] {
         let limit = state.configuration.maxBodyBytes
         if let type = request.headers[.contentType] {
             let mediaType = type.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
-            guard mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json")) else {
-                throw refuse(.unsupportedMediaType, "unsupported_media_type", "Content-Type must be application/json, not '\(type)'")
+            guard format.accepts(mediaType) else {
+                throw refuse(.unsupportedMediaType, "unsupported_media_type", "Content-Type must be \(format.expected), not '\(type)'")
             }
         } else {
-            throw refuse(.unsupportedMediaType, "unsupported_media_type", "Content-Type must be application/json")
+            throw refuse(.unsupportedMediaType, "unsupported_media_type", "Content-Type must be \(format.expected)")
         }
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
             throw refuse(.contentTooLarge, "too_large", "body of \(length) bytes is over the \(limit)-byte limit")
@@ -74,6 +91,33 @@ struct RequestToEvent {
             do { _ = try state.engine.router.route(event) } catch { throw counted(APIError(error)) }
         }
         return event
+    }
+
+    /// `POST /api/v1/events`: recorded events, one per line, each stored as a replay of the
+    /// event its `id` names (which is also its idempotency key, so a batch sent again stores
+    /// nothing twice). Lines are judged one by one: a bad line is answered with its error and
+    /// does not stop the others. Blank lines are skipped.
+    func recordedEvents(_ request: Request) async throws(APIError) -> [(line: Int, result: Result<Event, APIError>)] {
+        try authenticateHook(request)
+        let body = try await body(of: request, format: .jsonLines)
+        try checkBacklog()
+        let router = state.engine.router
+        var results: [(line: Int, result: Result<Event, APIError>)] = []
+        var lineNumber = 0
+        for line in body.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+            lineNumber += 1
+            let text = String(decoding: line, as: UTF8.self)
+            if text.allSatisfy(\.isWhitespace) { continue }
+            do {
+                let recorded = try Event.fromRecord(text, requireID: true)
+                let event = recorded.replayed(origin: recorded.source.origin ?? "POST /api/v1/events")
+                if event.trigger != nil { _ = try router.route(event) }
+                results.append((lineNumber, .success(event)))
+            } catch {
+                results.append((lineNumber, .failure(counted(APIError(error)))))
+            }
+        }
+        return results
     }
 
     func webhookEvent(_ request: Request, name: String) async throws(APIError) -> Event {

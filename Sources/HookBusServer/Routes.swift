@@ -20,6 +20,9 @@ public func makeRouter(state: ServerState) -> Hummingbird.Router<BasicRequestCon
         let event = try await toEvent.webhookEvent(request, name: context.parameters.get("name") ?? "")
         return try await accept(event, request: request, state: state)
     }
+    router.post("/api/v1/events") { request, _ -> Response in
+        try await acceptRecorded(try await toEvent.recordedEvents(request), state: state)
+    }
     router.get("/api/v1/events/:id") { _, context -> Response in
         let id = context.parameters.get("id") ?? ""
         guard let stored = try await state.engine.store.event(id: id) else {
@@ -75,7 +78,7 @@ public func makeRouter(state: ServerState) -> Hummingbird.Router<BasicRequestCon
         Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: ResponseBody(byteBuffer: ByteBuffer(string: state.metrics.render())))
     }
     // Wrong methods on known paths: 405 with Allow, not a misleading 404.
-    for (path, allowed) in [("/api/v1/hooks/:hook", "POST"), ("/api/v1/webhooks/:name", "POST"), ("/api/v1/events/:id", "GET"),
+    for (path, allowed) in [("/api/v1/hooks/:hook", "POST"), ("/api/v1/webhooks/:name", "POST"), ("/api/v1/events", "POST"), ("/api/v1/events/:id", "GET"),
                             ("/api/v1/runs", "GET"), ("/api/v1/buttons/:element", "POST"), ("/healthz", "GET"), ("/metrics", "GET")] {
         for method in [HTTPRequest.Method.get, .post, .put, .delete, .patch] where method.rawValue != allowed {
             router.on(RouterPath(path), method: method) { _, _ -> Response in
@@ -121,6 +124,47 @@ private func accept(_ event: Event, request: Request, state: ServerState) async 
         }
     }
     return jsonResponse(.object(["event": .string(result.eventID), "duplicate": .bool(result.duplicate)]), status: .accepted, headers: headers)
+}
+
+/// Stores the good lines of a bulk import in one transaction and answers 200 with a result per
+/// line: `{"line", "event", "duplicate"}` or `{"line", "error": {"code", "message", "status"}}`.
+private func acceptRecorded(_ lines: [(line: Int, result: Result<Event, APIError>)], state: ServerState) async throws -> Response {
+    let router = state.engine.router
+    var good: [(event: Event, idempotencyKey: String?, settled: Bool)] = []
+    for case let (_, .success(event)) in lines {
+        let settled = event.trigger == nil && router.catalog.triggers(for: event.hook).isEmpty
+        good.append((event, event.source.replayOf, settled))
+    }
+    var stored: [AcceptResult] = []
+    if !good.isEmpty {
+        do {
+            stored = try await state.accepts.acceptAll(good)
+        } catch {
+            state.metrics.rejected("store_error")
+            throw APIError(.serviceUnavailable, "store_unavailable", "the events could not be stored; nothing was accepted", headers: [.retryAfter: "1"])
+        }
+    }
+    let duplicates = stored.count(where: \.duplicate)
+    state.metrics.accepted(new: stored.count - duplicates, duplicate: duplicates)
+    var results: [JSONValue] = []
+    var next = stored.makeIterator()
+    var rejected = 0
+    for (line, result) in lines {
+        switch result {
+        case .success:
+            guard let accepted = next.next() else { continue }
+            results.append(.object(["line": .number(String(line)), "event": .string(accepted.eventID), "duplicate": .bool(accepted.duplicate)]))
+        case let .failure(error):
+            rejected += 1
+            results.append(.object(["line": .number(String(line)), "error": .object([
+                "code": .string(error.code), "message": .string(error.message), "status": .number(String(error.status.code)),
+            ])]))
+        }
+    }
+    return jsonResponse(.object([
+        "accepted": .number(String(stored.count - duplicates)), "duplicates": .number(String(duplicates)),
+        "rejected": .number(String(rejected)), "results": .array(results),
+    ]))
 }
 
 /// Turns every error escaping a handler into the JSON error form; unexpected ones are 500s that

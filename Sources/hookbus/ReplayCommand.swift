@@ -23,6 +23,7 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Send the events to a running HookBus at this base URL instead of running them here.") var to: String?
     @Option(name: .long, help: "With --to: the hook endpoints' bearer token.") var token: String?
     @Option(name: .long, help: "With --to: requests in flight at once.") var concurrency: Int = 8
+    @Option(name: .long, help: "With --to: at most this many events per request (POST /api/v1/events).") var batch: Int = 500
     @Option(name: .long, help: "With --to: at most this many events per second (0: no limit).") var rate: Double = 0
 
     func validate() throws {
@@ -33,6 +34,7 @@ struct ReplayCommand: AsyncParsableCommand {
         if since != nil && !failed { throw ValidationError("--since goes with --failed") }
         if let since, parseSince(since) == nil { throw ValidationError("--since must be an ISO 8601 time or an age like 12h") }
         if concurrency < 1 || concurrency > 1024 { throw ValidationError("--concurrency must be 1-1024") }
+        if batch < 1 || batch > 10_000 { throw ValidationError("--batch must be 1-10000") }
         if rate < 0 { throw ValidationError("--rate must be positive") }
         if let to, URL(string: to)?.scheme == nil { throw ValidationError("--to must be a URL such as http://127.0.0.1:8080") }
     }
@@ -41,7 +43,7 @@ struct ReplayCommand: AsyncParsableCommand {
         let output = ReplayOutput(json: json)
         var summary = ReplaySummary()
         if let to, let file {
-            let sender = ReplaySender(base: to, token: token ?? ProcessInfo.processInfo.environment["HOOKBUS_HOOK_TOKEN"], concurrency: concurrency, rate: rate)
+            let sender = ReplaySender(base: to, token: token ?? ProcessInfo.processInfo.environment["HOOKBUS_HOOK_TOKEN"], concurrency: concurrency, rate: rate, maximumEvents: batch)
             try await sender.send(file: file, strict: strict, output: output, summary: &summary)
         } else {
             let context: CommandContext

@@ -82,7 +82,7 @@ import Testing
             try? await Task.sleep(for: .milliseconds(500))
             return try? ServerProcess(directory: scratch.path, arguments: ["--hooks", "hooks", "--port", String(port)])
         }
-        let result = try hookbus(["replay", "events.jsonl", "--to", base, "--concurrency", "4"], in: scratch.path)
+        let result = try hookbus(["replay", "events.jsonl", "--to", base, "--concurrency", "4", "--batch", "5"], in: scratch.path)
         let second = await restart.value
         defer { second?.stop() }
         #expect(result.status == 0, "\(result.stderr)")
@@ -99,6 +99,9 @@ import Testing
         let stored = export.stdout.split(separator: "\n").compactMap { try? JSONParser.parse(String($0)) }
         #expect(stored.count == 60)
         #expect(Set(stored.compactMap { $0["params"]?["incidentsDetail"]?["id"] }).count == 60)
+        // Stored as replays of the recorded events, each with its file and line.
+        #expect(Set(stored.compactMap { $0["source"]?["replayOf"]?.stringValue }) == Set((0..<60).map { "evt_to_\($0)" }))
+        #expect(stored.allSatisfy { $0["source"]?["origin"]?.stringValue?.hasPrefix("events.jsonl:") == true })
         let (_, runs) = try await request("GET", restarted.base + "/api/v1/runs?outcome=succeeded&limit=1000")
         done = runs?["runs"]?.arrayValue.count ?? 0
         #expect(done == 60)

@@ -216,4 +216,59 @@ func errorCode(_ response: TestResponse) -> String? {
             #expect(metrics.contains(#"hookbus_events_rejected_total{reason="unauthorized"} 1"#))
         }
     }
+
+    @Test func aBulkImportStoresGoodLinesOnceAndAnswersEachLine() async throws {
+        let fixture = try ServerFixture(maxBody: 1 << 16)
+        let lines = [
+            #"{"id":"evt_1","hook":"newIncident","params":{"incidentsDetail":{"id":1}},"source":{"kind":"hook","origin":"s.jsonl:1"}}"#,
+            #"{"hook":"newIncident","params":{"incidentsDetail":{"id":2}}}"#,
+            "",
+            #"{"id":"evt_3","hook":"noSuchHook","params":{}}"#,
+            #"{"id":"evt_4","hook":"webhook","params":{"payload":{"x":1}},"source":{"kind":"webhook","name":"github"}}"#,
+            #"{"id":"evt_1","hook":"newIncident","params":{"incidentsDetail":{"id":1}}}"#,
+        ].joined(separator: "\n")
+        let ndjson: HTTPFields = [.contentType: "application/x-ndjson", .authorization: "Bearer hook-token"]
+        try await fixture.application.test(.router) { client in
+            try await client.execute(uri: "/api/v1/events", method: .post, headers: ndjson, body: ByteBuffer(string: lines)) { response in
+                #expect(response.status == .ok)
+                let answer = try JSONParser.parse(String(buffer: response.body))
+                #expect(answer["accepted"] == .number("2"))
+                #expect(answer["duplicates"] == .number("1"))
+                #expect(answer["rejected"] == .number("2"))
+                let results = try #require(answer["results"]?.arrayValue)
+                #expect(results.map { $0["line"] } == [.number("1"), .number("2"), .number("4"), .number("5"), .number("6")])
+                #expect(results[1]["error"]?["code"] == .string("missing_param"))
+                #expect(results[2]["error"]?["code"] == .string("unknown_hook"))
+                #expect(results[4]["event"] == results[0]["event"])
+                #expect(results[4]["duplicate"] == .bool(true))
+                // Stored as replays of the recorded events, with their provenance.
+                let firstID = try #require(results[0]["event"]?.stringValue)
+                let first = try #require(try await fixture.store.event(id: firstID))
+                #expect(first.event.source.kind == .replay)
+                #expect(first.event.source.replayOf == "evt_1")
+                #expect(first.event.source.origin == "s.jsonl:1")
+                let webhookID = try #require(results[3]["event"]?.stringValue)
+                let webhook = try #require(try await fixture.store.event(id: webhookID))
+                #expect(webhook.event.source.name == "github")
+            }
+            // The same batch again stores nothing new.
+            try await client.execute(uri: "/api/v1/events", method: .post, headers: ndjson, body: ByteBuffer(string: lines)) { response in
+                let answer = try JSONParser.parse(String(buffer: response.body))
+                #expect(answer["accepted"] == .number("0"))
+                #expect(answer["duplicates"] == .number("3"))
+            }
+            #expect(try await fixture.storedCount() == 2)
+            // Wrong content type, and no token: refused whole, nothing stored.
+            try await client.execute(uri: "/api/v1/events", method: .post, headers: json, body: ByteBuffer(string: lines)) { response in
+                #expect(response.status == .unsupportedMediaType)
+            }
+            try await client.execute(uri: "/api/v1/events", method: .post, headers: [.contentType: "application/x-ndjson"], body: ByteBuffer(string: lines)) { response in
+                #expect(response.status == .unauthorized)
+            }
+            try await client.execute(uri: "/api/v1/events", method: .get, headers: ndjson) { response in
+                #expect(response.status == .methodNotAllowed)
+            }
+            #expect(try await fixture.storedCount() == 2)
+        }
+    }
 }

@@ -44,7 +44,9 @@ extension Event {
     }
 
     /// Reads one recorded event (a line of a JSON Lines file, or a stored row).
-    public static func fromRecord(_ text: String) throws(EventError) -> Event {
+    /// - Parameter requireID: refuse a record without an `id` (a bulk import uses it as the
+    ///   idempotency key); otherwise a missing id gets a new one.
+    public static func fromRecord(_ text: String, requireID: Bool = false) throws(EventError) -> Event {
         var parser = JSONParser(text)
         let members: [JSONParser.Member]
         do {
@@ -76,7 +78,9 @@ extension Event {
             source.replayOf = sourceValue["replayOf"]?.stringValue
             source.origin = sourceValue["origin"]?.stringValue
         }
-        let id = member("id")?.value.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? Event.newID()
+        let recordedID = member("id")?.value.stringValue.flatMap { $0.isEmpty ? nil : $0 }
+        if requireID && recordedID == nil { throw EventError(.missingParam, "missing 'id' (each event of a bulk import needs one: it is the idempotency key)") }
+        let id = recordedID ?? Event.newID()
         let trigger = member("trigger")?.value.stringValue
         return try Event(id: id, hook: hook, params: params, trigger: trigger, receivedAt: receivedAt, source: source).validatedTarget()
     }

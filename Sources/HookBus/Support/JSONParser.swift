@@ -221,17 +221,21 @@ public struct JSONParser {
     private mutating func parseString() throws(Error) -> String {
         index += 1  // opening quote
         let start = index
-        // Fast path: no escapes.
+        // Fast path: no escapes. ASCII needs no validation, and decoding from a buffer pointer
+        // avoids the generic (unspecialised) validating initialiser, which dominated replays.
+        var ascii = true
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
                 let slice = bytes[start..<index]
                 index += 1
+                if ascii { return slice.withUnsafeBufferPointer { String(decoding: $0, as: UTF8.self) } }
                 guard let text = String(validating: slice, as: UTF8.self) else { throw Error(message: "invalid UTF-8 in string", offset: start) }
                 return text
             }
             if byte == UInt8(ascii: "\\") { break }
             if byte < 0x20 { throw fail("control character in string") }
+            if byte >= 0x80 { ascii = false }
             index += 1
         }
         var scalars = [UInt8](bytes[start..<index])

@@ -18,6 +18,11 @@ public enum JSONValue: Sendable, Hashable {
         return nil
     }
 
+    public var arrayValue: [JSONValue]? {
+        if case let .array(elements) = self { return elements }
+        return nil
+    }
+
     public var stringValue: String? {
         if case let .string(text) = self { return text }
         return nil
