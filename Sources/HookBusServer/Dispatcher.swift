@@ -73,10 +73,12 @@ public struct Dispatcher: Service {
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 while !stopping.load(ordering: .relaxed) {
-                    await engine.pool.waitForRoom(maxWaiting: 2 * limit)
+                    // Claim again while a few dozen runs still wait, so the slots never idle while
+                    // the next claim (a write, behind the audit trail's) is under way.
+                    await engine.pool.waitForRoom(maxWaiting: max(32, 4 * limit))
                     let claimed: [StoredEvent]
                     do {
-                        claimed = try await engine.store.claimPending(limit: max(64, 4 * limit))
+                        claimed = try await engine.store.claimPending(limit: max(128, 16 * limit))
                     } catch {
                         logger.error("cannot claim events: \(error)")
                         try? await Task.sleep(for: .seconds(1))
