@@ -19,6 +19,9 @@ public struct ServerState: Sendable {
         self.wakeup = wakeup
         accepts = AcceptQueue(store: engine.store, idempotencyWindow: configuration.idempotencyWindowSeconds) { [metrics, backlog, wakeup] new, duration in
             metrics.storeWrite(duration)
+            // Only events left for the dispatcher wake it: a commit of events no trigger listens
+            // to (stored done) needs no claim.
+            guard new > 0 else { return }
             backlog.add(new)
             wakeup.signal()
         }

@@ -36,11 +36,8 @@ struct ServeCommand: AsyncParsableCommand {
         if let port { configuration.port = port }
         if let host { configuration.host = host }
         if let dataDir { configuration.dataDirectory = dataDir }
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = Logger.Level(rawValue: logLevel) ?? .info
-            return handler
-        }
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in LineLogHandler(label: label, level: level) }
         let logger = Logger(label: "hookbus")
         for resolution in context.interpreters.resolutions.values.sorted(by: { $0.type.rawValue < $1.type.rawValue }) {
             let used = context.catalog.integrations.contains { $0.definition.script.type == resolution.type }

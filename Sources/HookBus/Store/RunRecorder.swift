@@ -15,6 +15,9 @@ actor RunRecorder {
         case ended(id: Int64, result: RunResult, keepOutput: Bool)
         case skipped(id: Int64, eventID: String, attempt: Int, integration: String, trigger: String, reason: String, at: Double)
         case eventDone(eventID: String, at: Double)
+        /// A start and its end, merged within one batch.
+        case completed(id: Int64, eventID: String, attempt: Int, integration: String, trigger: String, invocation: String?, previousRun: Int64?,
+                       result: RunResult, keepOutput: Bool)
     }
 
     private let writer: DatabasePool
@@ -70,7 +73,7 @@ actor RunRecorder {
                 try await writer.writeWithoutTransaction { db in
                     try db.execute(sql: "PRAGMA synchronous = NORMAL")
                     try db.inTransaction {
-                        for operation in batch { try Self.apply(operation, db) }
+                        for operation in Self.merged(batch) { try Self.apply(operation, db) }
                         return .commit
                     }
                 }
@@ -87,8 +90,44 @@ actor RunRecorder {
         flushing = false
     }
 
+    /// A run that started and ended within one batch (most runs of a trivial trigger) is written
+    /// as one complete row instead of a row and an update: half the index work per run.
+    static func merged(_ batch: [Operation]) -> [Operation] {
+        var ends: [Int64: (result: RunResult, keepOutput: Bool)] = [:]
+        var starts: Set<Int64> = []
+        for operation in batch {
+            switch operation {
+            case let .started(id, _, _, _, _, _, _, _): starts.insert(id)
+            case let .ended(id, result, keepOutput) where starts.contains(id): ends[id] = (result, keepOutput)
+            default: break
+            }
+        }
+        guard !ends.isEmpty else { return batch }
+        return batch.compactMap { operation in
+            switch operation {
+            case let .started(id, eventID, attempt, integration, trigger, invocation, previousRun, _):
+                guard let end = ends[id] else { return operation }
+                return .completed(id: id, eventID: eventID, attempt: attempt, integration: integration, trigger: trigger,
+                                  invocation: invocation, previousRun: previousRun, result: end.result, keepOutput: end.keepOutput)
+            case let .ended(id, _, _) where ends[id] != nil:
+                return nil
+            default:
+                return operation
+            }
+        }
+    }
+
     private static func apply(_ operation: Operation, _ db: Database) throws {
         switch operation {
+        case let .completed(id, eventID, attempt, integration, trigger, invocation, previousRun, result, keepOutput):
+            try db.cachedStatement(sql: """
+                INSERT INTO runs (id, event_id, attempt, integration, trigger, outcome, exit_code, signal, started_at, ended_at,
+                    stdout, stderr, stdout_dropped, stderr_dropped, reason, invocation, previous_run)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """).execute(arguments: [id, eventID, attempt, integration, trigger, result.outcome.rawValue, result.exitCode, result.signal,
+                                         result.startedAt.timeIntervalSince1970, result.endedAt.timeIntervalSince1970,
+                                         keepOutput ? result.stdout : nil, keepOutput ? result.stderr : nil,
+                                         result.stdoutDropped, result.stderrDropped, result.reason, invocation, previousRun])
         case let .started(id, eventID, attempt, integration, trigger, invocation, previousRun, at):
             try db.cachedStatement(sql: """
                 INSERT INTO runs (id, event_id, attempt, integration, trigger, outcome, started_at, invocation, previous_run)
