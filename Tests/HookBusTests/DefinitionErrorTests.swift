@@ -12,6 +12,26 @@ import Testing
     }
 
     static let cases: [Case] = [
+        Case(name: "result path in the form the framework says does not parse", action: """
+            integration: 'Incident Tools'
+            name: 'Lookup'
+            type: Enrichment
+            script:
+              code: 'echo'
+            output:
+              - path: 'country'
+              - path: 'payload.headers["MIME-Version"]'
+            """, expected: #"a.yaml:8:11: error: output.path 'payload.headers["MIME-Version"]' is not a valid result path: separate a bracket from the key before it with a dot: use .["key"] or ."key" (key["…"] and key[…] are not valid) (at character 16)"#),
+        Case(name: "table_view value with an unknown pipe", action: """
+            integration: 'Incident Tools'
+            name: 'Lookup'
+            type: Enrichment
+            script:
+              code: 'echo'
+            table_view:
+              - display_name: 'Tags'
+                value: '[].tags | sort()'
+            """, expected: "a.yaml:8:12: error: table_view.value '[].tags | sort()' is not a valid result path: unknown function 'sort' (known: unique(), join(SEPARATOR)) (at character 11)"),
         Case(name: "unknown hook with suggestion", action: """
             integration: 'Incident Tools'
             name: 'T'

@@ -183,6 +183,7 @@ struct DefinitionParser {
                     reader.sink.error("output entry is missing 'path'", at: reader.position(element))
                     continue
                 }
+                checkResultPath(path, at: pathNode, key: "output.path")
                 let outputType = entry["type"].flatMap { reader.string($0, key: "output.type") }
                 _ = reader.reportUnknownKeys(in: entry, known: ["path", "type"], context: "output entry")
                 outputs.append(.init(path: path, type: outputType))
@@ -198,6 +199,7 @@ struct DefinitionParser {
                     reader.sink.error("table_view entry needs 'display_name' and 'value'", at: reader.position(element))
                     continue
                 }
+                if let valueNode = entry["value"] { checkResultPath(value, at: valueNode, key: "table_view.value") }
                 let columnType = entry["type"].flatMap { reader.string($0, key: "table_view.type") }
                 _ = reader.reportUnknownKeys(in: entry, known: ["display_name", "value", "type"], context: "table_view entry")
                 table.append(.init(displayName: displayName, value: value, type: columnType))
@@ -327,6 +329,16 @@ struct DefinitionParser {
         return hooks
     }
 
+    /// A result path that does not parse is an error at its node: it would find nothing at run
+    /// time, silently.
+    private mutating func checkResultPath(_ path: String, at node: Node, key: String) {
+        do {
+            _ = try OutputPath(path)
+        } catch {
+            reader.sink.error("\(key) '\(path)' is not a valid result path: \(error)", at: reader.position(node))
+        }
+    }
+
     private mutating func parseExitConditions(_ view: MappingView) -> [ActionDefinition.ExitCondition] {
         guard let node = view["exit_condition"] else { return [] }
         var conditions: [ActionDefinition.ExitCondition] = []
@@ -346,6 +358,8 @@ struct DefinitionParser {
             if strings.isEmpty {
                 reader.sink.error("exit_condition entry is missing 'string' (one string or a list)", at: reader.position(element))
             }
+            // `input.NAME` names one of the action's fields; anything else is a result path.
+            if !path.hasPrefix("input."), let pathNode = entry["path"] { checkResultPath(path, at: pathNode, key: "exit_condition.path") }
             _ = reader.reportUnknownKeys(in: entry, known: ["path", "string"], context: "exit_condition entry")
             conditions.append(.init(path: path, strings: strings))
         }
