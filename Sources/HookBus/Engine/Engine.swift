@@ -152,6 +152,7 @@ public final class Engine: Sendable {
         } + (token.isEmpty ? [] : [token])
         result.stdout = Self.scrub(result.stdout, secrets: secrets)
         result.stderr = Self.scrub(result.stderr, secrets: secrets)
+        result.results = invocation.resultSpec.evaluate(stdout: result.stdout)
         if let runID {
             let keep = verbosity == .all || result.outcome.isFailure
             try? await store.runEnded(id: runID, result: result, keepOutput: keep)

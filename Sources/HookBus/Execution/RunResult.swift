@@ -35,6 +35,8 @@ public struct RunResult: Sendable, Hashable {
     public var stderrDropped: Int
     /// Why the run did not start or was skipped, in words.
     public var reason: String?
+    /// The action's `output` and `table_view` evaluated on a JSON stdout (see `ResultSpec`).
+    public var results: JSONValue?
 
     public init(outcome: RunOutcome, exitCode: Int32? = nil, signal: Int32? = nil, startedAt: Date, endedAt: Date,
                 stdout: String = "", stderr: String = "", stdoutDropped: Int = 0, stderrDropped: Int = 0, reason: String? = nil) {

@@ -57,10 +57,12 @@ public struct Invocation: Sendable, Hashable {
     public let timeoutSeconds: Double
     /// Events with the same key run one at a time, in arrival order.
     public let orderingKey: String?
+    /// The action's `output` and `table_view`, evaluated on a JSON stdout.
+    public let resultSpec: ResultSpec
 
     public init(eventID: String, hook: Hook, integration: String, trigger: String, scriptType: ScriptType, code: String,
                 arguments: [InvocationEntry], environment: [InvocationEntry], stdin: String, files: [String: String],
-                oversizedParams: [String], timeoutSeconds: Double, orderingKey: String?) {
+                oversizedParams: [String], timeoutSeconds: Double, orderingKey: String?, resultSpec: ResultSpec = .none) {
         self.eventID = eventID
         self.hook = hook
         self.integration = integration
@@ -74,6 +76,7 @@ public struct Invocation: Sendable, Hashable {
         self.oversizedParams = oversizedParams
         self.timeoutSeconds = timeoutSeconds
         self.orderingKey = orderingKey
+        self.resultSpec = resultSpec
     }
 
     /// argv as printed (secrets masked), without the interpreter and script path.

@@ -19,6 +19,7 @@ public struct Router: Sendable {
         let instance: [Hook: [InvocationEntry]]
         let tail: [InvocationEntry]
         let timeout: Double
+        let resultSpec: ResultSpec
     }
 
     /// `--token` and `--incmanurl`, the same for every run.
@@ -66,7 +67,8 @@ public struct Router: Sendable {
                     InvocationEntry("HOME", .runDirectory),
                     InvocationEntry("TMPDIR", .runDirectory),
                 ],
-                timeout: configuration.timeout(integration: trigger.integration.name, action: trigger.name))
+                timeout: configuration.timeout(integration: trigger.integration.name, action: trigger.name),
+                resultSpec: ResultSpec(trigger.action))
         }
         self.fixed = fixed
         fixedArguments = [InvocationEntry("token", .runToken), InvocationEntry("incmanurl", .plain(configuration.incidentSystemURL))]
@@ -188,6 +190,6 @@ public struct Router: Sendable {
             arguments: arguments, environment: environment, stdin: shared.stdin, files: files,
             oversizedParams: oversized,
             timeoutSeconds: parts?.timeout ?? configuration.timeout(integration: trigger.integration.name, action: trigger.name),
-            orderingKey: shared.orderingKey)
+            orderingKey: shared.orderingKey, resultSpec: parts?.resultSpec ?? ResultSpec(trigger.action))
     }
 }

@@ -122,12 +122,12 @@ actor RunRecorder {
         case let .completed(id, eventID, attempt, integration, trigger, invocation, previousRun, result, keepOutput):
             try db.cachedStatement(sql: """
                 INSERT INTO runs (id, event_id, attempt, integration, trigger, outcome, exit_code, signal, started_at, ended_at,
-                    stdout, stderr, stdout_dropped, stderr_dropped, reason, invocation, previous_run)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    stdout, stderr, stdout_dropped, stderr_dropped, reason, invocation, previous_run, results)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """).execute(arguments: [id, eventID, attempt, integration, trigger, result.outcome.rawValue, result.exitCode, result.signal,
                                          result.startedAt.timeIntervalSince1970, result.endedAt.timeIntervalSince1970,
                                          keepOutput ? result.stdout : nil, keepOutput ? result.stderr : nil,
-                                         result.stdoutDropped, result.stderrDropped, result.reason, invocation, previousRun])
+                                         result.stdoutDropped, result.stderrDropped, result.reason, invocation, previousRun, result.results?.jsonText])
         case let .started(id, eventID, attempt, integration, trigger, invocation, previousRun, at):
             try db.cachedStatement(sql: """
                 INSERT INTO runs (id, event_id, attempt, integration, trigger, outcome, started_at, invocation, previous_run)
@@ -136,10 +136,10 @@ actor RunRecorder {
         case let .ended(id, result, keepOutput):
             try db.cachedStatement(sql: """
                 UPDATE runs SET outcome = ?, exit_code = ?, signal = ?, started_at = ?, ended_at = ?, stdout = ?, stderr = ?,
-                    stdout_dropped = ?, stderr_dropped = ?, reason = ? WHERE id = ?
+                    stdout_dropped = ?, stderr_dropped = ?, reason = ?, results = ? WHERE id = ?
                 """).execute(arguments: [result.outcome.rawValue, result.exitCode, result.signal, result.startedAt.timeIntervalSince1970,
                                  result.endedAt.timeIntervalSince1970, keepOutput ? result.stdout : nil, keepOutput ? result.stderr : nil,
-                                 result.stdoutDropped, result.stderrDropped, result.reason, id])
+                                 result.stdoutDropped, result.stderrDropped, result.reason, result.results?.jsonText, id])
         case let .skipped(id, eventID, attempt, integration, trigger, reason, at):
             try db.cachedStatement(sql: """
                 INSERT INTO runs (id, event_id, attempt, integration, trigger, outcome, started_at, ended_at, reason)

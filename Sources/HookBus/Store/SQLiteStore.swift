@@ -74,6 +74,9 @@ public struct SQLiteStore: EventStore {
                 CREATE INDEX runs_outcome ON runs(outcome, id);
                 """)
         }
+        migrator.registerMigration("v2: results of output and table_view") { db in
+            try db.execute(sql: "ALTER TABLE runs ADD COLUMN results TEXT")
+        }
         return migrator
     }
 
@@ -274,6 +277,6 @@ public struct SQLiteStore: EventStore {
             signal: (row["signal"] as Int64?).map { Int32($0) }, startedAt: Date(timeIntervalSince1970: row["started_at"]),
             endedAt: (row["ended_at"] as Double?).map { Date(timeIntervalSince1970: $0) }, stdout: row["stdout"], stderr: row["stderr"],
             stdoutDropped: row["stdout_dropped"], stderrDropped: row["stderr_dropped"], reason: row["reason"],
-            invocation: row["invocation"], previousRun: row["previous_run"])
+            invocation: row["invocation"], previousRun: row["previous_run"], results: row["results"])
     }
 }

@@ -46,6 +46,8 @@ public struct RunRecord: Sendable, Hashable {
     public let invocation: String?
     /// The run of the same trigger for the same (or the replayed) event that this one repeats.
     public let previousRun: Int64?
+    /// The action's `output` and `table_view` evaluated on its JSON stdout, as JSON.
+    public var results: String? = nil
 
     public var durationSeconds: Double? { endedAt.map { $0.timeIntervalSince(startedAt) } }
 }
