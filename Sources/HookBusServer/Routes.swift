@@ -23,6 +23,18 @@ public func makeRouter(state: ServerState) -> Hummingbird.Router<BasicRequestCon
     router.post("/api/v1/events") { request, _ -> Response in
         try await acceptRecorded(try await toEvent.recordedEvents(request), state: state)
     }
+    router.post("/api/v1/integrations/:name/test") { _, context -> Response in
+        let name = context.parameters.get("name") ?? ""
+        do throws(IntegrationError) {
+            let (_, result) = try await state.engine.router.testConnection(integration: name, runner: state.engine.runner)
+            return jsonResponse(ConnectionTestReport.json(integration: name, result: result))
+        } catch {
+            switch error.code {
+            case .unknownIntegration: throw APIError(.notFound, "unknown_integration", error.message)
+            case .noConnectionTest: throw APIError(.unprocessableContent, "no_connection_test", error.message)
+            }
+        }
+    }
     router.get("/api/v1/events/:id") { _, context -> Response in
         let id = context.parameters.get("id") ?? ""
         guard let stored = try await state.engine.store.event(id: id) else {
@@ -78,7 +90,7 @@ public func makeRouter(state: ServerState) -> Hummingbird.Router<BasicRequestCon
         Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: ResponseBody(byteBuffer: ByteBuffer(string: state.metrics.render())))
     }
     // Wrong methods on known paths: 405 with Allow, not a misleading 404.
-    for (path, allowed) in [("/api/v1/hooks/:hook", "POST"), ("/api/v1/webhooks/:name", "POST"), ("/api/v1/events", "POST"), ("/api/v1/events/:id", "GET"),
+    for (path, allowed) in [("/api/v1/hooks/:hook", "POST"), ("/api/v1/webhooks/:name", "POST"), ("/api/v1/events", "POST"), ("/api/v1/integrations/:name/test", "POST"), ("/api/v1/events/:id", "GET"),
                             ("/api/v1/runs", "GET"), ("/api/v1/buttons/:element", "POST"), ("/healthz", "GET"), ("/metrics", "GET")] {
         for method in [HTTPRequest.Method.get, .post, .put, .delete, .patch] where method.rawValue != allowed {
             router.on(RouterPath(path), method: method) { _, _ -> Response in

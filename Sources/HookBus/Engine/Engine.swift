@@ -146,10 +146,7 @@ public final class Engine: Sendable {
         var result = await runner.run(invocation, token: token)
         await pool.finish(planned.ticket)
         // A script that prints a secret it was given does not put it in the audit trail.
-        let secrets = invocation.environment.compactMap { entry -> String? in
-            if case let .secret(secret) = entry.value { return secret.reveal() }
-            return nil
-        } + (token.isEmpty ? [] : [token])
+        let secrets = invocation.secretValues + (token.isEmpty ? [] : [token])
         result.stdout = Self.scrub(result.stdout, secrets: secrets)
         result.stderr = Self.scrub(result.stderr, secrets: secrets)
         result.results = invocation.resultSpec.evaluate(stdout: result.stdout)
@@ -173,6 +170,7 @@ extension Error {
     /// The one-line reason of an error, for messages and the audit trail.
     public var message: String {
         if let error = self as? EventError { return error.message }
+        if let error = self as? IntegrationError { return error.message }
         return "\(self)"
     }
 }

@@ -1,6 +1,12 @@
 /// A value placed in a trigger's argv or environment. Secret and per-run values are kept
 /// symbolic until the runner starts the process, so printing an invocation never reveals them.
 public enum InvocationValue: Sendable, Hashable {
+    /// Whether the value is a configured secret (never shown, never put in argv by choice).
+    public var isSecret: Bool {
+        if case .secret = self { return true }
+        return false
+    }
+
     case plain(String)
     case secret(Secret)
     /// The `--token` for this run, made by the runner (a static token or a freshly minted JWT).
@@ -77,6 +83,14 @@ public struct Invocation: Sendable, Hashable {
         self.timeoutSeconds = timeoutSeconds
         self.orderingKey = orderingKey
         self.resultSpec = resultSpec
+    }
+
+    /// The configured secrets the run is given: its output is scrubbed of them.
+    var secretValues: [String] {
+        environment.compactMap { entry -> String? in
+            if case let .secret(secret) = entry.value { return secret.reveal() }
+            return nil
+        }
     }
 
     /// argv as printed (secrets masked), without the interpreter and script path.

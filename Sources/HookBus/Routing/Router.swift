@@ -13,6 +13,8 @@ public struct Router: Sendable {
     public let configuration: HookBusConfiguration
     /// Per trigger, the parts of its invocations that do not depend on the event.
     private let fixed: [String: FixedParts]
+    /// Per integration, what its instance puts in every run's environment.
+    let instanceEnvironments: [String: [InvocationEntry]]
 
     private struct FixedParts: Sendable {
         /// Instance environment per hook of the trigger, without names that hook's params use.
@@ -50,6 +52,7 @@ public struct Router: Sendable {
             }
             environments[integration.name] = entries
         }
+        instanceEnvironments = environments
         var fixed: [String: FixedParts] = [:]
         for trigger in catalog.triggers {
             let base = environments[trigger.integration.name] ?? []

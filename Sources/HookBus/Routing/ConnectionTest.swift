@@ -1,0 +1,60 @@
+/// Why an integration-level request (a connection test) cannot be carried out.
+public struct IntegrationError: Error, Sendable, Equatable {
+    public enum Code: Sendable, Equatable {
+        case unknownIntegration
+        case noConnectionTest
+    }
+
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+}
+
+extension Router {
+    /// The run of an integration's `test_connection_code` with its instance configuration: the
+    /// instance's data attributes in the environment and, except passwords (which another local
+    /// user could read in the process list), as `--name=value` arguments — the framework's
+    /// scripts read them with argparse and `EnvDefault` — in a clean environment.
+    /// The script decides: exit 0 is a working connection.
+    public func connectionTest(integration name: String) throws(IntegrationError) -> Invocation {
+        guard let integration = catalog.integrations.first(where: { $0.name == name }) else {
+            let known = catalog.integrations.map(\.name)
+            let hint = Suggestion.closest(to: name, in: known).map { " (did you mean '\($0)'?)" } ?? ""
+            throw IntegrationError(.unknownIntegration, "no integration named '\(name)'\(hint)")
+        }
+        guard let code = integration.definition.script.testConnectionCode, !code.isEmpty else {
+            throw IntegrationError(.noConnectionTest, "integration '\(name)' has no script.test_connection_code")
+        }
+        let instance = instanceEnvironments[name] ?? []
+        let eventID = Event.newID()
+        let environment = instance + [
+            InvocationEntry("HOOKBUS_EVENT_ID", .plain(eventID)),
+            InvocationEntry("PATH", .plain(Self.safePath)),
+            InvocationEntry("LANG", .plain("C.UTF-8")),
+            InvocationEntry("HOME", .runDirectory),
+            InvocationEntry("TMPDIR", .runDirectory),
+        ]
+        return Invocation(eventID: eventID, hook: .webhook, integration: name, trigger: "test connection",
+                          scriptType: integration.definition.script.type, code: code,
+                          arguments: instance.filter { !$0.value.isSecret }, environment: environment, stdin: "{}", files: [:], oversizedParams: [],
+                          timeoutSeconds: configuration.timeout(integration: name, action: "test connection"), orderingKey: nil)
+    }
+}
+
+extension Router {
+    /// Runs an integration's connection test now with `runner` (outside any pool: a person is
+    /// waiting), with secrets scrubbed from its output. Not recorded in the audit trail: it
+    /// concerns no event.
+    public func testConnection(integration name: String, runner: any TriggerRunner) async throws(IntegrationError) -> (invocation: Invocation, result: RunResult) {
+        let invocation = try connectionTest(integration: name)
+        var result = await runner.run(invocation, token: "")
+        let secrets = invocation.secretValues
+        result.stdout = Engine.scrub(result.stdout, secrets: secrets)
+        result.stderr = Engine.scrub(result.stderr, secrets: secrets)
+        return (invocation, result)
+    }
+}
