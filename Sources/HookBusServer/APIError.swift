@@ -28,6 +28,15 @@ public struct APIError: Error, Sendable, Equatable {
         }
     }
 
+    init(_ error: IntegrationError) {
+        switch error.code {
+        case .unknownIntegration: self.init(.notFound, "unknown_integration", error.message)
+        case .unknownAction: self.init(.notFound, "unknown_action", error.message)
+        case .noConnectionTest: self.init(.unprocessableContent, "no_connection_test", error.message)
+        case .invalidFields: self.init(.unprocessableContent, "invalid_fields", error.message)
+        }
+    }
+
     var response: Response {
         var fields = headers
         fields[.contentType] = "application/json"

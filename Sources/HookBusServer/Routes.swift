@@ -24,15 +24,29 @@ public func makeRouter(state: ServerState) -> Hummingbird.Router<BasicRequestCon
         try await acceptRecorded(try await toEvent.recordedEvents(request), state: state)
     }
     router.post("/api/v1/integrations/:name/test") { _, context -> Response in
-        let name = context.parameters.get("name") ?? ""
+        let name = decoded(context.parameters.get("name"))
         do throws(IntegrationError) {
             let (_, result) = try await state.engine.router.testConnection(integration: name, runner: state.engine.runner)
             return jsonResponse(ConnectionTestReport.json(integration: name, result: result))
         } catch {
-            switch error.code {
-            case .unknownIntegration: throw APIError(.notFound, "unknown_integration", error.message)
-            case .noConnectionTest: throw APIError(.unprocessableContent, "no_connection_test", error.message)
-            }
+            throw APIError(error)
+        }
+    }
+    router.post("/api/v1/integrations/:name/actions/:action/run") { request, context -> Response in
+        let body = try await toEvent.body(of: request)
+        guard case let .object(members)? = try? JSONParser.parse(String(decoding: body, as: UTF8.self)) else {
+            throw APIError(.badRequest, "malformed_json", "the body must be a JSON object: {\"fields\": {\"id\": \"value\"}}")
+        }
+        var fields: [String: String] = [:]
+        for (id, value) in members["fields"]?.objectValue ?? [:] {
+            fields[id] = value.stringValue ?? value.jsonText
+        }
+        do throws(IntegrationError) {
+            let run = try await state.engine.runAction(integration: decoded(context.parameters.get("name")),
+                                                       action: decoded(context.parameters.get("action")), fields: fields)
+            return jsonResponse(ActionRunReport.json(run))
+        } catch {
+            throw APIError(error)
         }
     }
     router.get("/api/v1/events/:id") { _, context -> Response in
@@ -90,7 +104,7 @@ public func makeRouter(state: ServerState) -> Hummingbird.Router<BasicRequestCon
         Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: ResponseBody(byteBuffer: ByteBuffer(string: state.metrics.render())))
     }
     // Wrong methods on known paths: 405 with Allow, not a misleading 404.
-    for (path, allowed) in [("/api/v1/hooks/:hook", "POST"), ("/api/v1/webhooks/:name", "POST"), ("/api/v1/events", "POST"), ("/api/v1/integrations/:name/test", "POST"), ("/api/v1/events/:id", "GET"),
+    for (path, allowed) in [("/api/v1/hooks/:hook", "POST"), ("/api/v1/webhooks/:name", "POST"), ("/api/v1/events", "POST"), ("/api/v1/integrations/:name/test", "POST"), ("/api/v1/integrations/:name/actions/:action/run", "POST"), ("/api/v1/events/:id", "GET"),
                             ("/api/v1/runs", "GET"), ("/api/v1/buttons/:element", "POST"), ("/healthz", "GET"), ("/metrics", "GET")] {
         for method in [HTTPRequest.Method.get, .post, .put, .delete, .patch] where method.rawValue != allowed {
             router.on(RouterPath(path), method: method) { _, _ -> Response in
@@ -136,6 +150,12 @@ private func accept(_ event: Event, request: Request, state: ServerState) async 
         }
     }
     return jsonResponse(.object(["event": .string(result.eventID), "duplicate": .bool(result.duplicate)]), status: .accepted, headers: headers)
+}
+
+/// A path parameter as written before percent-encoding: integration and action names have spaces.
+private func decoded(_ parameter: String?) -> String {
+    guard let parameter else { return "" }
+    return parameter.removingPercentEncoding ?? parameter
 }
 
 /// Stores the good lines of a bulk import in one transaction and answers 200 with a result per

@@ -6,7 +6,7 @@ import Testing
     @Test func validateTheShippedHooksAndABrokenFolder() throws {
         let good = try hookbus(["validate"], in: packageRoot.path)
         #expect(good.status == 0, "\(good.stderr)")
-        #expect(good.stdout.contains("3 integrations, 6 actions (6 triggers on 10 hooks): 0 errors"))
+        #expect(good.stdout.contains("3 integrations, 7 actions (6 triggers on 10 hooks): 0 errors"))
         #expect(good.stdout.contains("interpreter python: "), "validate shows the resolved interpreters")
         let scratch = Scratch()
         scratch.write("bad/a.yaml", "integration: 'X'\nname: 'A'\ntype: Trigger\nscript:\n  code: 'echo'\nhook:\n  - closeIncidnet\n")

@@ -9,7 +9,7 @@ public final class Engine: Sendable {
     public let runner: any TriggerRunner
     public let pool: RunPool
     private let routerState: Mutex<Router>
-    private let minter: TokenMinter
+    let minter: TokenMinter
     private let verbosity: HookBusConfiguration.AuditVerbosity
     private let stopping = Atomic<Bool>(false)
 

@@ -69,8 +69,10 @@ public struct OutputPath: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The value the path finds in `result`, or nil when it finds nothing.
-    public func evaluate(_ result: JSONValue) -> JSONValue? {
-        var value = Self.walk(steps[...], in: result)
+    /// - Parameter keepingGaps: after a `[]`, give null for an element without the rest of the
+    ///   path instead of leaving it out — table columns stay aligned row by row.
+    public func evaluate(_ result: JSONValue, keepingGaps: Bool = false) -> JSONValue? {
+        var value = Self.walk(steps[...], in: result, keepingGaps: keepingGaps)
         for pipe in pipes {
             guard let current = value else { return nil }
             switch pipe {
@@ -102,13 +104,13 @@ public struct OutputPath: Sendable, Hashable, CustomStringConvertible {
 
     /// Walks `steps` from `value`. Once a `[]` has been taken the result is a list (flattened
     /// across nested `[]`), from which elements without the rest of the path are left out.
-    static func walk(_ steps: ArraySlice<Step>, in value: JSONValue) -> JSONValue? {
+    static func walk(_ steps: ArraySlice<Step>, in value: JSONValue, keepingGaps: Bool = false) -> JSONValue? {
         guard let step = steps.first else { return value }
         let rest = steps.dropFirst()
         switch step {
         case let .key(key):
             guard let child = value[key] else { return nil }
-            return walk(rest, in: child)
+            return walk(rest, in: child, keepingGaps: keepingGaps)
         case .each:
             let elements: [JSONValue]
             switch value {
@@ -119,7 +121,10 @@ public struct OutputPath: Sendable, Hashable, CustomStringConvertible {
             var found: [JSONValue] = []
             let flattens = rest.contains(.each)
             for element in elements {
-                guard let result = walk(rest, in: element) else { continue }
+                guard let result = walk(rest, in: element, keepingGaps: keepingGaps) else {
+                    if keepingGaps { found.append(.null) }
+                    continue
+                }
                 if flattens, case let .array(items) = result { found.append(contentsOf: items) } else { found.append(result) }
             }
             return .array(found)
@@ -128,7 +133,7 @@ public struct OutputPath: Sendable, Hashable, CustomStringConvertible {
             for member in members {
                 object[member.name] = walk(member.path[...], in: value) ?? .null
             }
-            return walk(rest, in: .object(object))
+            return walk(rest, in: .object(object), keepingGaps: keepingGaps)
         }
     }
 }

@@ -27,7 +27,8 @@ public struct ResultSpec: Sendable, Hashable {
     /// `{"output": {path: value or null}, "table": {"columns": [...], "rows": [[text]]}}` for a
     /// JSON stdout; nil when there is nothing to evaluate or stdout is not JSON.
     ///
-    /// Table rows: a column whose path takes `[]` gives one cell per element; the table has as
+    /// Table rows: a column whose path takes `[]` gives one cell per element (blank where an
+    /// element lacks the value, so rows stay aligned); the table has as
     /// many rows as the longest such column, the shorter ones left blank, and a column with a
     /// single value repeats it on every row.
     public func evaluate(stdout: String) -> JSONValue? {
@@ -40,7 +41,7 @@ public struct ResultSpec: Sendable, Hashable {
         }
         if !columns.isEmpty {
             let cells = columns.map { column -> (list: [String]?, single: String) in
-                let found = column.path.evaluate(result)
+                let found = column.path.evaluate(result, keepingGaps: true)
                 if case let .array(elements)? = found, column.path.iterates { return (elements.map(OutputPath.text), "") }
                 return (nil, found.map(OutputPath.text) ?? "")
             }

@@ -1,8 +1,11 @@
-/// Why an integration-level request (a connection test) cannot be carried out.
+/// Why an integration-level request (a connection test, a Test Action) cannot be carried out.
 public struct IntegrationError: Error, Sendable, Equatable {
     public enum Code: Sendable, Equatable {
         case unknownIntegration
         case noConnectionTest
+        case unknownAction
+        /// Test Action: field values that do not fit the action's fields.
+        case invalidFields
     }
 
     public let code: Code

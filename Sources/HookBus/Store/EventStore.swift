@@ -22,6 +22,9 @@ public protocol EventStore: Sendable {
     /// Records a trigger that did not run for an event, with the reason.
     func runSkipped(eventID: String, attempt: Int, integration: String, trigger: String, reason: String, at: Date) async throws
     func eventDone(_ eventID: String) async throws
+    /// Records a Test Action request as an event row of its own (hook `action`, stored done, its
+    /// fields as the record) so that its run sits in the audit trail like any other.
+    func recordAction(eventID: String, integration: String, action: String, fields: [String: String]) async throws
     func event(id: String) async throws -> StoredEvent?
     func runs(_ filter: RunFilter) async throws -> [RunRecord]
     /// Triggers that already finished (any outcome but interrupted) for an event.

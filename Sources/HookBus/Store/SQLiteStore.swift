@@ -171,10 +171,24 @@ public struct SQLiteStore: EventStore {
         try await recorder.enqueueAndWait(.eventDone(eventID: eventID, at: Date().timeIntervalSince1970))
     }
 
+    public func recordAction(eventID: String, integration: String, action: String, fields: [String: String]) async throws {
+        let now = Date()
+        let record = JSONValue.object([
+            "id": .string(eventID), "hook": .string("action"), "integration": .string(integration), "action": .string(action),
+            "fields": .object(fields.mapValues(JSONValue.string)), "receivedAt": .string(Event.formatDate(now)),
+        ]).jsonText
+        try await writer.write { db in
+            try db.execute(sql: """
+                INSERT INTO events (id, hook, source_kind, source_name, trigger, received_at, record, state, completed_at)
+                VALUES (?, 'action', 'action', ?, ?, ?, ?, 'done', ?)
+                """, arguments: [eventID, integration, action, now.timeIntervalSince1970, record, now.timeIntervalSince1970])
+        }
+    }
+
     /// Takes a stored event for a re-drive: it becomes `running` again with its attempt raised.
     public func beginRedrive(eventID: String) async throws -> StoredEvent? {
         try await writer.write { db in
-            try db.execute(sql: "UPDATE events SET state = 'running', attempt = attempt + 1 WHERE id = ?", arguments: [eventID])
+            try db.execute(sql: "UPDATE events SET state = 'running', attempt = attempt + 1 WHERE id = ? AND hook != 'action'", arguments: [eventID])
             guard db.changesCount > 0, let row = try Row.fetchOne(db, sql: "SELECT record, state, attempt FROM events WHERE id = ?", arguments: [eventID]) else { return nil }
             return Self.storedEvent(row)
         }
@@ -221,7 +235,8 @@ public struct SQLiteStore: EventStore {
     }
 
     public func events(since: Date?, onlyFailed: Bool, limit: Int) async throws -> [StoredEvent] {
-        var sql = "SELECT record, state, attempt FROM events e WHERE received_at >= ?"
+        // Test Action requests are not events of the bus: nothing to export or re-drive.
+        var sql = "SELECT record, state, attempt FROM events e WHERE received_at >= ? AND hook != 'action'"
         if onlyFailed {
             sql += " AND EXISTS (SELECT 1 FROM runs r WHERE r.event_id = e.id AND r.outcome IN ('failed', 'timed out', 'killed', 'interrupted', 'error')"
                 + " AND NOT EXISTS (SELECT 1 FROM runs later WHERE later.previous_run = r.id))"
