@@ -8,27 +8,64 @@ public import ServiceLifecycle
 import Synchronization
 
 /// Wakes the dispatcher when new events are committed, so it need not poll the store tightly.
+///
+/// One waiter at a time (the dispatcher). A signal with nobody waiting is remembered, so a commit
+/// between two waits is not missed. (An `AsyncStream` does not fit: cancelling the task that
+/// waits on it — as a timeout must — finishes the stream, and every later wait then returned at
+/// once, which made an idle server spin.)
 public final class Wakeup: Sendable {
-    private let stream: AsyncStream<Void>
-    private let continuation: AsyncStream<Void>.Continuation
-
-    public init() {
-        (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    private struct State {
+        var pending = false
+        var waiter: CheckedContinuation<Void, Never>?
+        var generation = 0
     }
 
-    public func signal() { continuation.yield() }
+    private let state = Mutex(State())
 
-    /// Returns at the next signal, or after `timeout`.
-    func wait(timeout: Duration) async {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { [stream] in
-                var iterator = stream.makeAsyncIterator()
-                _ = await iterator.next()
+    public init() {}
+
+    public func signal() {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            guard let waiter = state.waiter else {
+                state.pending = true
+                return nil
             }
-            group.addTask { try? await Task.sleep(for: timeout) }
-            await group.next()
-            group.cancelAll()
+            state.waiter = nil
+            return waiter
         }
+        waiter?.resume()
+    }
+
+    /// Returns at the next signal (or at once if one came since the last wait), or after `timeout`.
+    func wait(timeout: Duration) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let generation = state.withLock { state -> Int? in
+                if state.pending {
+                    state.pending = false
+                    return nil
+                }
+                state.generation += 1
+                state.waiter = continuation
+                return state.generation
+            }
+            guard let generation else {
+                continuation.resume()
+                return
+            }
+            Task { [self] in
+                try? await Task.sleep(for: timeout)
+                expire(generation)
+            }
+        }
+    }
+
+    private func expire(_ generation: Int) {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            guard state.generation == generation, let waiter = state.waiter else { return nil }
+            state.waiter = nil
+            return waiter
+        }
+        waiter?.resume()
     }
 }
 

@@ -22,7 +22,7 @@ public struct ConfigurationLoader: Sendable {
         self.limits = limits
     }
 
-    static let topKeys = ["data_dir", "incident_system", "proxy_url", "interpreters", "runner", "audit", "server", "integrations", "webhooks"]
+    static let topKeys = ["data_dir", "incident_system", "proxy_url", "interpreters", "runner", "audit", "server", "integrations", "webhooks", "daemons"]
 
     /// Loads `path`; nil `path` means no file: defaults, still checked against the catalog.
     public func load(path: String?, catalog: Catalog) -> ConfigurationLoadResult {
@@ -52,6 +52,7 @@ public struct ConfigurationLoader: Sendable {
             readAudit(root["audit"], into: &configuration, reader: &reader)
             readServer(root["server"], into: &configuration, reader: &reader)
             readWebhooks(root["webhooks"], catalog: catalog, into: &configuration, reader: &reader)
+            readDaemons(root["daemons"], catalog: catalog, into: &configuration, reader: &reader)
         }
         applyInstances(root?["integrations"], catalog: catalog, into: &configuration, reader: &reader,
                        anchor: root.map { reader.position($0.keyNode("integrations") ?? $0.node) } ?? SourcePosition(line: 1, column: 1))

@@ -62,6 +62,8 @@ public struct HookBusConfiguration: Sendable {
     public var webhooks: [String: WebhookEndpoint] = [:]
 
     public var instances: [String: Instance] = [:]
+    /// Daemon actions the server runs on a period (`daemons:`).
+    public var daemons: [DaemonSpec] = []
 
     public init() {}
 

@@ -3,9 +3,12 @@ public import Foundation
 extension Engine {
     /// "Test Action": checks the fields, records the request, runs the action now (outside the
     /// pool: a person is waiting) and records the run with its results.
-    public func runAction(integration: String, action: String, fields: [String: String]) async throws(IntegrationError) -> CompletedRun {
+    /// - Parameter check: a last look at the result before it is recorded (a daemon's output must
+    ///   be an array of objects).
+    public func runAction(integration: String, action: String, fields: [String: String], kind: String = "action",
+                          check: (inout RunResult) -> Void = { _ in }) async throws(IntegrationError) -> CompletedRun {
         let invocation = try router.actionInvocation(integration: integration, action: action, fields: fields)
-        let recorded = (try? await store.recordAction(eventID: invocation.eventID, integration: integration, action: action, fields: fields)) != nil
+        let recorded = (try? await store.recordAction(eventID: invocation.eventID, integration: integration, action: action, fields: fields, kind: kind)) != nil
         let runID = recorded ? try? await store.runStarted(eventID: invocation.eventID, attempt: 1, integration: integration, trigger: action,
                                                              invocation: AuditInvocation.json(invocation), previousRun: nil, at: Date()) : nil
         let token = minter.token(for: invocation)
@@ -14,11 +17,36 @@ extension Engine {
         result.stdout = Self.scrub(result.stdout, secrets: secrets)
         result.stderr = Self.scrub(result.stderr, secrets: secrets)
         result.results = invocation.resultSpec.evaluate(stdout: result.stdout)
+        check(&result)
         if let runID {
             try? await store.runEnded(id: runID, result: result, keepOutput: true)
             try? await store.eventDone(invocation.eventID)
         }
         return CompletedRun(runID: runID, invocation: invocation, result: result)
+    }
+}
+
+extension Engine {
+    /// One run of a daemon: its objects (nil when the run failed or did not print a JSON array
+    /// of objects, which is then recorded as a failed run with the reason) and the run.
+    public func runDaemon(_ daemon: DaemonSpec, cursor: String?) async -> (objects: [JSONValue]?, run: CompletedRun?, problem: String?) {
+        var fields = daemon.fields
+        if let field = daemon.cursorField, let cursor { fields[field] = cursor }
+        var objects: [JSONValue]?
+        do {
+            let run = try await runAction(integration: daemon.integration, action: daemon.action, fields: fields, kind: "daemon") { result in
+                guard result.outcome == .succeeded else { return }
+                guard case let .array(elements)? = try? JSONParser.parse(result.stdout), elements.allSatisfy({ $0.objectValue != nil }) else {
+                    result.outcome = .failed
+                    result.reason = "a daemon must print a JSON array of objects; this run printed something else, so it produced no events"
+                    return
+                }
+                objects = elements
+            }
+            return (objects, run, run.result.outcome == .succeeded ? nil : run.result.reason ?? "the run \(run.result.outcome.rawValue)")
+        } catch {
+            return (nil, nil, error.message)
+        }
     }
 }
 

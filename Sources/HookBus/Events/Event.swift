@@ -15,6 +15,8 @@ public struct EventSource: Sendable, Hashable {
         case replay
         /// `hookbus fire`.
         case cli
+        /// An object printed by a daemon action (`daemons:` in the configuration).
+        case daemon
     }
 
     public var kind: Kind

@@ -24,7 +24,10 @@ public protocol EventStore: Sendable {
     func eventDone(_ eventID: String) async throws
     /// Records a Test Action request as an event row of its own (hook `action`, stored done, its
     /// fields as the record) so that its run sits in the audit trail like any other.
-    func recordAction(eventID: String, integration: String, action: String, fields: [String: String]) async throws
+    func recordAction(eventID: String, integration: String, action: String, fields: [String: String], kind: String) async throws
+    /// A daemon's cursor (the value its next run starts from), kept across restarts.
+    func daemonCursor(_ daemon: String) async throws -> String?
+    func setDaemonCursor(_ daemon: String, to value: String) async throws
     func event(id: String) async throws -> StoredEvent?
     func runs(_ filter: RunFilter) async throws -> [RunRecord]
     /// Triggers that already finished (any outcome but interrupted) for an event.

@@ -77,6 +77,9 @@ public struct SQLiteStore: EventStore {
         migrator.registerMigration("v2: results of output and table_view") { db in
             try db.execute(sql: "ALTER TABLE runs ADD COLUMN results TEXT")
         }
+        migrator.registerMigration("v3: daemon cursors") { db in
+            try db.execute(sql: "CREATE TABLE daemon_cursors (daemon TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at REAL NOT NULL)")
+        }
         return migrator
     }
 
@@ -171,17 +174,28 @@ public struct SQLiteStore: EventStore {
         try await recorder.enqueueAndWait(.eventDone(eventID: eventID, at: Date().timeIntervalSince1970))
     }
 
-    public func recordAction(eventID: String, integration: String, action: String, fields: [String: String]) async throws {
+    public func recordAction(eventID: String, integration: String, action: String, fields: [String: String], kind: String) async throws {
         let now = Date()
         let record = JSONValue.object([
-            "id": .string(eventID), "hook": .string("action"), "integration": .string(integration), "action": .string(action),
+            "id": .string(eventID), "hook": .string("action"), "kind": .string(kind), "integration": .string(integration), "action": .string(action),
             "fields": .object(fields.mapValues(JSONValue.string)), "receivedAt": .string(Event.formatDate(now)),
         ]).jsonText
         try await writer.write { db in
             try db.execute(sql: """
                 INSERT INTO events (id, hook, source_kind, source_name, trigger, received_at, record, state, completed_at)
-                VALUES (?, 'action', 'action', ?, ?, ?, ?, 'done', ?)
-                """, arguments: [eventID, integration, action, now.timeIntervalSince1970, record, now.timeIntervalSince1970])
+                VALUES (?, 'action', ?, ?, ?, ?, ?, 'done', ?)
+                """, arguments: [eventID, kind, integration, action, now.timeIntervalSince1970, record, now.timeIntervalSince1970])
+        }
+    }
+
+    public func daemonCursor(_ daemon: String) async throws -> String? {
+        try await writer.read { db in try String.fetchOne(db, sql: "SELECT value FROM daemon_cursors WHERE daemon = ?", arguments: [daemon]) }
+    }
+
+    public func setDaemonCursor(_ daemon: String, to value: String) async throws {
+        try await writer.write { db in
+            try db.execute(sql: "INSERT INTO daemon_cursors (daemon, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(daemon) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                           arguments: [daemon, value, Date().timeIntervalSince1970])
         }
     }
 
