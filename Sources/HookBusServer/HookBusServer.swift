@@ -25,8 +25,9 @@ public enum HookBusServer {
         let retention = RetentionService(store: engine.store, days: configuration.retentionDays, runs: configuration.retentionRuns, logger: logger)
         let watcher = DefinitionWatcher(folders: hookFolders, engine: engine, logger: logger)
         let daemons = DaemonService(daemons: configuration.daemons, engine: engine, state: state, logger: logger)
+        let schedules = ScheduleService(engine: engine, state: state, logger: logger)
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: dispatcher), .init(service: retention), .init(service: watcher), .init(service: daemons), .init(service: application)],  // shut down in reverse: stop accepting first
+            services: [.init(service: dispatcher), .init(service: retention), .init(service: watcher), .init(service: daemons), .init(service: schedules), .init(service: application)],  // shut down in reverse: stop accepting first
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()

@@ -49,6 +49,31 @@ public func makeRouter(state: ServerState) -> Hummingbird.Router<BasicRequestCon
             throw APIError(error)
         }
     }
+    router.post("/api/v1/schedules") { request, _ -> Response in
+        let body = try await toEvent.body(of: request)
+        guard case let .object(members)? = try? JSONParser.parse(String(decoding: body, as: UTF8.self)),
+              let integration = members["integration"]?.stringValue, let action = members["action"]?.stringValue else {
+            throw APIError(.unprocessableContent, "invalid_schedule", "the body must be {\"integration\": …, \"action\": …, \"fields\": {…}}")
+        }
+        var fields: [String: String] = [:]
+        for (id, value) in members["fields"]?.objectValue ?? [:] { fields[id] = value.stringValue ?? value.jsonText }
+        do throws(IntegrationError) {
+            let schedule = try await state.engine.startSchedule(integration: integration, action: action, fields: fields)
+            return jsonResponse(schedule.jsonValue, status: .created, headers: [.location: "/api/v1/schedules/\(schedule.id)"])
+        } catch {
+            throw APIError(error)
+        }
+    }
+    router.get("/api/v1/schedules") { _, _ -> Response in
+        jsonResponse(.object(["schedules": .array(try await state.engine.store.schedules(activeOnly: false).map(\.jsonValue))]))
+    }
+    router.get("/api/v1/schedules/:id") { _, context -> Response in
+        let id = context.parameters.get("id") ?? ""
+        guard let schedule = try await state.engine.store.schedule(id: id) else {
+            throw APIError(.notFound, "unknown_schedule", "no schedule with id '\(id)'")
+        }
+        return jsonResponse(schedule.jsonValue)
+    }
     router.get("/api/v1/events/:id") { _, context -> Response in
         let id = context.parameters.get("id") ?? ""
         guard let stored = try await state.engine.store.event(id: id) else {

@@ -22,30 +22,15 @@ struct ActionCommand: AsyncParsableCommand {
         @Argument(help: "The integration's name.") var integration: String
         @Argument(help: "The action's name.") var action: String
 
-        @Option(name: .customLong("field"), help: "A field value as id=value; repeat for several.")
-        var fields: [String] = []
+        @OptionGroup var fields: FieldOptions
 
         @Flag(name: .long, help: "Print JSON instead of text.") var json = false
 
-        func validate() throws {
-            for field in fields where !field.contains("=") {
-                throw ValidationError("--field takes id=value, not '\(field)'")
-            }
-        }
-
         func run() async throws {
-            let context: CommandContext
-            do { context = try CommandContext(options: options, quiet: json) } catch { throw CommandFailure.exit("\(error)") }
-            var values: [String: String] = [:]
-            for field in fields {
-                let parts = field.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-                values[String(parts[0])] = String(parts[1])
-            }
-            let engine: Engine
-            do { engine = try context.makeEngine() } catch { throw CommandFailure.exit("cannot open the store: \(error)") }
+            let (_, engine) = try CommandContext.withEngine(options: options, quiet: json)
             let run: Engine.CompletedRun
             do {
-                run = try await engine.runAction(integration: integration, action: action, fields: values)
+                run = try await engine.runAction(integration: integration, action: action, fields: fields.values)
             } catch {
                 throw CommandFailure.exit(error.message)
             }
@@ -96,5 +81,35 @@ struct TextTable {
             }.joined(separator: "  ").trimmingCharacters(in: .whitespaces)
         }
         return ([line(columns), line(widths.map { String(repeating: "-", count: $0) })] + cells.map(line)).joined(separator: "\n")
+    }
+}
+
+/// `--field id=value` options, as Test Action and schedules take them.
+struct FieldOptions: ParsableArguments {
+    @Option(name: .customLong("field"), help: "A field value as id=value; repeat for several.")
+    var fields: [String] = []
+
+    func validate() throws {
+        for field in fields where !field.contains("=") {
+            throw ValidationError("--field takes id=value, not '\(field)'")
+        }
+    }
+
+    var values: [String: String] {
+        var values: [String: String] = [:]
+        for field in fields {
+            let parts = field.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            values[String(parts[0])] = String(parts[1])
+        }
+        return values
+    }
+}
+
+extension CommandContext {
+    /// The context and an engine over its store, for commands that run an action now.
+    static func withEngine(options: CommonOptions, quiet: Bool) throws -> (CommandContext, Engine) {
+        let context: CommandContext
+        do { context = try CommandContext(options: options, quiet: quiet) } catch { throw CommandFailure.exit("\(error)") }
+        do { return (context, try context.makeEngine()) } catch { throw CommandFailure.exit("cannot open the store: \(error)") }
     }
 }

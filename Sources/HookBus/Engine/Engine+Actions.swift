@@ -5,9 +5,9 @@ extension Engine {
     /// pool: a person is waiting) and records the run with its results.
     /// - Parameter check: a last look at the result before it is recorded (a daemon's output must
     ///   be an array of objects).
-    public func runAction(integration: String, action: String, fields: [String: String], kind: String = "action",
+    public func runAction(integration: String, action: String, fields: [String: String], kind: String = "action", eventID: String = Event.newID(),
                           check: (inout RunResult) -> Void = { _ in }) async throws(IntegrationError) -> CompletedRun {
-        let invocation = try router.actionInvocation(integration: integration, action: action, fields: fields)
+        let invocation = try router.actionInvocation(integration: integration, action: action, fields: fields, eventID: eventID)
         let recorded = (try? await store.recordAction(eventID: invocation.eventID, integration: integration, action: action, fields: fields, kind: kind)) != nil
         let runID = recorded ? try? await store.runStarted(eventID: invocation.eventID, attempt: 1, integration: integration, trigger: action,
                                                              invocation: AuditInvocation.json(invocation), previousRun: nil, at: Date()) : nil
@@ -47,6 +47,21 @@ extension Engine {
         } catch {
             return (nil, nil, error.message)
         }
+    }
+}
+
+extension Engine {
+    /// Starts a Scheduled action: its fields and schedule are checked now, and the server runs it
+    /// from its next tick (a server sharing the store picks up a schedule started by the CLI).
+    public func startSchedule(integration: String, action: String, fields: [String: String]) async throws(IntegrationError) -> StoredSchedule {
+        let spec = try router.scheduleSpec(integration: integration, action: action, fields: fields)
+        let now = Date()
+        let schedule = StoredSchedule(id: StoredSchedule.newID(), integration: integration, action: action, fields: spec.fields, state: .active,
+                                      endedReason: nil, startedAt: now, lastRunAt: nil, nextRunAt: now, lastResult: nil, runs: 0, endEvent: nil)
+        do { try await store.createSchedule(schedule) } catch {
+            throw IntegrationError(.invalidFields, "the schedule could not be stored: \(error)")
+        }
+        return schedule
     }
 }
 

@@ -17,6 +17,8 @@ public struct EventSource: Sendable, Hashable {
         case cli
         /// An object printed by a daemon action (`daemons:` in the configuration).
         case daemon
+        /// The end of a Scheduled action's schedule (condition met or expired).
+        case schedule
     }
 
     public var kind: Kind

@@ -93,6 +93,7 @@ public struct ProcessRunner: TriggerRunner {
         let limit = outputLimit
         let timeout = invocation.timeoutSeconds
         let grace = graceSeconds
+        let runKey = invocation.eventID
         let runStart = Date()
         do {
             let result = try await Subprocess.run(
@@ -106,11 +107,11 @@ public struct ProcessRunner: TriggerRunner {
                 error: .sequence
             ) { execution -> Collected in
                 let processGroup = execution.processIdentifier.value
-                RunningProcesses.add(processGroup, timeLimit: timeout, grace: grace)
+                RunningProcesses.add(processGroup, key: runKey, timeLimit: timeout, grace: grace)
                 async let stderr = Self.collect(execution.standardError, limit: limit)
                 let stdout = await Self.collect(execution.standardOutput, limit: limit)
                 var collected = Collected(stdout: stdout, stderr: await stderr)
-                collected.timedOut = RunningProcesses.remove(processGroup)
+                collected.ending = RunningProcesses.remove(processGroup)
                 return collected
             }
             // Whatever the script left behind in its process group does not outlive the run.
@@ -127,9 +128,15 @@ public struct ProcessRunner: TriggerRunner {
                 run.signal = signal
                 run.outcome = .killed
             }
-            if collected.timedOut {
+            switch collected.ending {
+            case .timeLimit?:
                 run.outcome = .timedOut
                 run.reason = "ran past its time limit of \(Self.format(timeout)) s"
+            case .request?:
+                run.outcome = .killed
+                run.reason = "ended by HookBus: the next run of its schedule started (re-execution: force)"
+            case nil:
+                break
             }
             return run
         } catch {
@@ -148,7 +155,7 @@ public struct ProcessRunner: TriggerRunner {
     struct Collected: Sendable {
         var stdout = Capture()
         var stderr = Capture()
-        var timedOut = false
+        var ending: RunningProcesses.Ending?
     }
 
     static func collect(_ sequence: SubprocessOutputSequence, limit: Int) async -> Capture {

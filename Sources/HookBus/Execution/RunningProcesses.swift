@@ -14,9 +14,17 @@ import Glibc
 /// run is in its own session, so it would not get our signals).
 public enum RunningProcesses {
     struct Entry {
+        var key: String?
         var deadline: ContinuousClock.Instant
         var grace: Duration
         var terminatedAt: ContinuousClock.Instant?
+        var endedOnRequest = false
+    }
+
+    /// How a run's group was ended by HookBus, if it was.
+    enum Ending {
+        case timeLimit
+        case request
     }
 
     private struct State {
@@ -28,10 +36,11 @@ public enum RunningProcesses {
     static let tick = Duration.milliseconds(50)
 
     /// Registers a started group with its limit and grace period (both in seconds).
-    static func add(_ group: Int32, timeLimit: Double, grace: Double) {
+    /// - Parameter key: the run's event id, by which `end(key:)` finds it.
+    static func add(_ group: Int32, key: String? = nil, timeLimit: Double, grace: Double) {
         let now = ContinuousClock.now
         let startWatchdog = state.withLock { state -> Bool in
-            state.entries[group] = Entry(deadline: now + .milliseconds(Int64(timeLimit * 1000)), grace: .milliseconds(Int64(grace * 1000)))
+            state.entries[group] = Entry(key: key, deadline: now + .milliseconds(Int64(timeLimit * 1000)), grace: .milliseconds(Int64(grace * 1000)))
             defer { state.watching = true }
             return !state.watching
         }
@@ -42,8 +51,25 @@ public enum RunningProcesses {
 
     /// Unregisters a finished group; true when the watchdog ended it for running past its limit.
     @discardableResult
-    static func remove(_ group: Int32) -> Bool {
-        state.withLock { $0.entries.removeValue(forKey: group)?.terminatedAt != nil }
+    static func remove(_ group: Int32) -> Ending? {
+        guard let entry = state.withLock({ $0.entries.removeValue(forKey: group) }), entry.terminatedAt != nil else { return nil }
+        return entry.endedOnRequest ? .request : .timeLimit
+    }
+
+    /// Ends the run with this key as a time limit would: SIGTERM now, SIGKILL after its grace
+    /// period. Used when a Scheduled action with `re-execution: force` starts again.
+    public static func end(key: String) {
+        let now = ContinuousClock.now
+        let groups = state.withLock { state -> [Int32] in
+            var found: [Int32] = []
+            for (group, entry) in state.entries where entry.key == key && entry.terminatedAt == nil {
+                state.entries[group]?.terminatedAt = now
+                state.entries[group]?.endedOnRequest = true
+                found.append(group)
+            }
+            return found
+        }
+        for group in groups { kill(-group, SIGTERM) }
     }
 
     public static var count: Int { state.withLock { $0.entries.count } }

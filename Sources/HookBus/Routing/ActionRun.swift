@@ -10,7 +10,8 @@ extension Router {
     /// script as environment variables named by their id and as `--id=value` arguments, like a
     /// trigger's params, and as one JSON object on stdin; the instance's data attributes are in
     /// the environment as for triggers.
-    public func actionInvocation(integration name: String, action actionName: String, fields given: [String: String]) throws(IntegrationError) -> Invocation {
+    public func actionInvocation(integration name: String, action actionName: String, fields given: [String: String],
+                                 eventID: String = Event.newID()) throws(IntegrationError) -> Invocation {
         guard let integration = catalog.integrations.first(where: { $0.name == name }) else {
             let hint = Suggestion.closest(to: name, in: catalog.integrations.map(\.name)).map { " (did you mean '\($0)'?)" } ?? ""
             throw IntegrationError(.unknownIntegration, "no integration named '\(name)'\(hint)")
@@ -21,7 +22,6 @@ extension Router {
         }
         let values = try Self.checkedFields(given, of: action)
         let fieldEntries = action.fields.compactMap { field in values[field.id].map { InvocationEntry(field.id, .plain($0)) } }
-        let eventID = Event.newID()
         let environment = (instanceEnvironments[name] ?? []).filter { entry in !values.keys.contains(entry.name) } + fieldEntries + [
             InvocationEntry("HOOKBUS_EVENT_ID", .plain(eventID)),
             InvocationEntry("HOOKBUS_TRIGGER", .plain(action.name)),

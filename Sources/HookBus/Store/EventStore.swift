@@ -28,6 +28,13 @@ public protocol EventStore: Sendable {
     /// A daemon's cursor (the value its next run starts from), kept across restarts.
     func daemonCursor(_ daemon: String) async throws -> String?
     func setDaemonCursor(_ daemon: String, to value: String) async throws
+    func createSchedule(_ schedule: StoredSchedule) async throws
+    func schedule(id: String) async throws -> StoredSchedule?
+    /// Schedules in start order; only the active ones with `activeOnly`.
+    func schedules(activeOnly: Bool) async throws -> [StoredSchedule]
+    /// After a run: the time it ran, its stdout, and when the next is due.
+    func scheduleRan(id: String, at: Date, result: String?, nextRunAt: Date) async throws
+    func endSchedule(id: String, reason: String, endEvent: String?) async throws
     func event(id: String) async throws -> StoredEvent?
     func runs(_ filter: RunFilter) async throws -> [RunRecord]
     /// Triggers that already finished (any outcome but interrupted) for an event.

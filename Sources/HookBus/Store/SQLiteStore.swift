@@ -80,6 +80,15 @@ public struct SQLiteStore: EventStore {
         migrator.registerMigration("v3: daemon cursors") { db in
             try db.execute(sql: "CREATE TABLE daemon_cursors (daemon TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at REAL NOT NULL)")
         }
+        migrator.registerMigration("v4: schedules") { db in
+            try db.execute(sql: """
+                CREATE TABLE schedules (
+                    id TEXT PRIMARY KEY, integration TEXT NOT NULL, action TEXT NOT NULL, fields TEXT NOT NULL,
+                    state TEXT NOT NULL, ended_reason TEXT, started_at REAL NOT NULL, last_run_at REAL, next_run_at REAL NOT NULL,
+                    last_result TEXT, runs INTEGER NOT NULL DEFAULT 0, end_event TEXT
+                )
+                """)
+        }
         return migrator
     }
 
@@ -197,6 +206,46 @@ public struct SQLiteStore: EventStore {
             try db.execute(sql: "INSERT INTO daemon_cursors (daemon, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(daemon) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
                            arguments: [daemon, value, Date().timeIntervalSince1970])
         }
+    }
+
+    public func createSchedule(_ schedule: StoredSchedule) async throws {
+        try await writer.write { db in
+            try db.execute(sql: """
+                INSERT INTO schedules (id, integration, action, fields, state, started_at, next_run_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [schedule.id, schedule.integration, schedule.action, JSONValue.object(schedule.fields.mapValues(JSONValue.string)).jsonText,
+                                 schedule.state.rawValue, schedule.startedAt.timeIntervalSince1970, schedule.nextRunAt.timeIntervalSince1970])
+        }
+    }
+
+    public func schedule(id: String) async throws -> StoredSchedule? {
+        try await writer.read { db in try Row.fetchOne(db, sql: "SELECT * FROM schedules WHERE id = ?", arguments: [id]).map(Self.storedSchedule) }
+    }
+
+    public func schedules(activeOnly: Bool) async throws -> [StoredSchedule] {
+        let sql = "SELECT * FROM schedules" + (activeOnly ? " WHERE state = 'active'" : "") + " ORDER BY started_at"
+        return try await writer.read { db in try Row.fetchAll(db, sql: sql).map(Self.storedSchedule) }
+    }
+
+    public func scheduleRan(id: String, at date: Date, result: String?, nextRunAt: Date) async throws {
+        try await writer.write { db in
+            try db.execute(sql: "UPDATE schedules SET last_run_at = ?, last_result = ?, next_run_at = ?, runs = runs + 1 WHERE id = ?",
+                           arguments: [date.timeIntervalSince1970, result, nextRunAt.timeIntervalSince1970, id])
+        }
+    }
+
+    public func endSchedule(id: String, reason: String, endEvent: String?) async throws {
+        try await writer.write { db in
+            try db.execute(sql: "UPDATE schedules SET state = 'ended', ended_reason = ?, end_event = ? WHERE id = ?", arguments: [reason, endEvent, id])
+        }
+    }
+
+    private static func storedSchedule(_ row: Row) -> StoredSchedule {
+        let fields = (try? JSONParser.parse(row["fields"] as String))?.objectValue?.compactMapValues(\.stringValue) ?? [:]
+        return StoredSchedule(
+            id: row["id"], integration: row["integration"], action: row["action"], fields: fields,
+            state: StoredSchedule.State(rawValue: row["state"]) ?? .ended, endedReason: row["ended_reason"],
+            startedAt: Date(timeIntervalSince1970: row["started_at"]), lastRunAt: (row["last_run_at"] as Double?).map { Date(timeIntervalSince1970: $0) },
+            nextRunAt: Date(timeIntervalSince1970: row["next_run_at"]), lastResult: row["last_result"], runs: row["runs"], endEvent: row["end_event"])
     }
 
     /// Takes a stored event for a re-drive: it becomes `running` again with its attempt raised.
