@@ -44,7 +44,7 @@ public func makeRouter(state: ServerState) -> Hummingbird.Router<BasicRequestCon
         do throws(IntegrationError) {
             let run = try await state.engine.runAction(integration: decoded(context.parameters.get("name")),
                                                        action: decoded(context.parameters.get("action")), fields: fields)
-            return jsonResponse(ActionRunReport.json(run))
+            return jsonResponse(run.jsonValue(nameKey: "action"))
         } catch {
             throw APIError(error)
         }

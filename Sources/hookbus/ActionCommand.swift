@@ -35,7 +35,7 @@ struct ActionCommand: AsyncParsableCommand {
                 throw CommandFailure.exit(error.message)
             }
             if json {
-                print(ActionRunReport.json(run).jsonText)
+                print(run.jsonValue(nameKey: "action").jsonText)
             } else {
                 print(Self.text(run))
             }

@@ -24,7 +24,7 @@ struct RunPrinter {
     func run(eventID: String, _ run: Engine.CompletedRun) {
         let result = run.result
         if json {
-            print(RunLine.json(run))
+            print(run.jsonValue().jsonText)
             return
         }
         var status = result.outcome.rawValue

@@ -20,7 +20,7 @@ struct LocalReplayer {
             func collect(_ runs: [Engine.CompletedRun]) {
                 inFlight -= 1
                 for run in runs { local.runs[run.result.outcome.rawValue, default: 0] += 1 }
-                for run in runs where output.json { output.result(RunLine.json(run)) }
+                for run in runs where output.json { output.result(run.jsonValue().jsonText) }
             }
             do {
                 try await reader.forEachLine { line in
@@ -110,7 +110,7 @@ struct LocalReplayer {
             let (_, runs) = await engine.dispatch(stored, previousRuns: previous)
             for run in runs {
                 summary.runs[run.result.outcome.rawValue, default: 0] += 1
-                if output.json { output.result(RunLine.json(run)) } else {
+                if output.json { output.result(run.jsonValue().jsonText) } else {
                     output.problem("\(id): \(run.invocation.integration)/\(run.invocation.trigger) \(run.result.outcome.rawValue)\(run.result.outcome.isFailure && !run.result.stderr.isEmpty ? ": " + run.result.stderr.trimmingCharacters(in: .whitespacesAndNewlines) : "")")
                 }
             }
@@ -123,21 +123,5 @@ struct LocalReplayer {
         case let .run(invocation): return "run \(invocation.integration)/\(invocation.trigger)"
         case let .skip(integration, trigger, reason): return "skip \(integration)/\(trigger) (\(reason))"
         }
-    }
-}
-
-/// A completed run as one JSON line.
-enum RunLine {
-    static func json(_ run: Engine.CompletedRun) -> String {
-        var fields: [String: JSONValue] = [
-            "event": .string(run.invocation.eventID), "integration": .string(run.invocation.integration), "trigger": .string(run.invocation.trigger),
-            "outcome": .string(run.result.outcome.rawValue), "durationSeconds": .number(String(format: "%.3f", run.result.duration)),
-            "stdout": .string(run.result.stdout), "stderr": .string(run.result.stderr),
-        ]
-        if let id = run.runID { fields["run"] = .number(String(id)) }
-        if let code = run.result.exitCode { fields["exitCode"] = .number(String(code)) }
-        if let signal = run.result.signal { fields["signal"] = .number(String(signal)) }
-        if let reason = run.result.reason { fields["reason"] = .string(reason) }
-        return JSONValue.object(fields).jsonText
     }
 }

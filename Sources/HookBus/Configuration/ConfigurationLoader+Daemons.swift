@@ -29,7 +29,7 @@ extension ConfigurationLoader {
             }
             var every = 300.0
             if let everyNode = daemon["every"], let text = reader.string(everyNode, key: "every") {
-                if let seconds = Interval.seconds(text) { every = seconds } else {
+                if let seconds = Interval.seconds(text), seconds > 0 { every = seconds } else {
                     reader.sink.error("daemon '\(entry.key)': 'every' must be a number and a unit (s, m, h, d), such as 30s or 5m, not '\(text)'", at: reader.position(everyNode))
                 }
             }

@@ -31,11 +31,12 @@ public struct DaemonSpec: Sendable, Hashable {
     }
 }
 
-/// Time intervals as the framework writes them: a number and a unit, `30s`, `5m`, `2h`, `1d`.
+/// Time intervals as the framework writes them: a whole number and a unit, `30s`, `5m`, `2h`,
+/// `1d`. The one parser for `scheduled` (checked at load and resolved at start), `daemons.every`
+/// and the ages of `--since`.
 public enum Interval {
     public static func seconds(_ text: String) -> Double? {
-        guard let match = text.trimmingCharacters(in: .whitespaces).wholeMatch(of: /([0-9]+(?:\.[0-9]+)?)\s*([smhd])/),
-              let amount = Double(match.1), amount > 0 else { return nil }
+        guard let match = text.wholeMatch(of: /([0-9]+)([smhd])/), let amount = Double(match.1) else { return nil }
         return amount * ["s": 1, "m": 60, "h": 3600, "d": 86400][String(match.2)]!
     }
 }

@@ -387,7 +387,7 @@ struct DefinitionParser {
     /// `<int><s|m|h|d>` or a reference to an action input (`input.every`).
     private mutating func checkInterval(_ text: String, node: Node, key: String) {
         if text.hasPrefix("input.") { return }
-        if text.wholeMatch(of: #/[0-9]+[smhd]/#) == nil {
+        if Interval.seconds(text) == nil {
             reader.sink.error("'\(key)' must be a number followed by s, m, h or d (for example '10m'), or 'input.<field>', not '\(text)'", at: reader.position(node))
         }
     }

@@ -13,10 +13,7 @@ extension Engine {
                                                              invocation: AuditInvocation.json(invocation), previousRun: nil, at: Date()) : nil
         let token = minter.token(for: invocation)
         var result = await runner.run(invocation, token: token)
-        let secrets = invocation.secretValues + (token.isEmpty ? [] : [token])
-        result.stdout = Self.scrub(result.stdout, secrets: secrets)
-        result.stderr = Self.scrub(result.stderr, secrets: secrets)
-        result.results = invocation.resultSpec.evaluate(stdout: result.stdout)
+        Self.finish(&result, of: invocation, token: token)
         check(&result)
         if let runID {
             try? await store.runEnded(id: runID, result: result, keepOutput: true)
@@ -65,18 +62,20 @@ extension Engine {
     }
 }
 
-/// How a Test Action run is shown by `hookbus action run --json` and the HTTP API.
-public enum ActionRunReport {
-    public static func json(_ run: Engine.CompletedRun) -> JSONValue {
+extension Engine.CompletedRun {
+    /// A completed run as `fire --json`, `replay --json`, Test Action and the API show it;
+    /// `nameKey` names the trigger (`trigger`) or the action (`action`).
+    public func jsonValue(nameKey: String = "trigger") -> JSONValue {
         var fields: [String: JSONValue] = [
-            "event": .string(run.invocation.eventID), "integration": .string(run.invocation.integration), "action": .string(run.invocation.trigger),
-            "outcome": .string(run.result.outcome.rawValue), "durationSeconds": .number(String(format: "%.3f", run.result.duration)),
-            "stdout": .string(run.result.stdout), "stderr": .string(run.result.stderr),
+            "event": .string(invocation.eventID), "integration": .string(invocation.integration), nameKey: .string(invocation.trigger),
+            "outcome": .string(result.outcome.rawValue), "durationSeconds": .number(String(format: "%.3f", result.duration)),
+            "stdout": .string(result.stdout), "stderr": .string(result.stderr),
         ]
-        if let runID = run.runID { fields["run"] = .number(String(runID)) }
-        if let exitCode = run.result.exitCode { fields["exitCode"] = .number(String(exitCode)) }
-        if let reason = run.result.reason { fields["reason"] = .string(reason) }
-        if let results = run.result.results { fields["results"] = results }
+        if let runID { fields["run"] = .number(String(runID)) }
+        if let exitCode = result.exitCode { fields["exitCode"] = .number(String(exitCode)) }
+        if let signal = result.signal { fields["signal"] = .number(String(signal)) }
+        if let reason = result.reason { fields["reason"] = .string(reason) }
+        if let results = result.results { fields["results"] = results }
         return .object(fields)
     }
 }

@@ -145,16 +145,22 @@ public final class Engine: Sendable {
         let token = minter.token(for: invocation)
         var result = await runner.run(invocation, token: token)
         await pool.finish(planned.ticket)
-        // A script that prints a secret it was given does not put it in the audit trail.
-        let secrets = invocation.secretValues + (token.isEmpty ? [] : [token])
-        result.stdout = Self.scrub(result.stdout, secrets: secrets)
-        result.stderr = Self.scrub(result.stderr, secrets: secrets)
-        result.results = invocation.resultSpec.evaluate(stdout: result.stdout)
+        Self.finish(&result, of: invocation, token: token)
         if let runID {
             let keep = verbosity == .all || result.outcome.isFailure
             try? await store.runEnded(id: runID, result: result, keepOutput: keep)
         }
         return CompletedRun(runID: runID, invocation: invocation, result: result)
+    }
+
+    /// What every run's result goes through before anyone sees it: a script that prints a secret
+    /// it was given (or its token) does not put it in the audit trail, and the action's `output`
+    /// and `table_view` are evaluated on what is left.
+    static func finish(_ result: inout RunResult, of invocation: Invocation, token: String) {
+        let secrets = invocation.secretValues + (token.isEmpty ? [] : [token])
+        result.stdout = scrub(result.stdout, secrets: secrets)
+        result.stderr = scrub(result.stderr, secrets: secrets)
+        result.results = invocation.resultSpec.evaluate(stdout: result.stdout)
     }
 
     static func scrub(_ text: String, secrets: [String]) -> String {

@@ -12,14 +12,8 @@ extension Router {
     /// the environment as for triggers.
     public func actionInvocation(integration name: String, action actionName: String, fields given: [String: String],
                                  eventID: String = Event.newID()) throws(IntegrationError) -> Invocation {
-        guard let integration = catalog.integrations.first(where: { $0.name == name }) else {
-            let hint = Suggestion.closest(to: name, in: catalog.integrations.map(\.name)).map { " (did you mean '\($0)'?)" } ?? ""
-            throw IntegrationError(.unknownIntegration, "no integration named '\(name)'\(hint)")
-        }
-        guard let action = integration.actions.first(where: { $0.name == actionName }) else {
-            let hint = Suggestion.closest(to: actionName, in: integration.actions.map(\.name)).map { " (did you mean '\($0)'?)" } ?? ""
-            throw IntegrationError(.unknownAction, "integration '\(name)' has no action named '\(actionName)'\(hint)")
-        }
+        let integration = try integration(named: name)
+        let action = try action(named: actionName, of: integration)
         let values = try Self.checkedFields(given, of: action)
         let fieldEntries = action.fields.compactMap { field in values[field.id].map { InvocationEntry(field.id, .plain($0)) } }
         let environment = (instanceEnvironments[name] ?? []).filter { entry in !values.keys.contains(entry.name) } + fieldEntries + [

@@ -18,17 +18,29 @@ public struct IntegrationError: Error, Sendable, Equatable {
 }
 
 extension Router {
+    /// The loaded integration called `name`, or the error that says so (with a suggestion).
+    func integration(named name: String) throws(IntegrationError) -> Integration {
+        guard let integration = catalog.integrations.first(where: { $0.name == name }) else {
+            throw IntegrationError(.unknownIntegration, "no integration named '\(name)'\(Suggestion.hint(for: name, in: catalog.integrations.map(\.name)))")
+        }
+        return integration
+    }
+
+    /// The action `name` of `integration`, or the error that says so (with a suggestion).
+    func action(named name: String, of integration: Integration) throws(IntegrationError) -> ActionDefinition {
+        guard let action = integration.actions.first(where: { $0.name == name }) else {
+            throw IntegrationError(.unknownAction, "integration '\(integration.name)' has no action named '\(name)'\(Suggestion.hint(for: name, in: integration.actions.map(\.name)))")
+        }
+        return action
+    }
+
     /// The run of an integration's `test_connection_code` with its instance configuration: the
     /// instance's data attributes in the environment and, except passwords (which another local
     /// user could read in the process list), as `--name=value` arguments — the framework's
     /// scripts read them with argparse and `EnvDefault` — in a clean environment.
     /// The script decides: exit 0 is a working connection.
     public func connectionTest(integration name: String) throws(IntegrationError) -> Invocation {
-        guard let integration = catalog.integrations.first(where: { $0.name == name }) else {
-            let known = catalog.integrations.map(\.name)
-            let hint = Suggestion.closest(to: name, in: known).map { " (did you mean '\($0)'?)" } ?? ""
-            throw IntegrationError(.unknownIntegration, "no integration named '\(name)'\(hint)")
-        }
+        let integration = try integration(named: name)
         guard let code = integration.definition.script.testConnectionCode, !code.isEmpty else {
             throw IntegrationError(.noConnectionTest, "integration '\(name)' has no script.test_connection_code")
         }
@@ -55,9 +67,7 @@ extension Router {
     public func testConnection(integration name: String, runner: any TriggerRunner) async throws(IntegrationError) -> (invocation: Invocation, result: RunResult) {
         let invocation = try connectionTest(integration: name)
         var result = await runner.run(invocation, token: "")
-        let secrets = invocation.secretValues
-        result.stdout = Engine.scrub(result.stdout, secrets: secrets)
-        result.stderr = Engine.scrub(result.stderr, secrets: secrets)
+        Engine.finish(&result, of: invocation, token: "")
         return (invocation, result)
     }
 }

@@ -35,12 +35,7 @@ extension Router {
     /// where `input.<field>` stands for a field's value (a `tag` field's value is split at commas
     /// for `string`).
     public func scheduleSpec(integration name: String, action actionName: String, fields given: [String: String]) throws(IntegrationError) -> ScheduleSpec {
-        guard let integration = catalog.integrations.first(where: { $0.name == name }) else {
-            throw IntegrationError(.unknownIntegration, "no integration named '\(name)'\(Suggestion.hint(for: name, in: catalog.integrations.map(\.name)))")
-        }
-        guard let action = integration.actions.first(where: { $0.name == actionName }) else {
-            throw IntegrationError(.unknownAction, "integration '\(name)' has no action named '\(actionName)'\(Suggestion.hint(for: actionName, in: integration.actions.map(\.name)))")
-        }
+        let action = try action(named: actionName, of: try integration(named: name))
         guard action.type == .scheduled else {
             throw IntegrationError(.invalidFields, "action '\(actionName)' is of type \(action.type.rawValue), not Scheduled")
         }
@@ -53,7 +48,7 @@ extension Router {
         }
         let schedule = action.scheduled.first
         let every = try input(schedule?.every ?? "", "scheduled.every")
-        guard let everySeconds = Interval.seconds(every) else {
+        guard let everySeconds = Interval.seconds(every), everySeconds > 0 else {
             throw IntegrationError(.invalidFields, "scheduled.every must be a number and a unit (s, m, h, d), not '\(every)'")
         }
         var expireSeconds: Double?

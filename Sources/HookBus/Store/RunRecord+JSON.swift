@@ -26,10 +26,7 @@ extension RunRecord {
 /// A point in time as users write it: ISO 8601, or an age such as `90s`, `30m`, `12h`, `7d`.
 public enum TimeExpression {
     public static func parse(_ text: String, now: Date = Date()) -> Date? {
-        if let match = text.wholeMatch(of: /([0-9]+)([smhd])/), let amount = Double(match.1) {
-            let unit: Double = ["s": 1, "m": 60, "h": 3600, "d": 86400][String(match.2)]!
-            return now.addingTimeInterval(-amount * unit)
-        }
+        if let seconds = Interval.seconds(text) { return now.addingTimeInterval(-seconds) }
         return Event.parseDate(text)
     }
 }
