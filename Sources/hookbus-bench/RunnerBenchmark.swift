@@ -68,7 +68,7 @@ struct RunnerBenchmark: AsyncParsableCommand {
     }
 
     static func runnerOnlyRate(type: ScriptType, code: String, interpreters: Interpreters, count: Int, concurrency: Int) async throws -> Double {
-        let runner = ProcessRunner(interpreters: interpreters, runRoot: FileManager.default.temporaryDirectory.appendingPathComponent("hookbus-bench-runs"))
+        let runner = ProcessRunner(interpreters: interpreters)
         let invocation = Invocation(eventID: "evt", hook: .webhook, integration: "Bench", trigger: "Trivial", scriptType: type, code: code,
                                     arguments: [], environment: [InvocationEntry("PATH", .plain("/usr/bin:/bin"))], stdin: "{}", files: [:],
                                     oversizedParams: [], timeoutSeconds: 60, orderingKey: nil)
@@ -104,20 +104,23 @@ struct RunnerBenchmark: AsyncParsableCommand {
         configuration.concurrency = concurrency
         let store = try SQLiteStore(path: folder.appendingPathComponent("data/hookbus.sqlite").path)
         let engine = Engine(store: store, router: Router(catalog: catalog, configuration: configuration),
-                            runner: runner ?? ProcessRunner(interpreters: interpreters, runRoot: folder.appendingPathComponent("runs")))
+                            runner: runner ?? ProcessRunner(interpreters: interpreters))
         var events: [Event] = []
         for index in 0..<count {
             events.append(try Event.fromWebhook(body: Array("{\"n\": \(index)}".utf8), endpoint: "bench"))
         }
         _ = try await store.accept(events.map { ($0, nil) }, idempotencyWindow: 0, claimed: true)
         let started = ContinuousClock.now
-        // As the server's dispatcher does: prepare in arrival order, taking more only while
-        // the pool's line is short.
+        // As the server's dispatcher does (Dispatcher.swift): claim a batch when the pool's line
+        // is short, prepare its events in arrival order, one task per event.
+        let limit = engine.pool.limit
         let succeeded = await withTaskGroup(of: Int.self) { group in
-            for event in events {
-                await engine.pool.waitForRoom(maxWaiting: 2 * concurrency)
-                let plan = await engine.prepare(StoredEvent(event: event, state: .running, attempt: 1))
-                group.addTask { await engine.execute(plan).filter { $0.result.outcome == .succeeded }.count }
+            for batch in stride(from: 0, to: events.count, by: max(128, 16 * limit)).map({ events[$0..<min(events.count, $0 + max(128, 16 * limit))] }) {
+                await engine.pool.waitForRoom(maxWaiting: max(32, 4 * limit))
+                for event in batch {
+                    let plan = await engine.prepare(StoredEvent(event: event, state: .running, attempt: 1))
+                    group.addTask { await engine.execute(plan).filter { $0.result.outcome == .succeeded }.count }
+                }
             }
             return await group.reduce(0, +)
         }

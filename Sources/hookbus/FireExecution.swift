@@ -60,7 +60,7 @@ extension CommandContext {
     /// The engine over the configured SQLite file and the real process runner.
     func makeEngine() throws -> Engine {
         let store = try SQLiteStore(path: configuration.databasePath)
-        let runner = ProcessRunner(interpreters: interpreters, outputLimit: configuration.outputLimitBytes, graceSeconds: configuration.graceSeconds)
+        let runner = ProcessRunner(interpreters: interpreters, configuration: configuration)
         return Engine(store: store, router: router, runner: runner)
     }
 }

@@ -27,8 +27,7 @@ struct IntegrationCommand: AsyncParsableCommand {
         func run() async throws {
             let context: CommandContext
             do { context = try CommandContext(options: options, quiet: json) } catch { throw CommandFailure.exit("\(error)") }
-            let runner = ProcessRunner(interpreters: context.interpreters, outputLimit: context.configuration.outputLimitBytes,
-                                       graceSeconds: context.configuration.graceSeconds)
+            let runner = ProcessRunner(interpreters: context.interpreters, configuration: context.configuration)
             let outcome: (invocation: Invocation, result: RunResult)
             do {
                 outcome = try await context.router.testConnection(integration: name, runner: runner)

@@ -48,7 +48,7 @@ struct ServeCommand: AsyncParsableCommand {
         let engine: Engine
         do {
             let store = try SQLiteStore(path: configuration.databasePath)
-            let runner = ProcessRunner(interpreters: context.interpreters, outputLimit: configuration.outputLimitBytes, graceSeconds: configuration.graceSeconds)
+            let runner = ProcessRunner(interpreters: context.interpreters, configuration: configuration)
             engine = Engine(store: store, router: Router(catalog: context.catalog, configuration: configuration), runner: runner)
         } catch {
             throw CommandFailure.exit("cannot open the store at \(configuration.databasePath): \(error)")

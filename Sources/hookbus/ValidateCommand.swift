@@ -24,11 +24,13 @@ struct ValidateCommand: ParsableCommand {
         let configured = configPath.map { ConfigurationLoader().load(path: $0, catalog: result.catalog) }
         let interpreters = Interpreters(configured: configured?.configuration?.interpreters ?? [:])
         let configErrors = configured?.diagnostics.filter { $0.severity == .error }.count ?? 0
+        let runFolders = RunFolders(configured: configured?.configuration?.runDirectory)
         if json {
             var report = ValidationReport(result)
             report.diagnostics += configured?.diagnostics ?? []
             report.errors += configErrors
             report.interpreters = Dictionary(uniqueKeysWithValues: interpreters.resolutions.values.map { ($0.type.rawValue, $0.path ?? "not found") })
+            report.runFolders = runFolders.root
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             FileHandle.standardOutput.write(try encoder.encode(report))
@@ -41,6 +43,7 @@ struct ValidateCommand: ParsableCommand {
             for resolution in interpreters.resolutions.values.sorted(by: { $0.type.rawValue < $1.type.rawValue }) {
                 print("interpreter \(resolution.type.rawValue): \(resolution.path ?? "not found (\(resolution.command))") [\(resolution.how)]")
             }
+            print("run folders: under \(runFolders.root) (\(runFolders.memoryBacked ? "in memory" : "on disk"))")
         }
         if result.errorCount + configErrors > 0 { throw ExitCode(1) }
     }
@@ -57,6 +60,7 @@ struct ValidationReport: Encodable {
     var warnings: Int
     var summary: String
     var interpreters: [String: String] = [:]
+    var runFolders = ""
 
     init(_ result: DefinitionLoadResult) {
         diagnostics = result.diagnostics

@@ -24,7 +24,7 @@ struct RunnerFixture {
         router = Router(catalog: loaded.catalog, configuration: configuration)
         store = try SQLiteStore(path: folder.url.appendingPathComponent("data/hookbus.sqlite").path)
         let runner = ProcessRunner(interpreters: Interpreters(configured: [:]), outputLimit: outputLimit, graceSeconds: grace,
-                                   runRoot: folder.url.appendingPathComponent("runs"))
+                                   folders: RunFolders(configured: folder.url.appendingPathComponent("runs").path))
         engine = Engine(store: store, router: router, runner: runner)
     }
 

@@ -45,6 +45,8 @@ public struct HookBusConfiguration: Sendable {
     public var timeoutSeconds: Double = 60
     public var graceSeconds: Double = 5
     public var outputLimitBytes: Int = 1 << 20
+    /// `runner.run_dir`: where run folders go; nil for the memory-backed default (`RunFolders`).
+    public var runDirectory: String?
 
     // Audit trail
     public var dataDirectory: String = "data"

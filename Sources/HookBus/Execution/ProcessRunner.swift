@@ -11,8 +11,9 @@ import Glibc
 
 /// Runs triggers as real child processes (swift-subprocess), bounded in time and output.
 ///
-/// Each run gets a private folder (mode 0700) that is its working directory, HOME and TMPDIR; the
-/// code is written there as a file and the folder is removed afterwards. The interpreter is
+/// Each run gets a private folder (mode 0700, under `RunFolders`' root) that is its working
+/// directory, HOME and TMPDIR; the code is written there as a file and the folder is removed
+/// afterwards. The interpreter is
 /// started directly with the argv and environment of the invocation — no shell in between — in a
 /// new session, so that on a timeout the whole process group (background children included) is
 /// ended: SIGTERM, a grace period, then SIGKILL.
@@ -21,16 +22,22 @@ public struct ProcessRunner: TriggerRunner {
     public let outputLimit: Int
     public let graceSeconds: Double
     /// Where run folders are made.
-    public let runRoot: URL
+    public let folders: RunFolders
 
-    public init(interpreters: Interpreters, outputLimit: Int = 1 << 20, graceSeconds: Double = 5,
-                runRoot: URL = FileManager.default.temporaryDirectory.appendingPathComponent("hookbus-runs")) {
+    public init(interpreters: Interpreters, outputLimit: Int = 1 << 20, graceSeconds: Double = 5, folders: RunFolders = RunFolders()) {
         self.interpreters = interpreters
         self.outputLimit = outputLimit
         self.graceSeconds = graceSeconds
-        self.runRoot = runRoot
+        self.folders = folders
         // A child that exits before reading all of its input must not kill HookBus with SIGPIPE.
         signal(SIGPIPE, SIG_IGN)
+    }
+
+    /// The runner as the configuration describes it (`runner.output_limit`, `runner.grace`,
+    /// `runner.run_dir`).
+    public init(interpreters: Interpreters, configuration: HookBusConfiguration) {
+        self.init(interpreters: interpreters, outputLimit: configuration.outputLimitBytes, graceSeconds: configuration.graceSeconds,
+                  folders: RunFolders(configured: configuration.runDirectory))
     }
 
     static func fileExtension(for type: ScriptType) -> String {
@@ -48,10 +55,10 @@ public struct ProcessRunner: TriggerRunner {
             return .error("interpreter \(Interpreters.command(for: invocation.scriptType)) not found", at: startedAt)
         }
         let folder: String
-        do {
-            folder = try makeRunFolder()
+        do throws(RunFolderError) {
+            folder = try folders.make()
         } catch {
-            return .error("cannot make a run folder under \(runRoot.path): \(error.localizedDescription)", at: startedAt)
+            return .error(error.message, at: startedAt)
         }
         let script = folder + "/trigger." + Self.fileExtension(for: invocation.scriptType)
         let stdinFile = folder + "/.stdin.json"
@@ -176,18 +183,6 @@ public struct ProcessRunner: TriggerRunner {
             // A read error ends collection; what was read is kept.
         }
         return capture
-    }
-
-    /// The run folder, made with plain system calls and string paths: Foundation's FileManager
-    /// and URL cost a large share of a trivial run's time on Linux.
-    private func makeRunFolder() throws -> String {
-        let root = runRoot.path
-        if mkdir(root, 0o700) != 0 && errno != EEXIST {
-            try FileManager.default.createDirectory(at: runRoot, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        }
-        let folder = root + "/run-" + UUID().uuidString.lowercased()
-        guard mkdir(folder, 0o700) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
-        return folder
     }
 
     /// The trigger's input in a pipe, already written and closed for writing, when it fits the

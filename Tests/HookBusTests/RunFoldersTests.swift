@@ -1,0 +1,82 @@
+import Foundation
+import Testing
+@testable import HookBus
+
+/// Where run folders go, and the root that is refused because someone else could read or
+/// replace the code written there.
+@Suite struct RunFoldersTests {
+    static let trivial = [("t.yaml", triggerYAML("T", hooks: ["webhook"], code: "echo \"$PWD\""))]
+
+    func fire(_ fixture: RunnerFixture, root: String) async throws -> RunResult {
+        let runner = ProcessRunner(interpreters: Interpreters(configured: [:]), folders: RunFolders(configured: root))
+        let engine = Engine(store: fixture.store, router: fixture.router, runner: runner)
+        let event = try Event.fromWebhook(body: Array("{}".utf8), endpoint: "x")
+        _ = try await fixture.store.accept([(event, nil)], idempotencyWindow: 60, claimed: true)
+        return try #require(await engine.dispatch(StoredEvent(event: event, state: .running, attempt: 1)).runs.first).result
+    }
+
+    @Test func aConfiguredRootIsMadePrivateAndEachRunFolderIsRemoved() async throws {
+        let fixture = try RunnerFixture(language: "bash", actions: Self.trivial)
+        let root = fixture.folder.url.appendingPathComponent("deep/runs").path
+        let result = try await fire(fixture, root: root)
+        #expect(result.outcome == .succeeded, "\(result)")
+        let folder = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(folder.hasPrefix(root + "/run-"))
+        #expect(!FileManager.default.fileExists(atPath: folder), "the run folder is removed afterwards")
+        let mode = try #require(try FileManager.default.attributesOfItem(atPath: root)[.posixPermissions] as? Int)
+        #expect(mode & 0o077 == 0, "root made 0700, not \(String(mode, radix: 8))")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root).isEmpty)
+    }
+
+    @Test func aRootOthersCanWriteToIsRefusedWithTheReason() async throws {
+        let fixture = try RunnerFixture(language: "bash", actions: Self.trivial)
+        let root = fixture.folder.url.appendingPathComponent("shared").path
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        chmod(root, 0o777)
+        let result = try await fire(fixture, root: root)
+        #expect(result.outcome == .error)
+        #expect(result.reason?.contains("writable by nobody else") == true, "\(result.reason ?? "")")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root).isEmpty, "no code written there")
+    }
+
+    @Test func aLinkInPlaceOfTheRootIsRefused() async throws {
+        let fixture = try RunnerFixture(language: "bash", actions: Self.trivial)
+        let elsewhere = fixture.folder.url.appendingPathComponent("elsewhere").path
+        try FileManager.default.createDirectory(atPath: elsewhere, withIntermediateDirectories: true)
+        let root = fixture.folder.url.appendingPathComponent("runs-link").path
+        try FileManager.default.createSymbolicLink(atPath: root, withDestinationPath: elsewhere)
+        let result = try await fire(fixture, root: root)
+        #expect(result.outcome == .error)
+        #expect(result.reason?.contains("is not a folder") == true, "\(result.reason ?? "")")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: elsewhere).isEmpty)
+    }
+
+    @Test func memoryBackedFilesystemsAreRecognisedAsTheKernelReportsThem() throws {
+        for path in ["/dev/shm", "/proc", "/", NSTemporaryDirectory()] where FileManager.default.fileExists(atPath: path) {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/stat")
+            process.arguments = ["-f", "-c", "%T", path]
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            try process.run()
+            process.waitUntilExit()
+            let type = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(RunFolders.isMemoryBacked(path) == (type == "tmpfs" || type == "ramfs"), "\(path) is \(type)")
+        }
+    }
+
+    @Test func theDefaultRootIsInMemoryWhenTheMachineHasSuchAFolder() {
+        let folders = RunFolders()
+        #expect(folders.root.hasSuffix("/hookbus-runs-\(geteuid())"))
+        if RunFolders.isMemoryBacked("/dev/shm") {
+            #expect(folders.memoryBacked, "\(folders.root)")
+        }
+    }
+
+    @Test func runDirIsReadFromTheConfiguration() {
+        let folder = TempFolder()
+        let path = folder.write("hookbus.yaml", "runner: {run_dir: /var/tmp/hookbus-runs}\n")
+        let loaded = ConfigurationLoader().load(path: path, catalog: DefinitionLoader().load([]).catalog)
+        #expect(loaded.configuration?.runDirectory == "/var/tmp/hookbus-runs", "\(loaded.diagnostics)")
+    }
+}
