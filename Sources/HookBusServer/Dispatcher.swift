@@ -129,7 +129,7 @@ public struct Dispatcher: Service {
                     for stored in claimed {
                         let plan = await engine.prepare(stored)
                         group.addTask {
-                            let runs = await engine.execute(plan)
+                            let runs = await engine.execute(plan, waitForDisk: false)
                             for run in runs {
                                 metrics.run(outcome: run.result.outcome.rawValue, trigger: run.invocation.trigger, duration: .seconds(run.result.duration))
                                 logger.log(level: run.result.outcome.isFailure ? .warning : .info, "run \(run.result.outcome.rawValue)",

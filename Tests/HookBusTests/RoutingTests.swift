@@ -71,7 +71,7 @@ struct RoutingFixture {
             "api_url": "https://tools.example.com", "api_key": Secret.mask, "proxy_url": "http://proxy.example.com:3128",
             "token": "<token for this run>", "incmanurl": "https://soar.example.com",
             "HOOKBUS_EVENT_ID": "evt_test", "HOOKBUS_HOOK": hook.rawValue, "HOOKBUS_TRIGGER": "On \(hook.rawValue)",
-            "PATH": Router.safePath, "LANG": "C.UTF-8", "HOME": "<run folder>", "TMPDIR": "<run folder>",
+            "PATH": Router.safePath, "HOME": "<run folder>", "TMPDIR": "<run folder>",
         ]
         for (name, param) in event.params { environment[name] = param.raw }
         if hook.isCustomAction { environment["text"] = "" }
@@ -111,6 +111,18 @@ struct RoutingFixture {
         case let .skip(_, _, reason):
             #expect(!testCase.runs)
             #expect(reason.description == testCase.reason)
+        }
+    }
+
+    @Test func aLocaleIsPassedOnlyWhenConfigured() throws {
+        let event = try Event.fromWebhook(body: Array("{}".utf8), endpoint: "x")
+        let base = "integrations: {'Incident Tools': {settings: {api_key: {env: TOOLS_KEY}}}}\n"
+        for (config, expected) in [(base, nil), (base + "runner: {locale: C.UTF-8}", "C.UTF-8")] as [(String, String?)] {
+            let fixture = try RoutingFixture(configYAML: config)
+            guard case let .run(invocation)? = try fixture.router.route(event).first else { Issue.record("not run"); continue }
+            #expect(invocation.maskedEnvironment["LANG"] == expected, "\(config)")
+            let connection = try fixture.router.connectionTest(integration: "Incident Tools")
+            #expect(connection.maskedEnvironment["LANG"] == expected, "connection test, \(config)")
         }
     }
 

@@ -105,12 +105,13 @@ public struct ConfigurationLoader: Sendable {
 
     private func readRunner(_ node: Node?, into configuration: inout HookBusConfiguration, reader: inout NodeReader) {
         guard let node, let view = reader.mapping(node, key: "runner") else { return }
-        _ = reader.reportUnknownKeys(in: view, known: ["concurrency", "timeout", "grace", "output_limit", "run_dir"], context: "runner")
+        _ = reader.reportUnknownKeys(in: view, known: ["concurrency", "timeout", "grace", "output_limit", "run_dir", "locale"], context: "runner")
         if let n = view["concurrency"].flatMap({ positiveNumber($0, key: "runner.concurrency", reader: &reader) }) { configuration.concurrency = Int(n) }
         if let n = view["timeout"].flatMap({ positiveNumber($0, key: "runner.timeout", reader: &reader) }) { configuration.timeoutSeconds = n }
         if let n = view["grace"].flatMap({ positiveNumber($0, key: "runner.grace", reader: &reader) }) { configuration.graceSeconds = n }
         if let n = view["output_limit"].flatMap({ positiveNumber($0, key: "runner.output_limit", reader: &reader) }) { configuration.outputLimitBytes = Int(n) }
         if let node = view["run_dir"], let text = reader.string(node, key: "runner.run_dir") { configuration.runDirectory = text }
+        if let node = view["locale"], let text = reader.string(node, key: "runner.locale") { configuration.locale = text }
     }
 
     private func readAudit(_ node: Node?, into configuration: inout HookBusConfiguration, reader: inout NodeReader) {

@@ -47,6 +47,8 @@ public struct HookBusConfiguration: Sendable {
     public var outputLimitBytes: Int = 1 << 20
     /// `runner.run_dir`: where run folders go; nil for the memory-backed default (`RunFolders`).
     public var runDirectory: String?
+    /// `runner.locale`: the `LANG` runs get; nil for none (the C locale, see `Router`).
+    public var locale: String?
 
     // Audit trail
     public var dataDirectory: String = "data"

@@ -17,7 +17,7 @@ extension Engine {
         check(&result)
         if let runID {
             try? await store.runEnded(id: runID, result: result, keepOutput: true)
-            try? await store.eventDone(invocation.eventID)
+            try? await store.eventDone(invocation.eventID, waitForDisk: true)
         }
         return CompletedRun(runID: runID, invocation: invocation, result: result)
     }

@@ -108,7 +108,10 @@ public final class Engine: Sendable {
 
     /// Runs the plan's triggers (in parallel where the pool and their ordering key allow),
     /// records each, then marks the event done.
-    public func execute(_ plan: Plan) async -> [CompletedRun] {
+    /// - Parameter waitForDisk: return only once the records are committed. The CLI and tests
+    ///   read them back (or exit) next; the server's dispatcher passes false and saves a thread
+    ///   wake-up per event — its audit trail lags by one batch window, as the runs' records do.
+    public func execute(_ plan: Plan, waitForDisk: Bool = true) async -> [CompletedRun] {
         // Most events start one run: no task group (a task and a wake-up fewer per run).
         let completed = plan.runs.count == 1 ? [await runOne(plan.runs[0], stored: plan.stored)] : await withTaskGroup(of: (Int, CompletedRun).self) { group in
             for (index, planned) in plan.runs.enumerated() {
@@ -121,7 +124,7 @@ public final class Engine: Sendable {
         // An event whose runs were not all started (HookBus is stopping) stays running, to be
         // recovered on the next start.
         if !completed.contains(where: { $0.runID == nil && $0.result.outcome == .interrupted }) {
-            try? await store.eventDone(plan.stored.event.id)
+            try? await store.eventDone(plan.stored.event.id, waitForDisk: waitForDisk)
         }
         return completed
     }

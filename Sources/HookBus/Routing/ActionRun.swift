@@ -19,11 +19,7 @@ extension Router {
         let environment = (instanceEnvironments[name] ?? []).filter { entry in !values.keys.contains(entry.name) } + fieldEntries + [
             InvocationEntry("HOOKBUS_EVENT_ID", .plain(eventID)),
             InvocationEntry("HOOKBUS_TRIGGER", .plain(action.name)),
-            InvocationEntry("PATH", .plain(Self.safePath)),
-            InvocationEntry("LANG", .plain("C.UTF-8")),
-            InvocationEntry("HOME", .runDirectory),
-            InvocationEntry("TMPDIR", .runDirectory),
-        ]
+        ] + Self.processEnvironment(configuration)
         let stdin = JSONValue.object(values.mapValues(JSONValue.string)).jsonText
         return Invocation(eventID: eventID, hook: .webhook, integration: name, trigger: action.name,
                           scriptType: integration.definition.script.type, code: action.code,

@@ -48,11 +48,7 @@ extension Router {
         let eventID = Event.newID()
         let environment = instance + [
             InvocationEntry("HOOKBUS_EVENT_ID", .plain(eventID)),
-            InvocationEntry("PATH", .plain(Self.safePath)),
-            InvocationEntry("LANG", .plain("C.UTF-8")),
-            InvocationEntry("HOME", .runDirectory),
-            InvocationEntry("TMPDIR", .runDirectory),
-        ]
+        ] + Self.processEnvironment(configuration)
         return Invocation(eventID: eventID, hook: .webhook, integration: name, trigger: "test connection",
                           scriptType: integration.definition.script.type, code: code,
                           arguments: instance.filter { !$0.value.isSecret }, environment: environment, stdin: "{}", files: [:], oversizedParams: [],

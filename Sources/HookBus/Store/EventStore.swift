@@ -21,7 +21,11 @@ public protocol EventStore: Sendable {
     func runEnded(id: Int64, result: RunResult, keepOutput: Bool) async throws
     /// Records a trigger that did not run for an event, with the reason.
     func runSkipped(eventID: String, attempt: Int, integration: String, trigger: String, reason: String, at: Date) async throws
-    func eventDone(_ eventID: String) async throws
+    /// Marks the event done after every run record queued before it.
+    /// - Parameter waitForDisk: return only once that is committed (the CLI prints and exits
+    ///   after it); the server's dispatcher does not wait — an event whose mark is lost in a
+    ///   crash is recovered and only its unfinished triggers run again.
+    func eventDone(_ eventID: String, waitForDisk: Bool) async throws
     /// Records a Test Action request as an event row of its own (hook `action`, stored done, its
     /// fields as the record) so that its run sits in the audit trail like any other.
     func recordAction(eventID: String, integration: String, action: String, fields: [String: String], kind: String) async throws

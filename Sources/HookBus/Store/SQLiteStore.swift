@@ -178,9 +178,13 @@ public struct SQLiteStore: EventStore {
                                         trigger: trigger, reason: reason, at: date.timeIntervalSince1970))
     }
 
-    /// Marks the event done once every run record queued before it is committed.
-    public func eventDone(_ eventID: String) async throws {
-        try await recorder.enqueueAndWait(.eventDone(eventID: eventID, at: Date().timeIntervalSince1970))
+    public func eventDone(_ eventID: String, waitForDisk: Bool) async throws {
+        let operation = RunRecorder.Operation.eventDone(eventID: eventID, at: Date().timeIntervalSince1970)
+        if waitForDisk {
+            try await recorder.enqueueAndWait(operation)
+        } else {
+            await recorder.enqueue(operation)
+        }
     }
 
     public func recordAction(eventID: String, integration: String, action: String, fields: [String: String], kind: String) async throws {
