@@ -31,8 +31,7 @@ struct RequestToEvent {
     func body(of request: Request, format: BodyFormat = .json) async throws(APIError) -> [UInt8] {
         let limit = state.configuration.maxBodyBytes
         if let type = request.headers[.contentType] {
-            let mediaType = type.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
-            guard format.accepts(mediaType) else {
+            guard format.accepts(Self.mediaType(of: type)) else {
                 throw refuse(.unsupportedMediaType, "unsupported_media_type", "Content-Type must be \(format.expected), not '\(type)'")
             }
         } else {
@@ -47,6 +46,20 @@ struct RequestToEvent {
         } catch {
             throw refuse(.contentTooLarge, "too_large", "body is over the \(limit)-byte limit")
         }
+    }
+
+    /// The media type of a Content-Type value, lower-cased, without parameters or blanks
+    /// (`Application/JSON; charset=utf-8` → `application/json`). Plain byte work: Foundation's
+    /// trimming and lower-casing cost a sixth of a request's CPU here.
+    static func mediaType(of contentType: String) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(24)
+        for byte in contentType.utf8 {
+            if byte == UInt8(ascii: ";") { break }
+            if byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") { continue }
+            bytes.append(byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte + 32 : byte)
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Hook endpoints: a bearer token when one is configured.

@@ -143,7 +143,7 @@ public func makeRouter(state: ServerState) -> Hummingbird.Router<BasicRequestCon
 /// Stores the event (group commit) and answers 202 — or, with `?wait=N`, waits up to N seconds
 /// for its runs and answers 200 with their outcomes and output.
 private func accept(_ event: Event, request: Request, state: ServerState) async throws -> Response {
-    let key = request.headers[HTTPField.Name("Idempotency-Key")!]
+    let key = request.headers[.idempotencyKey]
     if let key, key.isEmpty || key.utf8.count > 255 {
         throw APIError(.badRequest, "invalid_idempotency_key", "Idempotency-Key must be 1-255 bytes")
     }
@@ -159,7 +159,7 @@ private func accept(_ event: Event, request: Request, state: ServerState) async 
     }
     state.metrics.accepted(new: result.duplicate ? 0 : 1, duplicate: result.duplicate ? 1 : 0)
     var headers: HTTPFields = [.location: "/api/v1/events/\(result.eventID)"]
-    if result.duplicate { headers[HTTPField.Name("Idempotent-Replayed")!] = "true" }
+    if result.duplicate { headers[.idempotentReplayed] = "true" }
     if let wait = request.uri.queryParameters.get("wait") {
         guard let seconds = Double(wait), seconds >= 0, seconds <= 300 else {
             throw APIError(.badRequest, "invalid_query", "'wait' must be 0-300 seconds (the event was accepted as \(result.eventID))")
@@ -174,7 +174,15 @@ private func accept(_ event: Event, request: Request, state: ServerState) async 
             try await Task.sleep(for: .milliseconds(20))
         }
     }
-    return jsonResponse(.object(["event": .string(result.eventID), "duplicate": .bool(result.duplicate)]), status: .accepted, headers: headers)
+    // The answer every accepted event gets, written directly rather than through a JSON tree.
+    headers[.contentType] = "application/json"
+    let body = "{\"event\":" + JSONValue.quoted(result.eventID) + ",\"duplicate\":" + (result.duplicate ? "true" : "false") + "}"
+    return Response(status: .accepted, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
+}
+
+extension HTTPField.Name {
+    static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
+    static let idempotentReplayed = HTTPField.Name("Idempotent-Replayed")!
 }
 
 /// A path parameter as written before percent-encoding: integration and action names have spaces.

@@ -127,6 +127,20 @@ func errorCode(_ response: TestResponse) -> String? {
         #expect(try await fixture.storedCount() == 0)
     }
 
+    @Test(arguments: [("application/json", true), ("Application/JSON; charset=utf-8", true), ("application/json ;charset=UTF-8", true),
+                      ("application/vnd.incidents+json", true), ("\tapplication/json", true), ("application/jsonx", false),
+                      ("text/json", false), ("application/x-ndjson", false), ("", false)])
+    func contentTypesAreJudgedByTheirMediaTypeAlone(_ contentType: String, accepted: Bool) async throws {
+        let fixture = try ServerFixture()
+        try await fixture.application.test(.router) { client in
+            let headers: HTTPFields = [.contentType: contentType, .authorization: "Bearer hook-token"]
+            try await client.execute(uri: "/api/v1/hooks/updateIncident", method: .post, headers: headers, body: ByteBuffer(string: update)) { response in
+                #expect(response.status == (accepted ? .accepted : .unsupportedMediaType), "\(contentType): \(String(buffer: response.body))")
+            }
+        }
+        #expect(try await fixture.storedCount() == (accepted ? 1 : 0))
+    }
+
     @Test func webhooksKeepTheBodyByteForByteAndCheckSignatures() async throws {
         let fixture = try ServerFixture()
         let body = "{ \"action\": \"opened\",\n  \"number\": 1.50 }"

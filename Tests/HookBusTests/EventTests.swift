@@ -45,6 +45,18 @@ import Testing
         }
     }
 
+    @Test func receivedTimesAreWrittenAsFoundationsISO8601FormatWritesThem() {
+        let style = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+        var dates = [Date(timeIntervalSince1970: 0), Date(timeIntervalSince1970: 951_782_400.5), Date(timeIntervalSince1970: 4_102_444_799.999),
+                     Date(timeIntervalSince1970: 1_795_000_000.0404), Date()]
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<200 { dates.append(Date(timeIntervalSince1970: Double(generator.next() % 4_000_000_000_000) / 1000)) }
+        for date in dates {
+            #expect(Event.formatDate(date) == date.formatted(style), "\(date.timeIntervalSince1970)")
+            #expect(Event.parseDate(Event.formatDate(date)).map { abs($0.timeIntervalSince(date)) < 0.0011 } == true)
+        }
+    }
+
     @Test func theSixObservableHooksCarryTheEntityAndTheIncident() throws {
         for hook in [Hook.addObservableArtifact, .addObservableDomain, .addObservableIp, .addObservableMail, .addObservableUrl, .addObservableUserDetail] {
             #expect(hook.params.map(\.name) == ["observablesDetail", "incidentsDetail"])

@@ -1,6 +1,8 @@
 /// Decides, for one event, which triggers run and exactly what each receives. Pure: no I/O, no
 /// clock, no randomness, so `--dry-run`, tests and the dispatcher all see the same decisions.
-public struct Router: Sendable {
+/// A class: every request asks the engine for the router in use, and handing out a reference
+/// costs one retain where copying the struct (catalog and configuration) cost dozens.
+public final class Router: Sendable {
     /// Linux refuses a single argument or environment string longer than this (MAX_ARG_STRLEN,
     /// 32 pages of 4 KiB, including the terminating NUL).
     public static let maximumStringBytes = 128 * 1024 - 1
