@@ -44,3 +44,19 @@ import Testing
         #expect(stored.results == nil)
     }
 }
+
+/// What the store writes with SQLite's C API comes back exactly: text with a NUL or non-ASCII
+/// bytes in it, empty text (not NULL), missing values (NULL), numbers.
+@Suite struct StoredRunFidelityTests {
+    @Test func outputWithNULAndNonASCIIAndEmptyTextIsKeptExactly() async throws {
+        let fixture = try RunnerFixture(language: "bash", actions: [("t.yaml", triggerYAML("Bytes", hooks: ["newIncident"], code: #"printf 'a\0b é ✓'; exit 3"#))])
+        let run = try #require(try await fixture.fire(try fixture.event(.newIncident, #"{"incidentsDetail": {"id": 9}}"#)).first)
+        #expect(run.result.outcome == .failed && run.result.exitCode == 3, "\(run.result)")
+        #expect(run.result.stdout == "a\u{0}b é ✓", "as captured")
+        let stored = try #require(try await fixture.store.runs(RunFilter(eventID: run.invocation.eventID)).first)
+        #expect(stored.stdout == "a\u{0}b é ✓")
+        #expect(stored.stderr == "", "empty stderr is stored as empty text")
+        #expect(stored.exitCode == 3 && stored.signal == nil)
+        #expect(stored.outcome == "failed")
+    }
+}

@@ -124,29 +124,31 @@ actor RunRecorder {
                 INSERT INTO runs (id, event_id, attempt, integration, trigger, outcome, exit_code, signal, started_at, ended_at,
                     stdout, stderr, stdout_dropped, stderr_dropped, reason, invocation, previous_run, results)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """).execute(arguments: [id, eventID, attempt, integration, trigger, result.outcome.rawValue, result.exitCode, result.signal,
-                                         result.startedAt.timeIntervalSince1970, result.endedAt.timeIntervalSince1970,
-                                         keepOutput ? result.stdout : nil, keepOutput ? result.stderr : nil,
-                                         result.stdoutDropped, result.stderrDropped, result.reason, invocation, previousRun, result.results?.jsonText])
+                """).run([.integer(id), .text(eventID), .int(attempt), .text(integration), .text(trigger), .text(result.outcome.rawValue),
+                          .int(result.exitCode.map(Int.init)), .int(result.signal.map(Int.init)), .real(result.startedAt.timeIntervalSince1970),
+                          .real(result.endedAt.timeIntervalSince1970), .text(keepOutput ? result.stdout : nil), .text(keepOutput ? result.stderr : nil),
+                          .int(result.stdoutDropped), .int(result.stderrDropped), .text(result.reason), .text(invocation), .integer(previousRun),
+                          .text(result.results?.jsonText)], in: db)
         case let .started(id, eventID, attempt, integration, trigger, invocation, previousRun, at):
             try db.cachedStatement(sql: """
                 INSERT INTO runs (id, event_id, attempt, integration, trigger, outcome, started_at, invocation, previous_run)
                 VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?)
-                """).execute(arguments: [id, eventID, attempt, integration, trigger, at, invocation, previousRun])
+                """).run([.integer(id), .text(eventID), .int(attempt), .text(integration), .text(trigger), .real(at), .text(invocation), .integer(previousRun)], in: db)
         case let .ended(id, result, keepOutput):
             try db.cachedStatement(sql: """
                 UPDATE runs SET outcome = ?, exit_code = ?, signal = ?, started_at = ?, ended_at = ?, stdout = ?, stderr = ?,
                     stdout_dropped = ?, stderr_dropped = ?, reason = ?, results = ? WHERE id = ?
-                """).execute(arguments: [result.outcome.rawValue, result.exitCode, result.signal, result.startedAt.timeIntervalSince1970,
-                                 result.endedAt.timeIntervalSince1970, keepOutput ? result.stdout : nil, keepOutput ? result.stderr : nil,
-                                 result.stdoutDropped, result.stderrDropped, result.reason, result.results?.jsonText, id])
+                """).run([.text(result.outcome.rawValue), .int(result.exitCode.map(Int.init)), .int(result.signal.map(Int.init)),
+                          .real(result.startedAt.timeIntervalSince1970), .real(result.endedAt.timeIntervalSince1970),
+                          .text(keepOutput ? result.stdout : nil), .text(keepOutput ? result.stderr : nil), .int(result.stdoutDropped),
+                          .int(result.stderrDropped), .text(result.reason), .text(result.results?.jsonText), .integer(id)], in: db)
         case let .skipped(id, eventID, attempt, integration, trigger, reason, at):
             try db.cachedStatement(sql: """
                 INSERT INTO runs (id, event_id, attempt, integration, trigger, outcome, started_at, ended_at, reason)
                 VALUES (?, ?, ?, ?, ?, 'skipped', ?, ?, ?)
-                """).execute(arguments: [id, eventID, attempt, integration, trigger, at, at, reason])
+                """).run([.integer(id), .text(eventID), .int(attempt), .text(integration), .text(trigger), .real(at), .real(at), .text(reason)], in: db)
         case let .eventDone(eventID, at):
-            try db.cachedStatement(sql: "UPDATE events SET state = 'done', completed_at = ? WHERE id = ?").execute(arguments: [at, eventID])
+            try db.cachedStatement(sql: "UPDATE events SET state = 'done', completed_at = ? WHERE id = ?").run([.real(at), .text(eventID)], in: db)
         }
     }
 }

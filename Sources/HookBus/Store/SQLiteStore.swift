@@ -116,10 +116,10 @@ public struct SQLiteStore: EventStore {
                         }
                         try db.execute(sql: "UPDATE events SET idempotency_key = NULL WHERE idempotency_key = ?", arguments: [key])
                     }
-                    try insert.execute(arguments: [event.id, event.hook.rawValue, event.source.kind.rawValue, event.source.name, event.source.replayOf,
-                                                   event.source.origin, event.trigger, event.receivedAt.timeIntervalSince1970, item.record, item.key,
-                                                   settled.contains(event.id) ? "done" : claimed ? "running" : "pending",
-                                                   settled.contains(event.id) ? event.receivedAt.timeIntervalSince1970 : nil])
+                    try insert.run([.text(event.id), .text(event.hook.rawValue), .text(event.source.kind.rawValue), .text(event.source.name),
+                                    .text(event.source.replayOf), .text(event.source.origin), .text(event.trigger), .real(event.receivedAt.timeIntervalSince1970),
+                                    .text(item.record), .text(item.key), .text(settled.contains(event.id) ? "done" : claimed ? "running" : "pending"),
+                                    .real(settled.contains(event.id) ? event.receivedAt.timeIntervalSince1970 : nil)], in: db)
                     // An event whose id is already stored (a re-sent recorded event) is a duplicate.
                     results.append(AcceptResult(eventID: event.id, duplicate: db.changesCount == 0))
                 }
@@ -282,7 +282,7 @@ public struct SQLiteStore: EventStore {
         // Newest first, except when following (oldest new rows first).
         let order = filter.afterID == nil ? "DESC" : "ASC"
         _ = arguments.append(contentsOf: [filter.limit])
-        let sql = "SELECT r.*, e.hook AS hook FROM runs r JOIN events e ON e.id = r.event_id \(whereClause) ORDER BY r.id \(order) LIMIT ?"
+        let sql = "SELECT \(Self.runColumns) FROM runs r JOIN events e ON e.id = r.event_id \(whereClause) ORDER BY r.id \(order) LIMIT ?"
         let finalArguments = arguments
         return try await writer.read { db in
             try Row.fetchAll(db, sql: sql, arguments: finalArguments).map(Self.runRecord)
@@ -320,7 +320,7 @@ public struct SQLiteStore: EventStore {
     public func unrepeatedFailures(eventID: String) async throws -> [RunRecord] {
         try await writer.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT r.*, e.hook AS hook FROM runs r JOIN events e ON e.id = r.event_id
+                SELECT \(Self.runColumns) FROM runs r JOIN events e ON e.id = r.event_id
                 WHERE r.event_id = ? AND r.outcome IN ('failed', 'timed out', 'killed', 'interrupted', 'error')
                 AND NOT EXISTS (SELECT 1 FROM runs later WHERE later.previous_run = r.id) ORDER BY r.id
                 """, arguments: [eventID]).map(Self.runRecord)
@@ -357,8 +357,16 @@ public struct SQLiteStore: EventStore {
             id: row["id"], eventID: row["event_id"], hook: row["hook"], attempt: row["attempt"], integration: row["integration"],
             trigger: row["trigger"], outcome: row["outcome"], exitCode: (row["exit_code"] as Int64?).map { Int32($0) },
             signal: (row["signal"] as Int64?).map { Int32($0) }, startedAt: Date(timeIntervalSince1970: row["started_at"]),
-            endedAt: (row["ended_at"] as Double?).map { Date(timeIntervalSince1970: $0) }, stdout: row["stdout"], stderr: row["stderr"],
+            endedAt: (row["ended_at"] as Double?).map { Date(timeIntervalSince1970: $0) }, stdout: Self.fullText(row, "stdout"), stderr: Self.fullText(row, "stderr"),
             stdoutDropped: row["stdout_dropped"], stderrDropped: row["stderr_dropped"], reason: row["reason"],
             invocation: row["invocation"], previousRun: row["previous_run"], results: row["results"])
+    }
+
+    /// What a run row is read with: its output also as bytes, because GRDB decodes text up to
+    /// the first NUL and a script's output may contain one.
+    static let runColumns = "r.*, e.hook AS hook, CAST(r.stdout AS BLOB) AS stdout_bytes, CAST(r.stderr AS BLOB) AS stderr_bytes"
+
+    private static func fullText(_ row: Row, _ column: String) -> String? {
+        (row[column + "_bytes"] as Data?).map { String(decoding: $0, as: UTF8.self) }
     }
 }
