@@ -156,6 +156,9 @@ public struct Dispatcher: Service {
                     }
                 }
             }
+            // The runs' records and done marks are written in batches that nobody waited for:
+            // they reach the disk before the server exits.
+            do { try await engine.store.flush() } catch { logger.error("the last run records could not be written: \(error)") }
         } onGracefulShutdown: {
             stopping.store(true, ordering: .relaxed)
             wakeup.signal()

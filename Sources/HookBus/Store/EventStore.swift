@@ -26,6 +26,9 @@ public protocol EventStore: Sendable {
     ///   after it); the server's dispatcher does not wait — an event whose mark is lost in a
     ///   crash is recovered and only its unfinished triggers run again.
     func eventDone(_ eventID: String, waitForDisk: Bool) async throws
+    /// Returns once every run record and done mark queued so far is on disk (a server that
+    /// stops calls it after its last run).
+    func flush() async throws
     /// Records a Test Action request as an event row of its own (hook `action`, stored done, its
     /// fields as the record) so that its run sits in the audit trail like any other.
     func recordAction(eventID: String, integration: String, action: String, fields: [String: String], kind: String) async throws

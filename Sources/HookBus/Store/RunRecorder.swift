@@ -54,6 +54,16 @@ actor RunRecorder {
         }
     }
 
+    /// Returns once everything queued so far is committed.
+    func waitForCommit() async throws {
+        guard enqueued > 0, !queue.isEmpty || flushing else { return }
+        let mark = enqueued
+        try await withCheckedThrowingContinuation { continuation in
+            waiters.append((mark, continuation))
+            startFlushing()
+        }
+    }
+
     private func startFlushing() {
         guard !flushing else { return }
         flushing = true

@@ -178,6 +178,10 @@ public struct SQLiteStore: EventStore {
                                         trigger: trigger, reason: reason, at: date.timeIntervalSince1970))
     }
 
+    public func flush() async throws {
+        try await recorder.waitForCommit()
+    }
+
     public func eventDone(_ eventID: String, waitForDisk: Bool) async throws {
         let operation = RunRecorder.Operation.eventDone(eventID: eventID, at: Date().timeIntervalSince1970)
         if waitForDisk {
