@@ -10,7 +10,9 @@ command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; ex
 bin=.build-release/release/hookbus
 work=$(mktemp -d)
 trap '[ -f "$work/server.pid" ] && kill "$(cat "$work/server.pid")" 2>/dev/null; rm -rf "$work"' EXIT
-swift build -c release --product hookbus --scratch-path .build-release > "$work/build.log" 2>&1 || { cat "$work/build.log" >&2; exit 1; }
+for product in hookbus hookbus-bench; do
+  swift build -c release --product "$product" --scratch-path .build-release > "$work/build.log" 2>&1 || { cat "$work/build.log" >&2; exit 1; }
+done
 
 start_server() {  # $1 = hooks folder; prints the port
   "$bin" serve --hooks "$1" --config "$work/hookbus.yaml" --port 0 --log-level error > "$work/server.log" 2>&1 &
@@ -84,4 +86,8 @@ succeeded=$(echo "$metrics" | awk '/^hookbus_runs_total\{outcome="succeeded"/ {s
 echo "    accepted $accepted, executed $executed ($succeeded succeeded)"
 awk -v n="$executed" -v s="$started" -v e="$ended" 'BEGIN { printf "    %.0f completed runs/s over %.1f s\n", n / (e - s), e - s }'
 awk -v n="$((drain_end_runs - drain_runs))" -v s="$drain_start" -v e="$ended" 'BEGIN { printf "    %.0f runs/s while the backlog drained (no accepts competing), over %.1f s\n", n / (e - s), e - s }'
-echo "    (compare with the raw bash start rate: swift run -c release hookbus-bench runner --only bash)"
+kill "$(cat "$work/server.pid")"; rm -f "$work/server.pid"; sleep 1
+# The reference: starting bash the same way (two at a time, output captured), measured now.
+raw=$(.build-release/release/hookbus-bench runner --only bash --raw-only --runs 3000 | grep -o 'raw [0-9]*' | grep -o '[0-9]*')
+awk -v n="$executed" -v s="$started" -v e="$ended" -v r="$raw" -v d="$((drain_end_runs - drain_runs))" -v ds="$drain_start" \
+  'BEGIN { printf "    raw bash starts now: %d/s; end to end %.0f%% of it, draining %.0f%%\n", r, 100 * n / (e - s) / r, 100 * d / (e - ds) / r }'

@@ -23,11 +23,19 @@ struct RunnerBenchmark: AsyncParsableCommand {
     @Option(help: "Rounds of raw-then-HookBus measurements; the median ratio is the figure, because this machine's speed drifts between runs.")
     var rounds = 3
 
+    @Flag(help: "Print only the raw start rate (the load benchmark compares the server's run rate with it).")
+    var rawOnly = false
+
     func run() async throws {
         let interpreters = Interpreters(configured: python.map { [.python: $0] } ?? [:])
         for (type, code, count) in [(ScriptType.bash, ":", runs), (.python, "pass", max(200, runs / 8))] where only == nil || only == type {
             guard let path = interpreters.path(for: type) else { print("runner: \(type.rawValue) not found"); continue }
             let rawArguments = type == .bash ? ["-c", ":"] : ["-c", "pass"]
+            if rawOnly {
+                let raw = try await Self.rawRate(path: path, arguments: rawArguments, count: count, concurrency: concurrency)
+                print(String(format: "runner: %@ raw %.0f starts/s, %d at a time", type.rawValue, raw, concurrency))
+                continue
+            }
             var cpu = ProcessCPU()
             let engineOnly = try await Self.hookbusRate(type: type, code: code, interpreters: interpreters, count: count * 5, concurrency: concurrency, runner: InstantRunner())
             print(String(format: "runner: %@ HookBus without processes (routing, pool, audit trail): %.0f runs/s, %@", type.rawValue, engineOnly, cpu.lap(runs: count * 5)))
