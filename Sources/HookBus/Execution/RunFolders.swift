@@ -22,7 +22,7 @@ public struct RunFolders: Sendable {
     /// The folder under which each run makes its own.
     public let root: String
     /// Whether `root` is on a memory-backed filesystem (shown by `hookbus validate`).
-    public let memoryBacked: Bool
+    public var memoryBacked: Bool { Self.isMemoryBacked(Self.existingAncestor(of: root)) }
     /// Whether the root has been checked: before the first run folder, and again whenever it
     /// has to be made anew.
     private let checked = CheckedFlag()
@@ -47,7 +47,6 @@ public struct RunFolders: Sendable {
                 root = Self.trimmed(temporary) + "/" + name
             }
         }
-        memoryBacked = Self.isMemoryBacked(Self.existingAncestor(of: root))
     }
 
     /// Makes a new private run folder (mode 0700) and returns its path.

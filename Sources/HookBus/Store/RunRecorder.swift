@@ -45,13 +45,8 @@ actor RunRecorder {
 
     /// Enqueues and returns once it (and everything before it) is committed.
     func enqueueAndWait(_ operation: Operation) async throws {
-        queue.append(operation)
-        enqueued += 1
-        let mark = enqueued
-        try await withCheckedThrowingContinuation { continuation in
-            waiters.append((mark, continuation))
-            startFlushing()
-        }
+        enqueue(operation)
+        try await waitForCommit()
     }
 
     /// Returns once everything queued so far is committed.

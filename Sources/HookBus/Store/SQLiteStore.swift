@@ -366,11 +366,15 @@ public struct SQLiteStore: EventStore {
             invocation: row["invocation"], previousRun: row["previous_run"], results: row["results"])
     }
 
-    /// What a run row is read with: its output also as bytes, because GRDB decodes text up to
-    /// the first NUL and a script's output may contain one.
-    static let runColumns = "r.*, e.hook AS hook, CAST(r.stdout AS BLOB) AS stdout_bytes, CAST(r.stderr AS BLOB) AS stderr_bytes"
+    /// What a run row is read with: its output as bytes, because GRDB decodes text up to the
+    /// first NUL and a script's output may contain one.
+    static let runColumns = """
+        r.id, r.event_id, r.attempt, r.integration, r.trigger, r.outcome, r.exit_code, r.signal, r.started_at, r.ended_at,
+        CAST(r.stdout AS BLOB) AS stdout, CAST(r.stderr AS BLOB) AS stderr, r.stdout_dropped, r.stderr_dropped, r.reason,
+        r.invocation, r.previous_run, r.results, e.hook AS hook
+        """
 
     private static func fullText(_ row: Row, _ column: String) -> String? {
-        (row[column + "_bytes"] as Data?).map { String(decoding: $0, as: UTF8.self) }
+        (row[column] as Data?).map { String(decoding: $0, as: UTF8.self) }
     }
 }
