@@ -95,38 +95,51 @@ public struct SQLiteStore: EventStore {
     // MARK: Accept
 
     public func accept(_ events: [(event: Event, idempotencyKey: String?)], idempotencyWindow: TimeInterval, claimed: Bool, settled: Set<String>) async throws -> [AcceptResult] {
-        let batch = events.map { (event: $0.event, key: $0.idempotencyKey, record: $0.event.recordJSON) }
+        // Records are made before the write: the store's writer is one thread for everyone.
+        let events = events.map { (event: $0.event, idempotencyKey: $0.idempotencyKey, record: $0.event.recordJSON) }
         return try await writer.writeWithoutTransaction { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-            var results: [AcceptResult] = []
-            try db.inTransaction {
-                let cutoff = Date().timeIntervalSince1970 - idempotencyWindow
-                // Statements are prepared once per connection and reused for every row.
-                let findKey = try db.cachedStatement(sql: "SELECT id, received_at FROM events WHERE idempotency_key = ?")
-                let insert = try db.cachedStatement(sql: """
-                    INSERT OR IGNORE INTO events (id, hook, source_kind, source_name, replay_of, origin, trigger, received_at, record, idempotency_key, state, completed_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """)
-                for item in batch {
-                    let event = item.event
-                    if let key = item.key, let row = try Row.fetchOne(findKey, arguments: [key]) {
-                        if (row["received_at"] as Double) >= cutoff {
-                            results.append(AcceptResult(eventID: row["id"], duplicate: true))
-                            continue
-                        }
-                        try db.execute(sql: "UPDATE events SET idempotency_key = NULL WHERE idempotency_key = ?", arguments: [key])
-                    }
-                    try insert.run([.text(event.id), .text(event.hook.rawValue), .text(event.source.kind.rawValue), .text(event.source.name),
-                                    .text(event.source.replayOf), .text(event.source.origin), .text(event.trigger), .real(event.receivedAt.timeIntervalSince1970),
-                                    .text(item.record), .text(item.key), .text(settled.contains(event.id) ? "done" : claimed ? "running" : "pending"),
-                                    .real(settled.contains(event.id) ? event.receivedAt.timeIntervalSince1970 : nil)], in: db)
-                    // An event whose id is already stored (a re-sent recorded event) is a duplicate.
-                    results.append(AcceptResult(eventID: event.id, duplicate: db.changesCount == 0))
-                }
-                return .commit
-            }
-            return results
+            try Self.accept(events, idempotencyWindow: idempotencyWindow, claimed: claimed, settled: settled, in: db)
         }
+    }
+
+    public func acceptBlocking(_ events: [(event: Event, idempotencyKey: String?, record: String)], idempotencyWindow: TimeInterval, settled: Set<String>) throws -> [AcceptResult] {
+        try writer.writeWithoutTransaction { db in
+            try Self.accept(events, idempotencyWindow: idempotencyWindow, claimed: false, settled: settled, in: db)
+        }
+    }
+
+    private static func accept(_ events: [(event: Event, idempotencyKey: String?, record: String)], idempotencyWindow: TimeInterval, claimed: Bool, settled: Set<String>,
+                               in db: Database) throws -> [AcceptResult] {
+        try db.execute(sql: "PRAGMA synchronous = FULL")
+        var results: [AcceptResult] = []
+        results.reserveCapacity(events.count)
+        try db.inTransaction {
+            let cutoff = Date().timeIntervalSince1970 - idempotencyWindow
+            // Statements are prepared once per connection and reused for every row.
+            let findKey = try db.cachedStatement(sql: "SELECT id, received_at FROM events WHERE idempotency_key = ?")
+            let insert = try db.cachedStatement(sql: """
+                INSERT OR IGNORE INTO events (id, hook, source_kind, source_name, replay_of, origin, trigger, received_at, record, idempotency_key, state, completed_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            for (event, key, record) in events {
+                if let key, let row = try Row.fetchOne(findKey, arguments: [key]) {
+                    if (row["received_at"] as Double) >= cutoff {
+                        results.append(AcceptResult(eventID: row["id"], duplicate: true))
+                        continue
+                    }
+                    try db.execute(sql: "UPDATE events SET idempotency_key = NULL WHERE idempotency_key = ?", arguments: [key])
+                }
+                let isSettled = settled.contains(event.id)
+                try insert.run([.text(event.id), .text(event.hook.rawValue), .text(event.source.kind.rawValue), .text(event.source.name),
+                                .text(event.source.replayOf), .text(event.source.origin), .text(event.trigger), .real(event.receivedAt.timeIntervalSince1970),
+                                .text(record), .text(key), .text(isSettled ? "done" : claimed ? "running" : "pending"),
+                                .real(isSettled ? event.receivedAt.timeIntervalSince1970 : nil)], in: db)
+                // An event whose id is already stored (a re-sent recorded event) is a duplicate.
+                results.append(AcceptResult(eventID: event.id, duplicate: db.changesCount == 0))
+            }
+            return .commit
+        }
+        return results
     }
 
     // MARK: Dispatch

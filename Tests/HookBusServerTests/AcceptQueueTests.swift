@@ -1,0 +1,65 @@
+import Foundation
+import Synchronization
+import HookBus
+import Testing
+@testable import HookBusServer
+
+/// The group commit on its own thread, against a real SQLite file: every concurrent accept is
+/// answered with its own stored event, repeated keys with the original, and the thread that
+/// ended after a quiet second is started again by the next accept.
+@Suite struct AcceptQueueTests {
+    func makeStore() throws -> (SQLiteStore, URL) {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("hookbus-accept-test-\(UUID().uuidString)")
+        return (try SQLiteStore(path: folder.appendingPathComponent("hookbus.sqlite").path), folder)
+    }
+
+    func event(_ number: Int) throws -> Event {
+        try Event.fromHookBody(hook: "approveTask", body: Array(#"{"tasksDetail": {"id": \#(number), "status": "approved"}}"#.utf8), source: EventSource(kind: .hook))
+    }
+
+    @Test func concurrentAcceptsAreEachStoredOnceAndAnsweredWithTheirOwnID() async throws {
+        let (store, folder) = try makeStore()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let commits = Counter()
+        let queue = AcceptQueue(store: store, idempotencyWindow: 3600) { new, _ in commits.add(new) }
+        let events = try (0..<300).map(event)
+        let results = try await withThrowingTaskGroup(of: (String, AcceptResult).self) { group in
+            for (index, event) in events.enumerated() {
+                // Every third request repeats the key of the one before it.
+                let key = index % 3 == 2 ? "key-\(index - 1)" : "key-\(index)"
+                group.addTask { (event.id, try await queue.accept(event, idempotencyKey: key)) }
+            }
+            return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+        }
+        #expect(results.count == 300)
+        let stored = try await store.events(since: nil, onlyFailed: false, limit: 1000)
+        #expect(stored.count == 200)
+        #expect(commits.value == 200)
+        for (id, result) in results where !result.duplicate {
+            #expect(result.eventID == id)
+            #expect(try await store.event(id: id) != nil)
+        }
+        // A duplicate names the event stored under its key, whichever of the pair came first.
+        for (_, result) in results where result.duplicate {
+            #expect(stored.contains { $0.event.id == result.eventID })
+        }
+        #expect(results.values.count(where: \.duplicate) == 100)
+    }
+
+    @Test func anAcceptAfterTheWriterEndedIsStored() async throws {
+        let (store, folder) = try makeStore()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let queue = AcceptQueue(store: store, idempotencyWindow: 3600) { _, _ in }
+        let first = try await queue.accept(try event(1), idempotencyKey: nil)
+        try await Task.sleep(for: .milliseconds(1300))  // the writer ends after a second without work
+        let second = try await queue.accept(try event(2), idempotencyKey: nil)
+        #expect(first.eventID != second.eventID)
+        #expect(try await store.event(id: second.eventID) != nil)
+    }
+}
+
+private final class Counter: Sendable {
+    private let count = Mutex(0)
+    func add(_ value: Int) { count.withLock { $0 += value } }
+    var value: Int { count.withLock { $0 } }
+}
