@@ -91,6 +91,7 @@ let package = Package(
             dependencies: [
                 "HookBusServer",
                 "HookBus",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -1,6 +1,10 @@
 import Foundation
 import Synchronization
+import GRDB
 import HookBus
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
 import Testing
 @testable import HookBusServer
 
@@ -62,4 +66,29 @@ private final class Counter: Sendable {
     private let count = Mutex(0)
     func add(_ value: Int) { count.withLock { $0 += value } }
     var value: Int { count.withLock { $0 } }
+}
+
+/// A store that refuses writes (here: a trigger in the database that aborts every insert, as a
+/// full disk or a broken file would fail them) costs the sender a 503 and nothing else: nothing
+/// is stored, and once the store writes again so does the server.
+@Suite struct StoreFailureTests {
+    @Test func aFailingStoreAnswers503AndTheServerRecovers() async throws {
+        let fixture = try ServerFixture()
+        let database = try DatabaseQueue(path: fixture.store.path)
+        try await database.write { try $0.execute(sql: "CREATE TRIGGER refuse BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'disk says no'); END") }
+        try await fixture.application.test(.router) { client in
+            try await client.execute(uri: "/api/v1/hooks/updateIncident", method: .post, headers: json, body: ByteBuffer(string: update)) { response in
+                #expect(response.status == .serviceUnavailable)
+                #expect(response.headers[.retryAfter] == "1")
+                #expect(errorCode(response) == "store_unavailable")
+            }
+            #expect(try await fixture.storedCount() == 0)
+            #expect(fixture.state.metrics.render().contains(#"hookbus_events_rejected_total{reason="store_error"} 1"#))
+            try await database.write { try $0.execute(sql: "DROP TRIGGER refuse") }
+            try await client.execute(uri: "/api/v1/hooks/updateIncident", method: .post, headers: json, body: ByteBuffer(string: update)) { response in
+                #expect(response.status == .accepted)
+            }
+            #expect(try await fixture.storedCount() == 1)
+        }
+    }
 }
