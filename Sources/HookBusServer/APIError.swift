@@ -37,12 +37,24 @@ public struct APIError: Error, Sendable, Equatable {
         }
     }
 
-    var response: Response {
+    /// Its headers with the content type, and its body: the one form of an error, whichever
+    /// path writes it.
+    var fields: HTTPFields {
         var fields = headers
         fields[.contentType] = "application/json"
-        let body = JSONValue.object(["error": .object(["code": .string(code), "message": .string(message)])]).jsonText
-        return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
+        return fields
     }
+
+    var body: String {
+        JSONValue.object(["error": .object(["code": .string(code), "message": .string(message)])]).jsonText
+    }
+
+    var response: Response {
+        Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
+    }
+
+    /// The answer when the store could not take an event.
+    static let storeUnavailable = APIError(.serviceUnavailable, "store_unavailable", "the event could not be stored; nothing was accepted", headers: [.retryAfter: "1"])
 }
 
 /// A JSON response.

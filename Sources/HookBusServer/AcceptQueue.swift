@@ -18,7 +18,7 @@ public final class AcceptQueue: Sendable {
         let key: String?
         let record: String
         let settled: Bool
-        let continuation: CheckedContinuation<AcceptResult, any Error>
+        let reply: @Sendable (Result<AcceptResult, any Error>) -> Void
     }
 
     private struct State {
@@ -48,31 +48,37 @@ public final class AcceptQueue: Sendable {
     /// repeated idempotency key.
     /// - Parameter settled: no trigger listens to the event's hook: store it done.
     public func accept(_ event: Event, idempotencyKey: String?, settled: Bool = false) async throws -> AcceptResult {
+        try await withCheckedThrowingContinuation { continuation in
+            enqueue(event, idempotencyKey: idempotencyKey, settled: settled) { continuation.resume(with: $0) }
+        }
+    }
+
+    /// `accept` for a caller that is not a task (the fast path on an event loop): `reply` is
+    /// called on the writer thread once the event's transaction has committed or failed.
+    func enqueue(_ event: Event, idempotencyKey: String?, settled: Bool, reply: @escaping @Sendable (Result<AcceptResult, any Error>) -> Void) {
         // The stored form is made here, on the request's thread, in parallel with other requests.
         let record = event.recordJSON
-        return try await withCheckedThrowingContinuation { continuation in
-            enum Action { case none, start, signal }
-            let action = state.withLock { state -> Action in
-                state.waiting.append(Waiting(event: event, key: idempotencyKey, record: record, settled: settled, continuation: continuation))
-                if !state.writerRunning {
-                    state.writerRunning = true
-                    return .start
-                }
-                if state.writerAsleep {
-                    state.writerAsleep = false
-                    return .signal
-                }
-                return .none
+        enum Action { case none, start, signal }
+        let action = state.withLock { state -> Action in
+            state.waiting.append(Waiting(event: event, key: idempotencyKey, record: record, settled: settled, reply: reply))
+            if !state.writerRunning {
+                state.writerRunning = true
+                return .start
             }
-            switch action {
-            case .none: break
-            case .start:
-                Thread.detachNewThread {
-                    Thread.current.name = "hookbus-accept"  // as `top -H` shows it
-                    self.writeUntilIdle()
-                }
-            case .signal: wake.signal()
+            if state.writerAsleep {
+                state.writerAsleep = false
+                return .signal
             }
+            return .none
+        }
+        switch action {
+        case .none: break
+        case .start:
+            Thread.detachNewThread {
+                Thread.current.name = "hookbus-accept"  // as `top -H` shows it
+                self.writeUntilIdle()
+            }
+        case .signal: wake.signal()
         }
     }
 
@@ -129,9 +135,9 @@ public final class AcceptQueue: Sendable {
             let results = try store.acceptBlocking(batch.map { ($0.event, $0.key, $0.record) }, idempotencyWindow: idempotencyWindow, settled: settled)
             // Only events left for the dispatcher count towards the backlog.
             onCommit(results.count { !$0.duplicate && !settled.contains($0.eventID) }, ContinuousClock.now - started)
-            for (item, result) in zip(batch, results) { item.continuation.resume(returning: result) }
+            for (item, result) in zip(batch, results) { item.reply(.success(result)) }
         } catch {
-            for item in batch { item.continuation.resume(throwing: error) }
+            for item in batch { item.reply(.failure(error)) }
         }
     }
 }

@@ -18,6 +18,7 @@ public enum HookBusServer {
         }
         let application = Application(
             router: makeRouter(state: state),
+            server: .hookBus(state: state),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "HookBus"),
             onServerRunning: { channel in onListening(channel.localAddress?.port ?? configuration.port) },
             logger: logger)

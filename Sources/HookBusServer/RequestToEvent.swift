@@ -64,12 +64,17 @@ struct RequestToEvent {
 
     /// Hook endpoints: a bearer token when one is configured.
     func authenticateHook(_ request: Request) throws(APIError) {
-        guard let token = state.configuration.hookToken else { return }
-        let result = state.verifier.verify(.token(header: "Authorization", query: nil, secrets: [token]),
-                                           header: { request.headers[HTTPField.Name($0)!] }, query: [:], body: [])
-        if case let .failure(failure) = result {
+        if case let .failure(failure) = hookAuthentication(request.headers) {
             throw refuse(.unauthorized, "unauthorized", "hook endpoints need 'Authorization: Bearer <token>': \(failure)", headers: [.wwwAuthenticate: "Bearer"])
         }
+    }
+
+    /// The hook token check on a request's headers, refusing nothing by itself (the fast path
+    /// hands a failure to the route, which answers and counts it).
+    func hookAuthentication(_ headers: HTTPFields) -> Result<Void, WebhookVerifier.Failure> {
+        guard let token = state.configuration.hookToken else { return .success(()) }
+        return state.verifier.verify(.token(header: "Authorization", query: nil, secrets: [token]),
+                                     header: { HTTPField.Name($0).flatMap { headers[$0] } }, query: [:], body: [])
     }
 
     func authenticateWebhook(_ endpoint: WebhookEndpoint, request: Request, body: [UInt8]) throws(APIError) {
@@ -93,15 +98,24 @@ struct RequestToEvent {
         try authenticateHook(request)
         let body = try await body(of: request)
         try checkBacklog()
+        do throws(APIError) {
+            return try hookEvent(hook: hook, body: body)
+        } catch {
+            throw counted(error)
+        }
+    }
+
+    /// The event of a hook body, refused (not counted) when the body or a named trigger is wrong.
+    func hookEvent(hook: String, body: [UInt8]) throws(APIError) -> Event {
         let event: Event
         do {
             event = try Event.fromHookBody(hook: hook, body: body, source: EventSource(kind: .hook), id: nil)
         } catch {
-            throw counted(APIError(error))
+            throw APIError(error)
         }
         // A named trigger must exist now, so the sender hears about a typo instead of a 202.
         if event.trigger != nil {
-            do { _ = try state.engine.router.route(event) } catch { throw counted(APIError(error)) }
+            do { _ = try state.engine.router.route(event) } catch { throw APIError(error) }
         }
         return event
     }

@@ -155,11 +155,10 @@ private func accept(_ event: Event, request: Request, state: ServerState) async 
         result = try await state.accepts.accept(event, idempotencyKey: key, settled: settled)
     } catch {
         state.metrics.rejected("store_error")
-        throw APIError(.serviceUnavailable, "store_unavailable", "the event could not be stored; nothing was accepted", headers: [.retryAfter: "1"])
+        throw APIError.storeUnavailable
     }
     state.metrics.accepted(new: result.duplicate ? 0 : 1, duplicate: result.duplicate ? 1 : 0)
-    var headers: HTTPFields = [.location: "/api/v1/events/\(result.eventID)"]
-    if result.duplicate { headers[.idempotentReplayed] = "true" }
+    var headers = AcceptedAnswer.headers(result)
     if let wait = request.uri.queryParameters.get("wait") {
         guard let seconds = Double(wait), seconds >= 0, seconds <= 300 else {
             throw APIError(.badRequest, "invalid_query", "'wait' must be 0-300 seconds (the event was accepted as \(result.eventID))")
@@ -174,10 +173,23 @@ private func accept(_ event: Event, request: Request, state: ServerState) async 
             try await Task.sleep(for: .milliseconds(20))
         }
     }
-    // The answer every accepted event gets, written directly rather than through a JSON tree.
     headers[.contentType] = "application/json"
-    let body = "{\"event\":" + JSONValue.quoted(result.eventID) + ",\"duplicate\":" + (result.duplicate ? "true" : "false") + "}"
-    return Response(status: .accepted, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
+    return Response(status: .accepted, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: AcceptedAnswer.body(result))))
+}
+
+/// The 202 every accepted event gets, from the route or from `HookAcceptFastPath`.
+enum AcceptedAnswer {
+    /// `Location`, and `Idempotent-Replayed` for a repeated key.
+    static func headers(_ result: AcceptResult) -> HTTPFields {
+        var headers: HTTPFields = [.location: "/api/v1/events/\(result.eventID)"]
+        if result.duplicate { headers[.idempotentReplayed] = "true" }
+        return headers
+    }
+
+    /// `{"event":"evt_…","duplicate":false}`, written directly rather than through a JSON tree.
+    static func body(_ result: AcceptResult) -> String {
+        "{\"event\":" + JSONValue.quoted(result.eventID) + ",\"duplicate\":" + (result.duplicate ? "true" : "false") + "}"
+    }
 }
 
 extension HTTPField.Name {
@@ -206,7 +218,7 @@ private func acceptRecorded(_ lines: [(line: Int, result: Result<Event, APIError
             stored = try await state.accepts.acceptAll(good)
         } catch {
             state.metrics.rejected("store_error")
-            throw APIError(.serviceUnavailable, "store_unavailable", "the events could not be stored; nothing was accepted", headers: [.retryAfter: "1"])
+            throw APIError.storeUnavailable
         }
     }
     let duplicates = stored.count(where: \.duplicate)

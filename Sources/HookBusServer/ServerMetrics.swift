@@ -8,6 +8,7 @@ public final class ServerMetrics: Sendable {
     public let registry = PrometheusCollectorRegistry()
     private let accepted: Counter
     private let duplicates: Counter
+    private let fastPath: Counter
     private let backlogGauge: Gauge
     private let storeWrite: DurationHistogram
     private let runDuration: DurationHistogram
@@ -17,6 +18,7 @@ public final class ServerMetrics: Sendable {
     public init() {
         accepted = registry.makeCounter(name: "hookbus_events_accepted_total", help: "Events stored and answered 202.")
         duplicates = registry.makeCounter(name: "hookbus_events_duplicate_total", help: "Requests answered with an earlier event's id (idempotency).")
+        fastPath = registry.makeCounter(name: "hookbus_events_fast_path_total", help: "Hook events accepted on the connection's event loop, without the router (a subset of accepted and duplicate).")
         backlogGauge = registry.makeGauge(name: "hookbus_backlog_events", help: "Events stored and not yet dispatched to the end.")
         storeWrite = registry.makeDurationHistogram(name: "hookbus_store_write_seconds", buckets: [.microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1)], help: "Duration of one group-commit transaction.")
         runDuration = registry.makeDurationHistogram(name: "hookbus_run_duration_seconds", buckets: [.milliseconds(10), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5), .seconds(15), .seconds(60), .seconds(300)], help: "Trigger run durations.")
@@ -26,6 +28,8 @@ public final class ServerMetrics: Sendable {
         accepted.increment(by: Int64(new))
         if duplicate > 0 { duplicates.increment(by: Int64(duplicate)) }
     }
+
+    func acceptedOnFastPath() { fastPath.increment() }
 
     func storeWrite(_ duration: Duration) { storeWrite.record(duration) }
 
