@@ -83,7 +83,7 @@ let package = Package(
         ),
         .testTarget(
             name: "HookBusTests",
-            dependencies: ["HookBus", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["HookBus", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
