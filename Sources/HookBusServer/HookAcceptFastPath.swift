@@ -54,6 +54,7 @@ final class HookAcceptFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private var closeHeld: (mode: CloseMode, promise: EventLoopPromise<Void>?)?
     /// Whether parts were handed to the route since the last read-complete went on.
     private var routedParts = false
+    private var errorHeld: (any Error)?
     private var removed = false
 
     static let prefix = "/api/v1/hooks/"
@@ -160,7 +161,6 @@ final class HookAcceptFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func answer(_ result: Result<AcceptResult, any Error>, context: ChannelHandlerContext) {
         mode = .idle
-        guard !removed else { return }
         let status: HTTPResponse.Status
         var fields: HTTPFields
         let body: String
@@ -179,6 +179,8 @@ final class HookAcceptFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             fields = error.fields
             body = error.body
         }
+        // The event is stored (and counted) even when its sender has gone meanwhile.
+        guard !removed else { return }
         // What Hummingbird adds to every answer.
         fields[.date] = HTTPDate.now()
         fields[.server] = "HookBus"
@@ -201,6 +203,10 @@ final class HookAcceptFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             context.fireChannelReadComplete()
         }
         if awaitingCommit { return }
+        if let error = errorHeld {
+            errorHeld = nil
+            context.fireErrorCaught(error)
+        }
         if readHeld {
             readHeld = false
             context.read()
@@ -210,6 +216,16 @@ final class HookAcceptFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     func channelReadComplete(context: ChannelHandlerContext) {
         routedParts = false
         context.fireChannelReadComplete()
+    }
+
+    /// An error (a request NIO could not parse) while an answer waits: the route answers it
+    /// (400, then closes) after the answer owed, not before it.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if awaitingCommit {
+            errorHeld = errorHeld ?? error
+            return
+        }
+        context.fireErrorCaught(error)
     }
 
     // MARK: Outbound

@@ -111,7 +111,7 @@ import Testing
                 + post("/api/v1/hooks/updateIncident", update)
                 + post("/api/v1/hooks/updateIncident", "{oops")
                 + post("/api/v1/hooks/updateIncident", update)
-            let answers = try await Task.detached { try RawHTTP.exchange(port: port, requests, answers: 5) }.value
+            let answers = try await RawHTTP.onThread { try RawHTTP.exchange(port: port, requests, answers: 5) }
             #expect(answers.map(\.status) == [202, 200, 202, 400, 202])
             #expect(answers[1].body.contains("\"status\":\"ok\""))
             #expect(answers[3].body.contains("malformed_json"))
@@ -120,6 +120,12 @@ import Testing
             #expect(try await fixture.storedCount() == 3)
             // The first at least took the fast path; those after a routed one follow it to the route.
             #expect(!fixture.state.metrics.render().contains("hookbus_events_fast_path_total 0"))
+            // Bytes that are not HTTP, right behind a request waiting for its commit: its 202
+            // comes first, then the route's 400.
+            let broken = post("/api/v1/hooks/updateIncident", update) + "NOT HTTP AT ALL\r\n\r\n"
+            let garbage = try await RawHTTP.onThread { try RawHTTP.exchange(port: port, broken, answers: 2) }
+            #expect(garbage.map(\.status) == [202, 400])
+            #expect(try await fixture.storedCount() == 4)
         }
     }
 }
@@ -140,6 +146,14 @@ enum RawHTTP {
 
     struct Failure: Error, CustomStringConvertible {
         let description: String
+    }
+
+    /// Runs blocking socket work on a thread of its own: blocked in the task pool, it could
+    /// leave the server's own tasks no thread to answer on.
+    static func onThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(with: Result { try work() }) }
+        }
     }
 
     static func exchange(port: Int, _ text: String, answers count: Int) throws -> [Answer] {
