@@ -20,6 +20,9 @@ import NIOHTTPTypes
 /// `Content-Length` or one over the limit, `Expect`, `Connection: close`, a body that is not a
 /// valid hook event, a bad `Idempotency-Key`, a full backlog — goes to Hummingbird's route
 /// unchanged, which answers it with its precise error and counts it. Nothing is refused here.
+/// The checks call the route's own functions, but this is a second list of which checks there
+/// are: a check added to the hook route (`RequestToEvent.hookEvent`, `accept` in Routes.swift)
+/// belongs in `fastHook` or `acceptable` too, or this path would take what the route refuses.
 ///
 /// HTTP/1.1 answers go out in request order: while a request handed to the route has not been
 /// answered, the following ones go there too; while a fast-path answer waits for its commit,

@@ -141,7 +141,9 @@ public func makeRouter(state: ServerState) -> Hummingbird.Router<BasicRequestCon
 }
 
 /// Stores the event (group commit) and answers 202 — or, with `?wait=N`, waits up to N seconds
-/// for its runs and answers 200 with their outcomes and output.
+/// for its runs and answers 200 with their outcomes and output. (Well-formed hook requests
+/// without a query are answered by `HookAcceptFastPath` before they get here: a new check here
+/// belongs there too.)
 private func accept(_ event: Event, request: Request, state: ServerState) async throws -> Response {
     let key = request.headers[.idempotencyKey]
     if let key, key.isEmpty || key.utf8.count > 255 {
