@@ -143,11 +143,10 @@ final class HookAcceptFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// The event to store for a complete request, or nil when the route must judge it.
     private func acceptable(_ head: HTTPRequest, hook: Substring, body: [UInt8]) -> (Event, String?, Bool)? {
         let key = head.headerFields[.idempotencyKey]
-        if let key, key.isEmpty || key.utf8.count > 255 { return nil }
+        if let key, !RequestToEvent.isValidIdempotencyKey(key) { return nil }
         guard state.backlog.count < state.configuration.backlogLimit,
               let event = try? toEvent.hookEvent(hook: String(hook), body: body) else { return nil }
-        let settled = event.trigger == nil && state.engine.router.catalog.triggers(for: event.hook).isEmpty
-        return (event, key, settled)
+        return (event, key, state.engine.router.storesDone(event))
     }
 
     private func accept(_ event: Event, key: String?, settled: Bool, context: ChannelHandlerContext) {
@@ -169,7 +168,7 @@ final class HookAcceptFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         let body: String
         switch result {
         case let .success(accepted):
-            state.metrics.accepted(new: accepted.duplicate ? 0 : 1, duplicate: accepted.duplicate ? 1 : 0)
+            state.metrics.accepted(accepted)
             state.metrics.acceptedOnFastPath()
             status = .accepted
             fields = AcceptedAnswer.headers(accepted)

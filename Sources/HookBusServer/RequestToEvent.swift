@@ -62,6 +62,11 @@ struct RequestToEvent {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// An `Idempotency-Key` is 1-255 bytes.
+    static func isValidIdempotencyKey(_ key: String) -> Bool {
+        !key.isEmpty && key.utf8.count <= 255
+    }
+
     /// Hook endpoints: a bearer token when one is configured.
     func authenticateHook(_ request: Request) throws(APIError) {
         if case let .failure(failure) = hookAuthentication(request.headers) {

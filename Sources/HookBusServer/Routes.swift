@@ -146,20 +146,17 @@ public func makeRouter(state: ServerState) -> Hummingbird.Router<BasicRequestCon
 /// belongs there too.)
 private func accept(_ event: Event, request: Request, state: ServerState) async throws -> Response {
     let key = request.headers[.idempotencyKey]
-    if let key, key.isEmpty || key.utf8.count > 255 {
+    if let key, !RequestToEvent.isValidIdempotencyKey(key) {
         throw APIError(.badRequest, "invalid_idempotency_key", "Idempotency-Key must be 1-255 bytes")
     }
     let result: AcceptResult
     do {
-        // An event no trigger listens to is stored already done: it is kept for the audit
-        // trail and replays, and the dispatcher never has to claim it.
-        let settled = event.trigger == nil && state.engine.router.catalog.triggers(for: event.hook).isEmpty
-        result = try await state.accepts.accept(event, idempotencyKey: key, settled: settled)
+        result = try await state.accepts.accept(event, idempotencyKey: key, settled: state.engine.router.storesDone(event))
     } catch {
         state.metrics.rejected("store_error")
         throw APIError.storeUnavailable
     }
-    state.metrics.accepted(new: result.duplicate ? 0 : 1, duplicate: result.duplicate ? 1 : 0)
+    state.metrics.accepted(result)
     var headers = AcceptedAnswer.headers(result)
     if let wait = request.uri.queryParameters.get("wait") {
         guard let seconds = Double(wait), seconds >= 0, seconds <= 300 else {
@@ -211,8 +208,7 @@ private func acceptRecorded(_ lines: [(line: Int, result: Result<Event, APIError
     let router = state.engine.router
     var good: [(event: Event, idempotencyKey: String?, settled: Bool)] = []
     for case let (_, .success(event)) in lines {
-        let settled = event.trigger == nil && router.catalog.triggers(for: event.hook).isEmpty
-        good.append((event, event.source.replayOf, settled))
+        good.append((event, event.source.replayOf, router.storesDone(event)))
     }
     var stored: [AcceptResult] = []
     if !good.isEmpty {

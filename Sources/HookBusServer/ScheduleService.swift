@@ -114,7 +114,7 @@ public struct ScheduleService: Service {
         ])
         let event = Event(hook: .webhook, params: ["payload": EventParam(raw: payload.jsonText, value: payload)],
                           source: EventSource(kind: .schedule, name: schedule.id))
-        let settled = engine.router.catalog.triggers(for: .webhook).isEmpty
+        let settled = engine.router.storesDone(event)
         var endEvent: String?
         do {
             endEvent = try await state.accepts.acceptAll([(event, "schedule-end:\(schedule.id)", settled)]).first?.eventID

@@ -1,4 +1,5 @@
 public import Prometheus
+import HookBus
 import Foundation
 import Synchronization
 
@@ -22,6 +23,11 @@ public final class ServerMetrics: Sendable {
         backlogGauge = registry.makeGauge(name: "hookbus_backlog_events", help: "Events stored and not yet dispatched to the end.")
         storeWrite = registry.makeDurationHistogram(name: "hookbus_store_write_seconds", buckets: [.microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1)], help: "Duration of one group-commit transaction.")
         runDuration = registry.makeDurationHistogram(name: "hookbus_run_duration_seconds", buckets: [.milliseconds(10), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5), .seconds(15), .seconds(60), .seconds(300)], help: "Trigger run durations.")
+    }
+
+    /// One request's event: new, or a duplicate of an earlier one.
+    func accepted(_ result: AcceptResult) {
+        accepted(new: result.duplicate ? 0 : 1, duplicate: result.duplicate ? 1 : 0)
     }
 
     func accepted(new: Int, duplicate: Int) {

@@ -87,6 +87,12 @@ public final class Router: Sendable {
         fixedArguments = [InvocationEntry("token", .runToken), InvocationEntry("incmanurl", .plain(configuration.incidentSystemURL))]
     }
 
+    /// No trigger listens to the event (it names none and none is on its hook): it is stored
+    /// done, for the audit trail and replays, and the dispatcher never has to claim it.
+    public func storesDone(_ event: Event) -> Bool {
+        event.trigger == nil && catalog.triggers(for: event.hook).isEmpty
+    }
+
     /// The decision for every trigger listening to the event's hook, in catalog order.
     /// - Throws: `EventError.unknownTrigger` when the event names a trigger that does not exist
     ///   for its hook, or a name two integrations share.
