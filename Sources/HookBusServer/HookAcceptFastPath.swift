@@ -26,8 +26,8 @@ import NIOHTTPTypes
 ///
 /// HTTP/1.1 answers go out in request order: while a request handed to the route has not been
 /// answered, the following ones go there too; while a fast-path answer waits for its commit,
-/// the connection's later requests wait (and reading from the socket stops), and a close asked
-/// for meanwhile (graceful shutdown) happens after the answer.
+/// the connection's later requests wait in order (reading from the socket stops once a few are
+/// waiting), and a close asked for meanwhile (graceful shutdown) happens after the answer.
 final class HookAcceptFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -246,10 +246,15 @@ final class HookAcceptFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    /// No more socket reads while an answer waits for its commit: a client pipelining requests
-    /// is held back by TCP, not by memory here.
+    /// Parts of later requests held while an answer waits, beyond which reading stops.
+    static let heldLimit = 16
+
+    /// Reading goes on while an answer waits for its commit — a client that does not pipeline
+    /// sends nothing meanwhile, and stopping and restarting reads costs two `epoll_ctl` calls
+    /// per request — until a pipelining client has `heldLimit` parts waiting: from then on it is
+    /// held back by TCP, not by memory here.
     func read(context: ChannelHandlerContext) {
-        if awaitingCommit {
+        if awaitingCommit && held.count >= Self.heldLimit {
             readHeld = true
             return
         }

@@ -128,6 +128,25 @@ import Testing
             #expect(try await fixture.storedCount() == 4)
         }
     }
+
+    /// More pipelined requests than the fast path holds while an answer waits for its commit:
+    /// reading stops and starts again, and every request is answered, in order, and stored once.
+    @Test func aLongPipelineIsHeldBackAndAnsweredInFull() async throws {
+        let fixture = try ServerFixture()
+        try await application(fixture).test(.live) { client in
+            let port = try #require(client.port)
+            let count = 3 * HookAcceptFastPath.heldLimit + 2
+            let requests = (0..<count).map { index in
+                let body = update.replacingOccurrences(of: "\"id\": 1,", with: "\"id\": \(index),")
+                return "POST /api/v1/hooks/updateIncident HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nAuthorization: Bearer hook-token\r\nIdempotency-Key: pipe-\(index)\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+            }.joined()
+            let answers = try await RawHTTP.onThread { try RawHTTP.exchange(port: port, requests, answers: count) }
+            #expect(answers.map(\.status) == Array(repeating: 202, count: count))
+            let ids = answers.compactMap { (try? JSONParser.parse($0.body))?["event"]?.stringValue }
+            #expect(Set(ids).count == count)
+            #expect(try await fixture.storedCount() == count)
+        }
+    }
 }
 
 private func + (lhs: HTTPFields, rhs: HTTPFields) -> HTTPFields {
