@@ -58,6 +58,9 @@ final class HookAcceptFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// Whether parts were handed to the route since the last read-complete went on.
     private var routedParts = false
     private var errorHeld: (any Error)?
+    /// The client ended its side (a half-close) while answers were still owed: passed on after
+    /// them, or Hummingbird would close the connection before they are written.
+    private var inputClosedHeld = false
     private var removed = false
 
     static let prefix = "/api/v1/hooks/"
@@ -209,6 +212,10 @@ final class HookAcceptFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             errorHeld = nil
             context.fireErrorCaught(error)
         }
+        if inputClosedHeld {
+            inputClosedHeld = false
+            context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        }
         if readHeld {
             readHeld = false
             context.read()
@@ -221,13 +228,39 @@ final class HookAcceptFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// An error (a request NIO could not parse) while an answer waits: the route answers it
-    /// (400, then closes) after the answer owed, not before it.
+    /// (400, then closes) after the answer owed, not before it. One in the middle of a request
+    /// being collected ends that request: nothing is owed for it here.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if awaitingCommit {
             errorHeld = errorHeld ?? error
             return
         }
+        abandonCollecting(context: context)
         context.fireErrorCaught(error)
+    }
+
+    /// The end of the client's input (it may still read: Hummingbird allows half-closed
+    /// connections) waits behind the answers owed and the requests held, like an error.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .inputClosed? = event as? ChannelEvent {
+            if awaitingCommit {
+                inputClosedHeld = true
+                return
+            }
+            abandonCollecting(context: context)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    /// A request being collected that can no longer complete: forgotten, and a close held for
+    /// it is done now.
+    private func abandonCollecting(context: ChannelHandlerContext) {
+        guard case .collecting = mode else { return }
+        mode = .idle
+        if routed == 0, let (closeMode, promise) = closeHeld {
+            closeHeld = nil
+            context.close(mode: closeMode, promise: promise)
+        }
     }
 
     // MARK: Outbound

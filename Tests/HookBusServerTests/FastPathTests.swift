@@ -147,6 +147,26 @@ import Testing
             #expect(try await fixture.storedCount() == count)
         }
     }
+
+    /// A client that shuts its side for writing right after its requests: reading goes on while
+    /// an answer waits for its commit, so the end of input can arrive before the answer is
+    /// written, and the answers owed must still go out before the connection closes.
+    @Test(.timeLimit(.minutes(1))) func aClientThatHalfClosesAfterItsRequestsGetsEveryAnswer() async throws {
+        let fixture = try ServerFixture()
+        try await application(fixture).test(.live) { client in
+            let port = try #require(client.port)
+            let post = "POST /api/v1/hooks/updateIncident HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nAuthorization: Bearer hook-token\r\nContent-Length: \(update.utf8.count)\r\n\r\n\(update)"
+            let answers = try await RawHTTP.onThread { try RawHTTP.exchange(port: port, post + post + post, answers: 3, halfClose: true) }
+            #expect(answers.map(\.status) == [202, 202, 202])
+            #expect(try await fixture.storedCount() == 3)
+            // A request cut short by the end of input can never be answered 202: the connection
+            // ends (after the route's 400) instead of staying open, and nothing more is stored.
+            let cut = "POST /api/v1/hooks/updateIncident HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nAuthorization: Bearer hook-token\r\nContent-Length: 500\r\n\r\n{\"incidentsBeforeUpdate\""
+            let ending = try await RawHTTP.onThread { try RawHTTP.exchangeUntilClosed(port: port, cut) }
+            #expect(ending.allSatisfy { $0.status == 400 })
+            #expect(try await fixture.storedCount() == 3)
+        }
+    }
 }
 
 private func + (lhs: HTTPFields, rhs: HTTPFields) -> HTTPFields {
@@ -165,6 +185,9 @@ enum RawHTTP {
 
     struct Failure: Error, CustomStringConvertible {
         let description: String
+        /// The server closed the connection (not a timeout), after these answers.
+        var ended = false
+        var answers: [Answer] = []
     }
 
     /// Runs blocking socket work on a thread of its own: blocked in the task pool, it could
@@ -175,7 +198,9 @@ enum RawHTTP {
         }
     }
 
-    static func exchange(port: Int, _ text: String, answers count: Int) throws -> [Answer] {
+    /// - Parameter halfClose: shut the socket for writing once the requests are sent, as a
+    ///   client that has nothing more to say may, and read the answers after that.
+    static func exchange(port: Int, _ text: String, answers count: Int, halfClose: Bool = false) throws -> [Answer] {
         let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard socket >= 0 else { throw Failure(description: "socket: \(errno)") }
         defer { close(socket) }
@@ -196,6 +221,7 @@ enum RawHTTP {
             guard written > 0 else { throw Failure(description: "write: \(errno)") }
             sent += written
         }
+        if halfClose { shutdown(socket, Int32(SHUT_WR)) }
         var received: [UInt8] = []
         var answers: [Answer] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
@@ -206,8 +232,23 @@ enum RawHTTP {
                 continue
             }
             let read = buffer.withUnsafeMutableBytes { Glibc.read(socket, $0.baseAddress, $0.count) }
-            guard read > 0 else { throw Failure(description: "connection ended after \(answers.count) answers") }
+            guard read > 0 else {
+                throw Failure(description: read == 0 ? "connection ended after \(answers.count) answers" : "no answer within the timeout after \(answers.count) answers (errno \(errno))",
+                              ended: read == 0, answers: answers)
+            }
             received.append(contentsOf: buffer[..<read])
+        }
+        return answers
+    }
+
+    /// Sends `text`, shuts the socket for writing and reads answers until the server closes the
+    /// connection; a server that leaves it open fails this within the socket's 10 s timeout.
+    static func exchangeUntilClosed(port: Int, _ text: String) throws -> [Answer] {
+        var answers: [Answer] = []
+        do {
+            answers = try exchange(port: port, text, answers: .max, halfClose: true)
+        } catch let failure as Failure where failure.ended {
+            answers = failure.answers
         }
         return answers
     }
