@@ -284,8 +284,9 @@ final class HookAcceptFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Reading goes on while an answer waits for its commit — a client that does not pipeline
     /// sends nothing meanwhile, and stopping and restarting reads costs two `epoll_ctl` calls
-    /// per request — until a pipelining client has `heldLimit` parts waiting: from then on it is
-    /// held back by TCP, not by memory here.
+    /// per request — until a pipelining client has `heldLimit` parts waiting (plus what NIO's
+    /// last read cycle parsed, a few buffers at most): from then on it is held back by TCP, not
+    /// by memory here.
     func read(context: ChannelHandlerContext) {
         if awaitingCommit && held.count >= Self.heldLimit {
             readHeld = true
