@@ -49,18 +49,24 @@ final class HookAcceptFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private var mode = Mode.idle
     /// Requests handed to the route whose answer has not ended yet.
     private var routed = 0
-    /// Parts that arrived while an answer waited for its commit, handled after it in order.
-    private var held = CircularBuffer<HTTPRequestPart>()
+    /// What reaches the handler from the socket: a request's part, an error (bytes NIO could not
+    /// parse), or the end of the client's input (a half-close: Hummingbird allows them).
+    private enum Inbound {
+        case part(HTTPRequestPart)
+        case error(any Error)
+        case inputClosed
+    }
+
+    /// What arrived while an answer waited for its commit, handled after it in arrival order:
+    /// a parse error or the end of input passed on before the answer would let the route answer
+    /// or close first.
+    private var held = CircularBuffer<Inbound>()
     private var readHeld = false
     /// A close asked for while a request was in flight here (collecting or awaiting its commit),
     /// done once that request is answered — by the fast path or by the route.
     private var closeHeld: (mode: CloseMode, promise: EventLoopPromise<Void>?)?
     /// Whether parts were handed to the route since the last read-complete went on.
     private var routedParts = false
-    private var errorHeld: (any Error)?
-    /// The client ended its side (a half-close) while answers were still owed: passed on after
-    /// them, or Hummingbird would close the connection before they are written.
-    private var inputClosedHeld = false
     private var removed = false
 
     static let prefix = "/api/v1/hooks/"
@@ -82,7 +88,7 @@ final class HookAcceptFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
         if awaitingCommit {
-            held.append(part)
+            held.append(.part(part))
             return
         }
         handle(part, context: context)
@@ -175,11 +181,9 @@ final class HookAcceptFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             state.metrics.acceptedOnFastPath()
             status = .accepted
             fields = AcceptedAnswer.headers(accepted)
-            fields[.contentType] = "application/json"
             body = AcceptedAnswer.body(accepted)
         case .failure:
-            state.metrics.rejected("store_error")
-            let error = APIError.storeUnavailable
+            let error = state.storeFailed()
             status = error.status
             fields = error.fields
             body = error.body
@@ -188,7 +192,7 @@ final class HookAcceptFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         guard !removed else { return }
         // What Hummingbird adds to every answer.
         fields[.date] = HTTPDate.now()
-        fields[.server] = "HookBus"
+        fields[.server] = ServerState.serverName
         fields[.contentLength] = String(body.utf8.count)
         context.write(wrapOutboundOut(.head(HTTPResponse(status: status, headerFields: fields))), promise: nil)
         context.write(wrapOutboundOut(.body(ByteBuffer(string: body))), promise: nil)
@@ -200,22 +204,20 @@ final class HookAcceptFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         }
         // The requests that came meanwhile, in order, until one waits for a commit again.
         routedParts = false
-        while !awaitingCommit, let part = held.popFirst() {
-            handle(part, context: context)
+        while !awaitingCommit, let next = held.popFirst() {
+            switch next {
+            case let .part(part):
+                handle(part, context: context)
+            case let .error(error):
+                completeRoutedRead(context: context)
+                pass(error, context: context)
+            case .inputClosed:
+                completeRoutedRead(context: context)
+                passInputClosed(context: context)
+            }
         }
-        if routedParts {
-            routedParts = false
-            context.fireChannelReadComplete()
-        }
+        completeRoutedRead(context: context)
         if awaitingCommit { return }
-        if let error = errorHeld {
-            errorHeld = nil
-            context.fireErrorCaught(error)
-        }
-        if inputClosedHeld {
-            inputClosedHeld = false
-            context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
-        }
         if readHeld {
             readHeld = false
             context.read()
@@ -227,29 +229,47 @@ final class HookAcceptFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireChannelReadComplete()
     }
 
-    /// An error (a request NIO could not parse) while an answer waits: the route answers it
-    /// (400, then closes) after the answer owed, not before it. One in the middle of a request
-    /// being collected ends that request: nothing is owed for it here.
+    /// Parts handed to the route since the last read-complete reach it as one read.
+    private func completeRoutedRead(context: ChannelHandlerContext) {
+        guard routedParts else { return }
+        routedParts = false
+        context.fireChannelReadComplete()
+    }
+
+    /// An error (a request NIO could not parse): the route answers it (400, then closes) — after
+    /// the answer owed, when one waits.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if awaitingCommit {
-            errorHeld = errorHeld ?? error
+            held.append(.error(error))
             return
         }
+        pass(error, context: context)
+    }
+
+    /// The end of the client's input: passed on after the answers owed, when one waits, or
+    /// Hummingbird would close the connection before they are written.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard case .inputClosed? = event as? ChannelEvent else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        if awaitingCommit {
+            held.append(.inputClosed)
+            return
+        }
+        passInputClosed(context: context)
+    }
+
+    /// An error or the end of input in the middle of a request being collected ends that
+    /// request: nothing is owed for it here.
+    private func pass(_ error: any Error, context: ChannelHandlerContext) {
         abandonCollecting(context: context)
         context.fireErrorCaught(error)
     }
 
-    /// The end of the client's input (it may still read: Hummingbird allows half-closed
-    /// connections) waits behind the answers owed and the requests held, like an error.
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case .inputClosed? = event as? ChannelEvent {
-            if awaitingCommit {
-                inputClosedHeld = true
-                return
-            }
-            abandonCollecting(context: context)
-        }
-        context.fireUserInboundEventTriggered(event)
+    private func passInputClosed(context: ChannelHandlerContext) {
+        abandonCollecting(context: context)
+        context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
     }
 
     /// A request being collected that can no longer complete: forgotten, and a close held for

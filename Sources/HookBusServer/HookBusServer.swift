@@ -19,7 +19,7 @@ public enum HookBusServer {
         let application = Application(
             router: makeRouter(state: state),
             server: .hookBus(state: state),
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "HookBus"),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: ServerState.serverName),
             onServerRunning: { channel in onListening(channel.localAddress?.port ?? configuration.port) },
             logger: logger)
         let dispatcher = Dispatcher(engine: engine, metrics: state.metrics, wakeup: state.wakeup, backlog: state.backlog, logger: logger)

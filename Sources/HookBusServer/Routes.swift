@@ -153,11 +153,10 @@ private func accept(_ event: Event, request: Request, state: ServerState) async 
     do {
         result = try await state.accepts.accept(event, idempotencyKey: key, settled: state.engine.router.storesDone(event))
     } catch {
-        state.metrics.rejected("store_error")
-        throw APIError.storeUnavailable
+        throw state.storeFailed()
     }
     state.metrics.accepted(result)
-    var headers = AcceptedAnswer.headers(result)
+    let headers = AcceptedAnswer.headers(result)
     if let wait = request.uri.queryParameters.get("wait") {
         guard let seconds = Double(wait), seconds >= 0, seconds <= 300 else {
             throw APIError(.badRequest, "invalid_query", "'wait' must be 0-300 seconds (the event was accepted as \(result.eventID))")
@@ -172,15 +171,14 @@ private func accept(_ event: Event, request: Request, state: ServerState) async 
             try await Task.sleep(for: .milliseconds(20))
         }
     }
-    headers[.contentType] = "application/json"
     return Response(status: .accepted, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: AcceptedAnswer.body(result))))
 }
 
 /// The 202 every accepted event gets, from the route or from `HookAcceptFastPath`.
 enum AcceptedAnswer {
-    /// `Location`, and `Idempotent-Replayed` for a repeated key.
+    /// `Location`, the JSON content type, and `Idempotent-Replayed` for a repeated key.
     static func headers(_ result: AcceptResult) -> HTTPFields {
-        var headers: HTTPFields = [.location: "/api/v1/events/\(result.eventID)"]
+        var headers: HTTPFields = [.location: "/api/v1/events/\(result.eventID)", .contentType: "application/json"]
         if result.duplicate { headers[.idempotentReplayed] = "true" }
         return headers
     }
@@ -215,8 +213,7 @@ private func acceptRecorded(_ lines: [(line: Int, result: Result<Event, APIError
         do {
             stored = try await state.accepts.acceptAll(good)
         } catch {
-            state.metrics.rejected("store_error")
-            throw APIError.storeUnavailable
+            throw state.storeFailed()
         }
     }
     let duplicates = stored.count(where: \.duplicate)

@@ -10,6 +10,8 @@ public struct ServerState: Sendable {
     public let backlog: BacklogCounter
     public let wakeup: Wakeup
     let verifier = WebhookVerifier()
+    /// The `Server` header of every answer, the router's and the fast path's.
+    static let serverName = "HookBus"
 
     public init(engine: Engine, configuration: HookBusConfiguration, metrics: ServerMetrics = ServerMetrics(), backlog: BacklogCounter = BacklogCounter(), wakeup: Wakeup = Wakeup()) {
         self.engine = engine
@@ -25,5 +27,12 @@ public struct ServerState: Sendable {
             backlog.add(new)
             wakeup.signal()
         }
+    }
+
+    /// The store could not take an event: counted, and the one answer for it (503), whichever
+    /// path accepted it.
+    func storeFailed() -> APIError {
+        metrics.rejected("store_error")
+        return .storeUnavailable
     }
 }
