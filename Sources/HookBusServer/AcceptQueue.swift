@@ -131,10 +131,9 @@ public final class AcceptQueue: Sendable {
     private func commit(_ batch: [Waiting]) {
         let started = ContinuousClock.now
         do {
-            let settled = Set(batch.lazy.filter(\.settled).map(\.event.id))
-            let results = try store.acceptBlocking(batch.map { ($0.event, $0.key, $0.record) }, idempotencyWindow: idempotencyWindow, settled: settled)
+            let results = try store.acceptBlocking(batch.map { ($0.event, $0.key, $0.record, $0.settled) }, idempotencyWindow: idempotencyWindow)
             // Only events left for the dispatcher count towards the backlog.
-            onCommit(results.count { !$0.duplicate && !settled.contains($0.eventID) }, ContinuousClock.now - started)
+            onCommit(zip(batch, results).count { !$0.settled && !$1.duplicate }, ContinuousClock.now - started)
             for (item, result) in zip(batch, results) { item.reply(.success(result)) }
         } catch {
             for item in batch { item.reply(.failure(error)) }

@@ -38,7 +38,7 @@ final class HookAcceptFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private enum Mode {
         case idle
         /// A request the fast path may take, its body being read.
-        case collecting(head: HTTPRequest, hook: Substring, body: [UInt8])
+        case collecting(head: HTTPRequest, hook: Substring, key: String?, body: [UInt8])
         /// A request going to the route, part by part.
         case passing
         /// A fast-path answer waits for its commit.
@@ -106,17 +106,17 @@ final class HookAcceptFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private func handle(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
         switch (mode, part) {
         case let (.idle, .head(head)):
-            if routed == 0, let hook = fastHook(head) {
-                mode = .collecting(head: head, hook: hook, body: [])
+            if routed == 0, let (hook, key) = fastHook(head) {
+                mode = .collecting(head: head, hook: hook, key: key, body: [])
             } else {
                 route(part, context: context)
             }
-        case (.collecting(let head, let hook, var body), .body(let buffer)):
+        case (.collecting(let head, let hook, let key, var body), .body(let buffer)):
             mode = .idle  // drop the reference while appending, so `body` is not copied
             body.append(contentsOf: buffer.readableBytesView)
-            mode = .collecting(head: head, hook: hook, body: body)
-        case let (.collecting(head, hook, body), .end(trailers)):
-            if trailers == nil, let (event, key, settled) = acceptable(head, hook: hook, body: body) {
+            mode = .collecting(head: head, hook: hook, key: key, body: body)
+        case let (.collecting(head, hook, key, body), .end(trailers)):
+            if trailers == nil, let (event, settled) = acceptable(hook: hook, body: body) {
                 accept(event, key: key, settled: settled, context: context)
             } else {
                 mode = .idle
@@ -144,27 +144,47 @@ final class HookAcceptFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireChannelRead(wrapInboundOut(part))
     }
 
-    /// The hook of a request the fast path may take, judged on its head alone.
-    private func fastHook(_ head: HTTPRequest) -> Substring? {
+    /// The hook (and idempotency key) of a request the fast path may take, judged on its head
+    /// alone. The fields are read in one pass: looking each up by name scanned them all and
+    /// joined repeated values into a new string, seven times per request. A field judged here
+    /// that is repeated goes to the route, which answers it as it answers any request.
+    private func fastHook(_ head: HTTPRequest) -> (hook: Substring, key: String?)? {
         guard socketSide != nil, head.method == .post, let path = head.path, path.hasPrefix(Self.prefix) else { return nil }
         let hook = path.dropFirst(Self.prefix.count)
         guard !hook.isEmpty, !hook.contains(where: { $0 == "/" || $0 == "?" || $0 == "%" }) else { return nil }
-        let fields = head.headerFields
-        guard fields[.expect] == nil, fields[.transferEncoding] == nil,
-              fields[.connection].map({ $0.lowercased() == "keep-alive" }) ?? true,
-              let length = fields[.contentLength].flatMap({ Int($0) }), length > 0, length <= state.configuration.maxBodyBytes,
-              let type = fields[.contentType], RequestToEvent.BodyFormat.json.accepts(RequestToEvent.mediaType(of: type)),
-              case .success = toEvent.hookAuthentication(fields) else { return nil }
-        return hook
+        var length: Int?
+        var type: String?
+        var key: String?
+        for field in head.headerFields {
+            switch field.name {
+            case .expect, .transferEncoding:
+                return nil
+            case .connection:
+                guard field.value.lowercased() == "keep-alive" else { return nil }
+            case .contentLength:
+                guard length == nil, let value = Int(field.value) else { return nil }
+                length = value
+            case .contentType:
+                guard type == nil else { return nil }
+                type = field.value
+            case .idempotencyKey:
+                guard key == nil, RequestToEvent.isValidIdempotencyKey(field.value) else { return nil }
+                key = field.value
+            default:
+                continue
+            }
+        }
+        guard let length, length > 0, length <= state.configuration.maxBodyBytes,
+              let type, RequestToEvent.BodyFormat.json.accepts(RequestToEvent.mediaType(of: type)),
+              case .success = toEvent.hookAuthentication(head.headerFields) else { return nil }
+        return (hook, key)
     }
 
     /// The event to store for a complete request, or nil when the route must judge it.
-    private func acceptable(_ head: HTTPRequest, hook: Substring, body: [UInt8]) -> (Event, String?, Bool)? {
-        let key = head.headerFields[.idempotencyKey]
-        if let key, !RequestToEvent.isValidIdempotencyKey(key) { return nil }
+    private func acceptable(hook: Substring, body: [UInt8]) -> (Event, Bool)? {
         guard state.backlog.count < state.configuration.backlogLimit,
               let event = try? toEvent.hookEvent(hook: String(hook), body: body) else { return nil }
-        return (event, key, state.engine.router.storesDone(event))
+        return (event, state.engine.router.storesDone(event))
     }
 
     private func accept(_ event: Event, key: String?, settled: Bool, context: ChannelHandlerContext) {

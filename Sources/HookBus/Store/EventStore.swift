@@ -12,8 +12,9 @@ public protocol EventStore: Sendable {
     func accept(_ events: [(event: Event, idempotencyKey: String?)], idempotencyWindow: TimeInterval, claimed: Bool, settled: Set<String>) async throws -> [AcceptResult]
     /// `accept` (not claimed) that blocks the calling thread until the events are durable: for
     /// the server's group-commit thread, which must not wait for Swift's task pool. `record` is
-    /// the event's `recordJSON`, made by the caller (in parallel, off the writer).
-    func acceptBlocking(_ events: [(event: Event, idempotencyKey: String?, record: String)], idempotencyWindow: TimeInterval, settled: Set<String>) throws -> [AcceptResult]
+    /// the event's `recordJSON`, made by the caller (in parallel, off the writer); `settled`
+    /// as in `accept`, one flag per event rather than a set to hash ids into on the writer.
+    func acceptBlocking(_ events: [(event: Event, idempotencyKey: String?, record: String, settled: Bool)], idempotencyWindow: TimeInterval) throws -> [AcceptResult]
     /// Marks up to `limit` pending events as running, oldest first, and returns them.
     func claimPending(limit: Int) async throws -> [StoredEvent]
     /// After a restart: runs left `running` become `interrupted`, events left `running` become

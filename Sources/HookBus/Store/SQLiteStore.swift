@@ -104,21 +104,23 @@ public struct SQLiteStore: EventStore {
 
     public func accept(_ events: [(event: Event, idempotencyKey: String?)], idempotencyWindow: TimeInterval, claimed: Bool, settled: Set<String>) async throws -> [AcceptResult] {
         // Records are made before the write: the store's writer is one thread for everyone.
-        let events = events.map { (event: $0.event, idempotencyKey: $0.idempotencyKey, record: $0.event.recordJSON) }
+        let events = events.map { (event: $0.event, idempotencyKey: $0.idempotencyKey, record: $0.event.recordJSON, settled: settled.contains($0.event.id)) }
         return try await writer.writeWithoutTransaction { db in
-            try Self.accept(events, idempotencyWindow: idempotencyWindow, claimed: claimed, settled: settled, in: db)
+            try Self.accept(events, idempotencyWindow: idempotencyWindow, claimed: claimed, in: db)
         }
     }
 
-    public func acceptBlocking(_ events: [(event: Event, idempotencyKey: String?, record: String)], idempotencyWindow: TimeInterval, settled: Set<String>) throws -> [AcceptResult] {
+    public func acceptBlocking(_ events: [(event: Event, idempotencyKey: String?, record: String, settled: Bool)], idempotencyWindow: TimeInterval) throws -> [AcceptResult] {
         try writer.writeWithoutTransaction { db in
-            try Self.accept(events, idempotencyWindow: idempotencyWindow, claimed: false, settled: settled, in: db)
+            try Self.accept(events, idempotencyWindow: idempotencyWindow, claimed: false, in: db)
         }
     }
 
-    private static func accept(_ events: [(event: Event, idempotencyKey: String?, record: String)], idempotencyWindow: TimeInterval, claimed: Bool, settled: Set<String>,
+    private static func accept(_ events: [(event: Event, idempotencyKey: String?, record: String, settled: Bool)], idempotencyWindow: TimeInterval, claimed: Bool,
                                in db: Database) throws -> [AcceptResult] {
-        try db.execute(sql: "PRAGMA synchronous = FULL")
+        // The connection is shared with the run records' NORMAL commits; prepared once, as the
+        // statements below, since every accept batch runs it on the writer.
+        try db.cachedStatement(sql: "PRAGMA synchronous = FULL").execute()
         var results: [AcceptResult] = []
         results.reserveCapacity(events.count)
         try db.inTransaction {
@@ -129,7 +131,7 @@ public struct SQLiteStore: EventStore {
                 INSERT OR IGNORE INTO events (id, hook, source_kind, source_name, replay_of, origin, trigger, received_at, record, idempotency_key, state, completed_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
-            for (event, key, record) in events {
+            for (event, key, record, isSettled) in events {
                 if let key, let row = try Row.fetchOne(findKey, arguments: [key]) {
                     if (row["received_at"] as Double) >= cutoff {
                         results.append(AcceptResult(eventID: row["id"], duplicate: true))
@@ -137,7 +139,6 @@ public struct SQLiteStore: EventStore {
                     }
                     try db.execute(sql: "UPDATE events SET idempotency_key = NULL WHERE idempotency_key = ?", arguments: [key])
                 }
-                let isSettled = settled.contains(event.id)
                 try insert.run([.text(event.id), .text(event.hook.rawValue), .text(event.source.kind.rawValue), .text(event.source.name),
                                 .text(event.source.replayOf), .text(event.source.origin), .text(event.trigger), .real(event.receivedAt.timeIntervalSince1970),
                                 .text(record), .text(key), .text(isSettled ? "done" : claimed ? "running" : "pending"),
