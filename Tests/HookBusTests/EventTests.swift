@@ -45,6 +45,16 @@ import Testing
         }
     }
 
+    @Test func idsAreTheMillisecondsThenACounterInHex() {
+        let now = Date(timeIntervalSince1970: 1_795_000_000.5)
+        let first = Event.newID(now: now)
+        let second = Event.newID(now: now)
+        #expect(first.hasPrefix("evt_01a1ee565ff4"))
+        #expect(first.count == 32 && first.dropFirst(4).allSatisfy { $0.isHexDigit && !$0.isUppercase })
+        #expect(UInt64(first.suffix(16), radix: 16).map { $0 &+ 1 } == UInt64(second.suffix(16), radix: 16))
+        #expect(Event.newID(now: now.addingTimeInterval(0.001)) > second.prefix(16) + "ffffffffffffffff")
+    }
+
     @Test func receivedTimesAreWrittenAsFoundationsISO8601FormatWritesThem() {
         let style = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
         var dates = [Date(timeIntervalSince1970: 0), Date(timeIntervalSince1970: 951_782_400.5), Date(timeIntervalSince1970: 4_102_444_799.999),

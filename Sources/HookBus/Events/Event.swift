@@ -95,12 +95,18 @@ public struct Event: Sendable, Hashable {
     }
 
     /// A new time-ordered id: `evt_` + 12 hex digits of milliseconds + 16 random hex digits.
+    /// Written digit by digit into the string's own storage: one id per accepted event.
     public static func newID(now: Date = Date()) -> String {
         let milliseconds = UInt64(max(0, now.timeIntervalSince1970 * 1000))
-        let time = String(milliseconds, radix: 16)
         // A random start per process, then a counter: unique, and no system call per id.
-        let random = String(idSequence.add(1, ordering: .relaxed).newValue, radix: 16)
-        return "evt_" + String(repeating: "0", count: max(0, 12 - time.count)) + time
-            + String(repeating: "0", count: 16 - random.count) + random
+        let random = idSequence.add(1, ordering: .relaxed).newValue
+        func digit(_ value: UInt64) -> UInt8 { value < 10 ? UInt8(ascii: "0") + UInt8(value) : UInt8(ascii: "a") + UInt8(value - 10) }
+        return String(unsafeUninitializedCapacity: 32) { bytes in
+            for (offset, byte) in "evt_".utf8.enumerated() { bytes[offset] = byte }
+            // 12 digits of milliseconds (enough until the year 10889), then 16 of the counter.
+            for position in 0..<12 { bytes[4 + position] = digit((milliseconds >> (4 * UInt64(11 - position))) & 0xF) }
+            for position in 0..<16 { bytes[16 + position] = digit((random >> (4 * UInt64(15 - position))) & 0xF) }
+            return 32
+        }
     }
 }
