@@ -2,6 +2,7 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import GRDB
 import HookBus
 import HTTPTypes
 import Hummingbird
@@ -129,6 +130,28 @@ import Testing
         }
     }
 
+    /// The fast path writes its answers as bytes of its own: each field once, the route's and
+    /// Hummingbird's, for a 202 and for the 503 of a store that refuses writes.
+    @Test func fastPathAnswersCarryEachFieldOnce() async throws {
+        let fixture = try ServerFixture()
+        try await application(fixture).test(.live) { client in
+            let port = try #require(client.port)
+            let request = "POST /api/v1/hooks/updateIncident HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                + "Authorization: Bearer hook-token\r\nContent-Length: \(update.utf8.count)\r\n\r\n\(update)"
+            let accepted = try await RawHTTP.onThread { try RawHTTP.exchange(port: port, request, answers: 1) }
+            #expect(accepted.map(\.status) == [202])
+            #expect(accepted.first?.names == ["location", "content-type", "date", "server", "content-length"])
+            let database = try DatabaseQueue(path: fixture.store.path)
+            try await database.write { try $0.execute(sql: "CREATE TRIGGER refuse BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'disk says no'); END") }
+            let refused = try await RawHTTP.onThread { try RawHTTP.exchange(port: port, request, answers: 1) }
+            #expect(refused.map(\.status) == [503])
+            #expect(refused.first?.names.sorted() == ["content-length", "content-type", "date", "retry-after", "server"])
+            #expect(refused.first?.body.contains("store_unavailable") == true)
+            #expect(fixture.state.metrics.render().contains("hookbus_events_fast_path_total 1"))
+            #expect(try await fixture.storedCount() == 1)
+        }
+    }
+
     /// More pipelined requests than the fast path holds while an answer waits for its commit:
     /// reading stops and starts again, and every request is answered, in order, and stored once.
     @Test func aLongPipelineIsHeldBackAndAnsweredInFull() async throws {
@@ -136,7 +159,7 @@ import Testing
         try await application(fixture).test(.live) { client in
             let port = try #require(client.port)
             let count = 3 * HookAcceptFastPath.heldLimit + 2
-            let requests = (0..<count).map { index in
+            let requests = (0..<count).map { index -> String in
                 let body = update.replacingOccurrences(of: "\"id\": 1,", with: "\"id\": \(index),")
                 return "POST /api/v1/hooks/updateIncident HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nAuthorization: Bearer hook-token\r\nIdempotency-Key: pipe-\(index)\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
             }.joined()
@@ -180,6 +203,8 @@ private func + (lhs: HTTPFields, rhs: HTTPFields) -> HTTPFields {
 enum RawHTTP {
     struct Answer {
         let status: Int
+        /// The head's field names, lower-cased, in order (a repeated one appears twice).
+        var names: [String] = []
         let body: String
     }
 
@@ -267,6 +292,7 @@ enum RawHTTP {
         }.first ?? 0
         let total = end + 4 + length
         guard bytes.count >= total else { return nil }
-        return (Answer(status: status, body: String(decoding: bytes[(end + 4)..<total], as: UTF8.self)), total)
+        let names = lines.dropFirst().compactMap { $0.split(separator: ":", maxSplits: 1).first?.lowercased() }
+        return (Answer(status: status, names: names, body: String(decoding: bytes[(end + 4)..<total], as: UTF8.self)), total)
     }
 }
