@@ -10,10 +10,9 @@ cd "$(dirname "$0")/.."
 rounds=$1; seconds=$2; shift 2
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
-cat > "$work/post.lua" <<'LUA'
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.body = '{"tasksDetail": {"id": 7, "status": "approved", "title": "Contain host", "assigned_to": "ann"}}'
+source Scripts/bench-lib.sh
+write_accept_lua "$work/post.lua"
+cat >> "$work/post.lua" <<'LUA'
 done = function(summary, latency, requests)
   io.write(string.format("P99 %.2f\n", latency:percentile(99) / 1000))
 end
@@ -25,12 +24,7 @@ for _ in $(seq 1 "$rounds"); do
     printf 'data_dir: %s\nserver: {backlog_limit: 100000000}\n' "$data" > "$data/hookbus.yaml"
     env $environment "$binary" serve --hooks Hooks --config "$data/hookbus.yaml" --port 0 --log-level error > "$data/log" 2>&1 &
     pid=$!
-    port=""
-    for _ in $(seq 1 100); do
-      port=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$data/log" 2>/dev/null | grep -o '[0-9]*$' || true)
-      [ -n "$port" ] && break
-      sleep 0.05
-    done
+    port=$(await_port "$data/log")
     for connections in 32 128; do
       before=$(head -1 /proc/stat); cpu_before=$(awk '{print $14 + $15}' "/proc/$pid/stat")
       out=$(wrk -t2 -c"$connections" -d"${seconds}s" -s "$work/post.lua" "http://127.0.0.1:$port/api/v1/hooks/approveTask")

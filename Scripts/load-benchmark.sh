@@ -14,21 +14,15 @@ for product in hookbus hookbus-bench; do
   swift build -c release --product "$product" --scratch-path .build-release > "$work/build.log" 2>&1 || { cat "$work/build.log" >&2; exit 1; }
 done
 
+source Scripts/bench-lib.sh
 start_server() {  # $1 = hooks folder; prints the port
   "$bin" serve --hooks "$1" --config "$work/hookbus.yaml" --port 0 --log-level error > "$work/server.log" 2>&1 &
   echo $! > "$work/server.pid"
-  for _ in $(seq 1 200); do
-    port=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$work/server.log" 2>/dev/null | grep -o '[0-9]*$' || true)
-    [ -n "$port" ] && { echo "$port"; return; }
-    sleep 0.05
-  done
-  echo "server did not start" >&2; cat "$work/server.log" >&2; exit 1
+  await_port "$work/server.log"
 }
 
-cat > "$work/post.lua" <<'LUA'
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.body = '{"tasksDetail": {"id": 7, "status": "approved", "title": "Contain host", "assigned_to": "ann"}}'
+write_accept_lua "$work/post.lua"
+cat >> "$work/post.lua" <<'LUA'
 done = function(summary, latency, requests)
   io.write(string.format("    p50 %.2f ms, p99 %.2f ms, non-2xx %d\n", latency:percentile(50) / 1000, latency:percentile(99) / 1000, summary.errors.status))
 end

@@ -10,6 +10,7 @@ work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 swift build -c release --product hookbus --scratch-path .build-release > "$work/build.log" 2>&1 || { cat "$work/build.log" >&2; exit 1; }
 bin=$PWD/.build-release/release/hookbus
+source Scripts/bench-lib.sh
 
 python3 - "$work" "$count" <<'PY'
 import json, sys
@@ -40,10 +41,7 @@ awk -v n="$count" -v s="$start" -v e="$end" 'BEGIN { printf "replay --dry-run: %
 
 printf 'data_dir: %s/data\nserver: {backlog_limit: 100000000}\n' "$work" > hookbus.yaml
 "$bin" serve --hooks "$OLDPWD/Hooks" --config hookbus.yaml --port 0 --log-level error > server.log 2>&1 &
-for _ in $(seq 1 200); do
-  port=$(grep -o 'listening on http://127.0.0.1:[0-9]*' server.log 2>/dev/null | grep -o '[0-9]*$' || true)
-  [ -n "$port" ] && break; sleep 0.05
-done
+port=$(await_port server.log)
 start=$(date +%s.%N)
 "$bin" replay unrouted.jsonl --to "http://127.0.0.1:$port" 2> to.log
 end=$(date +%s.%N)

@@ -1,0 +1,23 @@
+# Shared by the benchmark scripts (sourced, not run).
+
+# Waits for a server started with `--port 0` to log its address, and prints its port; if it does
+# not within 10 s, prints its log and fails.
+await_port() {  # $1 = the server's log file
+  local port
+  for _ in $(seq 1 200); do
+    port=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$1" 2>/dev/null | grep -o '[0-9]*$' || true)
+    [ -n "$port" ] && { echo "$port"; return; }
+    sleep 0.05
+  done
+  echo "server did not start" >&2; cat "$1" >&2; return 1
+}
+
+# The accept benchmarks' request, as a wrk script: an approveTask hook (no shipped trigger
+# listens to it, so it measures accept + durable store). The caller appends its own `done`.
+write_accept_lua() {  # $1 = the file to write
+  cat > "$1" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"tasksDetail": {"id": 7, "status": "approved", "title": "Contain host", "assigned_to": "ann"}}'
+LUA
+}
