@@ -46,4 +46,5 @@ start=$(date +%s.%N)
 "$bin" replay unrouted.jsonl --to "http://127.0.0.1:$port" 2> to.log
 end=$(date +%s.%N)
 tail -1 to.log
-awk -v s="$start" -v e="$end" 'BEGIN { printf "replay --to: 50000 events in %.2f s = %.0f events/s (target >= 5,000)\n", e - s, 50000 / (e - s) }'
+sent=$(( count < 50000 ? count : 50000 ))
+awk -v n="$sent" -v s="$start" -v e="$end" 'BEGIN { printf "replay --to: %d events in %.2f s = %.0f events/s (target >= 5,000)\n", n, e - s, n / (e - s) }'
