@@ -66,8 +66,9 @@ printf "integration: 'Bench'\nname: 'Trivial'\ntype: Trigger\nscript:\n  code: '
 printf 'data_dir: %s/b\nrunner: {concurrency: 2}\nserver: {backlog_limit: 100000000}\n' "$work" > "$work/hookbus.yaml"
 # The reference: bash started the same way (two at a time, output captured, through
 # swift-subprocess). This machine's speed drifts by up to ±20% within minutes, so the raw rate is
-# measured between windows of the server's own drain, with the server stopped (SIGSTOP) meanwhile:
-# each round compares the two under the same conditions, and the median round is the figure.
+# measured between short windows of the server's own drain, with the server stopped (SIGSTOP)
+# meanwhile, and each window is compared with the mean of the raw rates just before and just
+# after it: a drift during the round cancels out. The median of eight rounds is the figure.
 raw_rate() { .build-release/release/hookbus-bench runner --only bash --raw-only --runs "$1" | grep -o 'raw [0-9]*' | grep -o '[0-9]*'; }
 port=$(start_server "$work/hooks")
 pid=$(cat "$work/server.pid")
@@ -77,16 +78,21 @@ wrk -t1 -c16 -d"${duration}s" -s "$work/post-tasks.lua" "http://127.0.0.1:$port/
 runs_now() { curl -s "http://127.0.0.1:$port/metrics" | awk '/^hookbus_runs_total/ {sum += $2} END {print sum + 0}'; }
 backlog_now() { curl -s "http://127.0.0.1:$port/healthz" | grep -o '"backlog":[0-9]*' | grep -o '[0-9]*$'; }
 stopped=0
-for round in 1 2 3 4; do
-  r0=$(runs_now); t0=$(date +%s.%N); sleep 5; r1=$(runs_now); t1=$(date +%s.%N)
-  # A window in which the backlog ran out measured idle time too: the rounds end there.
-  [ "$(backlog_now)" = "0" ] && break
+raw_while_stopped() {  # appends the raw rate to $work/raws; the server's stopped time is not counted end to end
+  local s0 s1
   kill -STOP "$pid"; s0=$(date +%s.%N)
-  raw=$(raw_rate 1500)
+  raw_rate 1000 >> "$work/raws"
   kill -CONT "$pid"; s1=$(date +%s.%N)
   stopped=$(awk -v a="$stopped" -v s="$s0" -v e="$s1" 'BEGIN { print a + e - s }')
-  awk -v n="$((r1 - r0))" -v s="$t0" -v e="$t1" -v r="$raw" -v k="$round" \
-    'BEGIN { printf "    round %d: HookBus %.0f runs/s draining, raw %d starts/s: %.0f%%\n", k, n / (e - s), r, 100 * n / (e - s) / r }' | tee -a "$work/rounds"
+}
+raw_while_stopped
+for round in 1 2 3 4 5 6 7 8; do
+  r0=$(runs_now); t0=$(date +%s.%N); sleep 3; r1=$(runs_now); t1=$(date +%s.%N)
+  # A window in which the backlog ran out measured idle time too: the rounds end there.
+  [ "$(backlog_now)" = "0" ] && break
+  raw_while_stopped
+  awk -v n="$((r1 - r0))" -v s="$t0" -v e="$t1" -v before="$(tail -2 "$work/raws" | head -1)" -v after="$(tail -1 "$work/raws")" -v k="$round" \
+    'BEGIN { rate = n / (e - s); printf "    round %d: HookBus %.0f runs/s draining, raw %d before and %d after: %.0f%%\n", k, rate, before, after, 200 * rate / (before + after) }' | tee -a "$work/rounds"
 done
 while [ "$(backlog_now)" != "0" ]; do sleep 0.2; done
 ended=$(date +%s.%N)
@@ -96,7 +102,7 @@ executed=$(echo "$metrics" | awk '/^hookbus_runs_total/ {sum += $2} END {print s
 succeeded=$(echo "$metrics" | awk '/^hookbus_runs_total\{outcome="succeeded"/ {sum += $2} END {print sum + 0}')
 echo "    accepted $accepted, executed $executed ($succeeded succeeded)"
 # End to end: from the first request to the empty backlog, less the time the server was stopped.
-raws=$(grep -o 'raw [0-9]*' "$work/rounds" | grep -o '[0-9]*' | tr '\n' ' ')
+raws=$(tr '\n' ' ' < "$work/raws")
 awk -v n="$executed" -v s="$started" -v e="$ended" -v p="$stopped" -v raws="$raws" 'BEGIN {
   count = split(raws, r, " "); sum = 0; for (i = 1; i <= count; i++) sum += r[i]
   rate = n / (e - s - p)
