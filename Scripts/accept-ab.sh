@@ -30,7 +30,7 @@ for _ in $(seq 1 "$rounds"); do
       out=$(wrk -t2 -c"$connections" -d"${seconds}s" -s "$work/post.lua" "http://127.0.0.1:$port/api/v1/hooks/approveTask")
       after=$(head -1 /proc/stat); cpu_after=$(awk '{print $14 + $15}' "/proc/$pid/stat")
       requests=$(echo "$out" | awk '/requests in/ {print $1}')
-      steal=$(awk -v a="$before" -v b="$after" 'BEGIN { split(a, x); split(b, y); t = 0; for (i = 2; i <= 11; i++) t += y[i] - x[i]; printf "%.1f", 100 * (y[9] - x[9]) / t }')
+      steal=$(steal_percent "$before" "$after")
       echo "$label $connections $(echo "$out" | awk '/Requests\/sec/ {printf "%.0f", $2}') $(echo "$out" | awk '/P99/ {print $2}') $(awk -v a="$cpu_before" -v b="$cpu_after" -v n="$requests" -v tk="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", (b - a) / tk * 1e6 / n }') $steal" >> "$work/results"
     done
     kill "$pid"; wait "$pid" 2>/dev/null || true

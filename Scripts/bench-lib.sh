@@ -21,3 +21,10 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.body = '{"tasksDetail": {"id": 7, "status": "approved", "title": "Contain host", "assigned_to": "ann"}}'
 LUA
 }
+
+# The share of the machine's time the hypervisor gave to others between two readings of the
+# first line of /proc/stat ("steal"): on a shared virtual machine, the figures of a window with
+# a high steal are the machine's, not the program's.
+steal_percent() {  # $1, $2 = `head -1 /proc/stat` before and after
+  awk -v a="$1" -v b="$2" 'BEGIN { split(a, x); split(b, y); t = 0; for (i = 2; i <= 11; i++) t += y[i] - x[i]; printf "%.1f", t ? 100 * (y[9] - x[9]) / t : 0 }'
+}

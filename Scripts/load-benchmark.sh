@@ -37,12 +37,13 @@ echo "(a) durable accepts, no matching trigger, ${duration}s each:"
 server_cpu() { awk '{print $14 + $15}' "/proc/$(cat "$work/server.pid")/stat"; }
 for connections in 32 128; do
   echo "  $connections connections:"
-  before=$(server_cpu)
+  before=$(server_cpu); machine_before=$(head -1 /proc/stat)
   out=$(wrk -t2 -c"$connections" -d"${duration}s" -s "$work/post.lua" "http://127.0.0.1:$port/api/v1/hooks/approveTask")
-  after=$(server_cpu)
+  after=$(server_cpu); machine_after=$(head -1 /proc/stat)
   echo "$out" | grep -E "Requests/sec|p50" | sed 's/^/    /'
   requests=$(echo "$out" | awk '/requests in/ {print $1}')
-  awk -v a="$before" -v b="$after" -v n="$requests" -v tk="$(getconf CLK_TCK)" 'BEGIN { printf "    server CPU %.0f µs per request\n", (b - a) / tk * 1e6 / n }'
+  awk -v a="$before" -v b="$after" -v n="$requests" -v tk="$(getconf CLK_TCK)" -v steal="$(steal_percent "$machine_before" "$machine_after")" \
+    'BEGIN { printf "    server CPU %.0f µs per request; machine steal %s%%\n", (b - a) / tk * 1e6 / n, steal }'
 done
 accepted=$(curl -s "http://127.0.0.1:$port/metrics" | awk '/^hookbus_events_accepted_total/ {print $2}')
 echo "  accepted and stored: $accepted events"
@@ -87,12 +88,13 @@ raw_while_stopped() {  # appends the raw rate to $work/raws; the server's stoppe
 }
 raw_while_stopped
 for round in 1 2 3 4 5 6 7 8; do
-  r0=$(runs_now); t0=$(date +%s.%N); sleep 3; r1=$(runs_now); t1=$(date +%s.%N)
+  r0=$(runs_now); t0=$(date +%s.%N); machine_before=$(head -1 /proc/stat); sleep 3; r1=$(runs_now); t1=$(date +%s.%N); machine_after=$(head -1 /proc/stat)
   # A window in which the backlog ran out measured idle time too: the rounds end there.
   [ "$(backlog_now)" = "0" ] && break
   raw_while_stopped
   awk -v n="$((r1 - r0))" -v s="$t0" -v e="$t1" -v before="$(tail -2 "$work/raws" | head -1)" -v after="$(tail -1 "$work/raws")" -v k="$round" \
-    'BEGIN { rate = n / (e - s); printf "    round %d: HookBus %.0f runs/s draining, raw %d before and %d after: %.0f%%\n", k, rate, before, after, 200 * rate / (before + after) }' | tee -a "$work/rounds"
+    -v steal="$(steal_percent "$machine_before" "$machine_after")" \
+    'BEGIN { rate = n / (e - s); printf "    round %d: HookBus %.0f runs/s draining, raw %d before and %d after: %.0f%% (steal %s%%)\n", k, rate, before, after, 200 * rate / (before + after), steal }' | tee -a "$work/rounds"
 done
 while [ "$(backlog_now)" != "0" ]; do sleep 0.2; done
 ended=$(date +%s.%N)
