@@ -49,6 +49,13 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             let store = try SQLiteStore(path: configuration.databasePath)
             let runner = ProcessRunner(interpreters: context.interpreters, configuration: configuration)
+            // Folders left by runs of a process that died (kill -9, a crash) hold code and params.
+            do throws(RunFolderError) {
+                let removed = try runner.folders.sweepAbandoned()
+                if removed > 0 { logger.notice("removed \(removed) run folders left by a previous process under \(runner.folders.root)") }
+            } catch {
+                logger.warning("\(error.message)")
+            }
             engine = Engine(store: store, router: Router(catalog: context.catalog, configuration: configuration), runner: runner)
         } catch {
             throw CommandFailure.exit("cannot open the store at \(configuration.databasePath): \(error)")

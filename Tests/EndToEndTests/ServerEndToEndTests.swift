@@ -7,7 +7,7 @@ import Testing
     static func slowHooks(_ scratch: Scratch, sleep: String = "0.4") {
         scratch.write("hooks/int.yaml", "name: 'Ops'\nscript:\n  type: bash\nconfiguration:\n  data_attributes: {}\n")
         scratch.write("hooks/slow.yaml", "integration: 'Ops'\nname: 'Slow'\ntype: Trigger\nscript:\n  code: |\n    sleep \(sleep)\n    echo \"done $HOOKBUS_EVENT_ID\"\nhook: [newIncident, incidentCustomAction]\n")
-        scratch.write("hookbus.yaml", "runner: {concurrency: 2, grace: 1}\n")
+        scratch.write("hookbus.yaml", "runner: {concurrency: 2, grace: 1, run_dir: runs}\n")
     }
 
     @Test func synchronousModeReturnsTheRunsOutput() async throws {
@@ -66,6 +66,8 @@ import Testing
             }
         }
         #expect(interrupted >= 1, "the kill should have interrupted a run")
+        // The killed server's run folders (code, params) were removed when the second started.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.path + "/runs") == [], "\(second.log)")
     }
 
     @Test func sigtermLetsRunningTriggersFinish() async throws {

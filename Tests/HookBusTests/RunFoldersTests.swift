@@ -51,6 +51,32 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: elsewhere).isEmpty)
     }
 
+    @Test func theSweepRemovesOnlyTheFoldersOfProcessesThatAreGone() throws {
+        let fixture = try RunnerFixture(language: "bash", actions: Self.trivial)
+        let folders = RunFolders(configured: fixture.folder.url.appendingPathComponent("runs").path)
+        let mine = try folders.make()
+        // A process that has exited and been reaped: its id names nobody now.
+        let gone = Process()
+        gone.executableURL = URL(fileURLWithPath: "/bin/true")
+        try gone.run()
+        gone.waitUntilExit()
+        let abandoned = folders.root + "/run-\(gone.processIdentifier)-0f1e2d3c"
+        try FileManager.default.createDirectory(atPath: abandoned + "/nested", withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: abandoned + "/trigger.sh", contents: Data("echo left".utf8))
+        let unrelated = folders.root + "/notes"
+        try FileManager.default.createDirectory(atPath: unrelated, withIntermediateDirectories: true)
+        let unnamed = folders.root + "/run-abc"
+        try FileManager.default.createDirectory(atPath: unnamed, withIntermediateDirectories: true)
+
+        #expect(try folders.sweepAbandoned() == 1)
+        #expect(!FileManager.default.fileExists(atPath: abandoned), "the dead process's folder and its files are removed")
+        #expect(mine.hasPrefix(folders.root + "/run-\(getpid())-"))
+        #expect(FileManager.default.fileExists(atPath: mine), "a live process's run folder stays")
+        #expect(FileManager.default.fileExists(atPath: unrelated))
+        #expect(FileManager.default.fileExists(atPath: unnamed), "a name without a process id is not a run folder")
+        #expect(try folders.sweepAbandoned() == 0)
+    }
+
     @Test func memoryBackedFilesystemsAreRecognisedAsTheKernelReportsThem() throws {
         for path in ["/dev/shm", "/proc", "/", NSTemporaryDirectory()] where FileManager.default.fileExists(atPath: path) {
             let process = Process()

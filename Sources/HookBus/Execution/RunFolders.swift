@@ -18,6 +18,12 @@ import Glibc
 /// when it is a real folder (not a link) owned by this user and writable by nobody else;
 /// otherwise runs fail with a clear reason rather than write code where another user can read
 /// or replace it.
+///
+/// A run folder is named after the process that made it (`run-<pid>-<uuid>`): a process that
+/// dies without cleaning up (kill -9, out of memory, a power cut with a disk `run_dir`) leaves
+/// its runs' folders — code, and the params file of a large event — and the next server start
+/// removes them (`sweepAbandoned`) without touching those of a HookBus process still running
+/// (a `hookbus fire` next to the server shares the root).
 public struct RunFolders: Sendable {
     /// The folder under which each run makes its own.
     public let root: String
@@ -55,13 +61,33 @@ public struct RunFolders: Sendable {
             try ensureRoot()
             checked.value.store(true, ordering: .releasing)
         }
-        let folder = root + "/run-" + UUID().uuidString.lowercased()
+        let folder = root + "/" + Self.folderPrefix + String(getpid()) + "-" + UUID().uuidString.lowercased()
         if mkdir(folder, 0o700) == 0 { return folder }
         // First run, or the root was removed (a tmpfs cleaned): make the root, check it, retry.
         guard errno == ENOENT else { throw RunFolderError(message: "cannot make a run folder under \(root): \(String(cString: strerror(errno)))") }
         try ensureRoot()
         guard mkdir(folder, 0o700) == 0 else { throw RunFolderError(message: "cannot make a run folder under \(root): \(String(cString: strerror(errno)))") }
         return folder
+    }
+
+    static let folderPrefix = "run-"
+
+    /// Removes the run folders of processes that no longer exist, and returns how many. The root
+    /// is checked first, as for a run; folders of live processes and anything not named as a run
+    /// folder are left alone. A process id reused by an unrelated process keeps its dead
+    /// predecessor's folders until that process ends too — a leak, never a wrong removal.
+    public func sweepAbandoned() throws(RunFolderError) -> Int {
+        try ensureRoot()
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: root) else { return 0 }
+        var removed = 0
+        for name in names where name.hasPrefix(Self.folderPrefix) {
+            let rest = name.dropFirst(Self.folderPrefix.count)
+            guard let dash = rest.firstIndex(of: "-"), let pid = pid_t(rest[..<dash]), pid > 0 else { continue }
+            // Signal 0 checks that the process exists; EPERM means it does, as another user's.
+            if kill(pid, 0) == 0 || errno != ESRCH { continue }
+            if (try? FileManager.default.removeItem(atPath: root + "/" + name)) != nil { removed += 1 }
+        }
+        return removed
     }
 
     /// Creates the root if needed, then refuses it unless it is a folder owned by this user that
