@@ -49,10 +49,11 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             let store = try SQLiteStore(path: configuration.databasePath)
             let runner = ProcessRunner(interpreters: context.interpreters, configuration: configuration)
-            // Folders left by runs of a process that died (kill -9, a crash) hold code and params.
+            // Runs orphaned by a process that died (kill -9, a crash), and their folders.
             do throws(RunFolderError) {
-                let removed = try runner.folders.sweepAbandoned()
-                if removed > 0 { logger.notice("removed \(removed) run folders left by a previous process under \(runner.folders.root)") }
+                let sweep = try runner.folders.sweepAbandoned()
+                if sweep.processes > 0 { logger.warning("ended \(sweep.processes) processes still running for a previous HookBus that died; their runs are repeated") }
+                if sweep.folders > 0 { logger.notice("removed \(sweep.folders) run folders left by a previous process under \(runner.folders.root)") }
             } catch {
                 logger.warning("\(error.message)")
             }

@@ -70,6 +70,67 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.path + "/runs") == [], "\(second.log)")
     }
 
+    @Test func aRunOrphanedByAKill9IsEndedOnTheNextStart() async throws {
+        let scratch = Scratch()
+        let marker = scratch.path + "/started-once"
+        scratch.write("hooks/int.yaml", "name: 'Ops'\nscript:\n  type: bash\nconfiguration:\n  data_attributes: {}\n")
+        // The first attempt would sleep far past the test; its repeat finds the marker and ends.
+        scratch.write("hooks/stuck.yaml", """
+            integration: 'Ops'
+            name: 'Stuck'
+            type: Trigger
+            script:
+              code: |
+                if [ -e '\(marker)' ]; then echo repeated; exit 0; fi
+                touch '\(marker)'
+                sleep 300
+            hook: [newIncident]
+
+            """)
+        scratch.write("hookbus.yaml", "runner: {concurrency: 2, grace: 1, run_dir: runs}\n")
+        let first = try ServerProcess(directory: scratch.path, arguments: ["--hooks", "hooks"])
+        let (status, body) = try await request("POST", first.base + "/api/v1/hooks/newIncident", body: #"{"incidentsDetail": {"id": 1}}"#)
+        #expect(status == 202)
+        let id = try #require(body?["event"]?.stringValue)
+        for _ in 0..<200 where !FileManager.default.fileExists(atPath: marker) { try await Task.sleep(for: .milliseconds(50)) }
+        try await Task.sleep(for: .milliseconds(100))
+        let runs = try #require(realpath(scratch.path + "/runs", nil).map { pointer in defer { free(pointer) }; return String(cString: pointer) })
+        let orphans = processes(workingUnder: runs)
+        #expect(orphans.count >= 2, "bash and its sleep work in the run folder")
+        first.kill9()
+        #expect(orphans.allSatisfy(isAlive), "a SIGKILL of the server does not reach its runs")
+
+        let second = try ServerProcess(directory: scratch.path, arguments: ["--hooks", "hooks"])
+        defer { second.stop() }
+        for _ in 0..<40 where orphans.contains(where: isAlive) { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(!orphans.contains(where: isAlive), "the orphaned run is ended on the next start\n\(second.log)")
+        #expect(second.log.contains("ended \(orphans.count) processes"), "\(second.log)")
+        var event: JSONValue?
+        for _ in 0..<200 {
+            let (_, body) = try await request("GET", second.base + "/api/v1/events/\(id)")
+            if body?["state"] == .string("done") { event = body; break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let recorded = try #require(event?["runs"]?.arrayValue, "the event was repeated and finished")
+        #expect(recorded.map { $0["outcome"] } == [.string("interrupted"), .string("succeeded")] || recorded.map { $0["outcome"] } == [.string("succeeded"), .string("interrupted")], "\(recorded)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: runs) == [])
+    }
+
+    /// Processes (by id) whose working directory is `folder` or below it.
+    func processes(workingUnder folder: String) -> [pid_t] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { entry in
+            guard let pid = pid_t(entry), let cwd = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(entry)/cwd") else { return nil }
+            return cwd.hasPrefix(folder + "/") ? pid : nil
+        }
+    }
+
+    /// Running, not a zombie (a container's first process may never reap what it inherits).
+    func isAlive(_ pid: pid_t) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return false }
+        return !stat[close...].hasPrefix(") Z")
+    }
+
     @Test func sigtermLetsRunningTriggersFinish() async throws {
         let scratch = Scratch()
         Self.slowHooks(scratch, sleep: "0.5")

@@ -62,19 +62,19 @@ import Testing
         gone.waitUntilExit()
         let abandoned = folders.root + "/run-\(gone.processIdentifier)-0f1e2d3c"
         try FileManager.default.createDirectory(atPath: abandoned + "/nested", withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: abandoned + "/trigger.sh", contents: Data("echo left".utf8))
+        _ = FileManager.default.createFile(atPath: abandoned + "/trigger.sh", contents: Data("echo left".utf8))
         let unrelated = folders.root + "/notes"
         try FileManager.default.createDirectory(atPath: unrelated, withIntermediateDirectories: true)
         let unnamed = folders.root + "/run-abc"
         try FileManager.default.createDirectory(atPath: unnamed, withIntermediateDirectories: true)
 
-        #expect(try folders.sweepAbandoned() == 1)
+        #expect(try folders.sweepAbandoned() == RunFolders.Sweep(folders: 1, processes: 0))
         #expect(!FileManager.default.fileExists(atPath: abandoned), "the dead process's folder and its files are removed")
         #expect(mine.hasPrefix(folders.root + "/run-\(getpid())-"))
         #expect(FileManager.default.fileExists(atPath: mine), "a live process's run folder stays")
         #expect(FileManager.default.fileExists(atPath: unrelated))
         #expect(FileManager.default.fileExists(atPath: unnamed), "a name without a process id is not a run folder")
-        #expect(try folders.sweepAbandoned() == 0)
+        #expect(try folders.sweepAbandoned() == RunFolders.Sweep())
     }
 
     @Test func memoryBackedFilesystemsAreRecognisedAsTheKernelReportsThem() throws {
