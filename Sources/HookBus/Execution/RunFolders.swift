@@ -84,7 +84,8 @@ public struct RunFolders: Sendable {
     /// Removes the run folders of processes that no longer exist. The root is checked first, as
     /// for a run; folders of live processes and anything not named as a run folder are left
     /// alone. A process id reused by an unrelated process keeps its dead predecessor's folders
-    /// until that process ends too — a leak, never a wrong removal.
+    /// until that process ends too — a leak, never a wrong removal. Process ids are those of
+    /// this PID namespace: HookBus processes in different containers must not share a run root.
     ///
     /// A run outlives a HookBus killed with SIGKILL: it was started in a session of its own, so
     /// no signal reached it, and its time limit died with the watchdog. Its event is repeated on
