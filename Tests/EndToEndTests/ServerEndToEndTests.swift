@@ -73,8 +73,10 @@ import Testing
     @Test func aRunOrphanedByAKill9IsEndedOnTheNextStart() async throws {
         let scratch = Scratch()
         let marker = scratch.path + "/started-once"
+        let escaped = scratch.path + "/escaped.pid"
         scratch.write("hooks/int.yaml", "name: 'Ops'\nscript:\n  type: bash\nconfiguration:\n  data_attributes: {}\n")
-        // The first attempt would sleep far past the test; its repeat finds the marker and ends.
+        // The first attempt would sleep far past the test, with a child that leaves the run's
+        // folder and process group; the repeat finds the marker and ends at once.
         scratch.write("hooks/stuck.yaml", """
             integration: 'Ops'
             name: 'Stuck'
@@ -82,6 +84,8 @@ import Testing
             script:
               code: |
                 if [ -e '\(marker)' ]; then echo repeated; exit 0; fi
+                (cd / && exec setsid sleep 300) &
+                echo $! > '\(escaped)'
                 touch '\(marker)'
                 sleep 300
             hook: [newIncident]
@@ -95,8 +99,12 @@ import Testing
         for _ in 0..<200 where !FileManager.default.fileExists(atPath: marker) { try await Task.sleep(for: .milliseconds(50)) }
         try await Task.sleep(for: .milliseconds(100))
         let runs = try #require(realpath(scratch.path + "/runs", nil).map { pointer in defer { free(pointer) }; return String(cString: pointer) })
-        let orphans = processes(workingUnder: runs)
-        #expect(orphans.count >= 2, "bash and its sleep work in the run folder")
+        let inFolder = processes(workingUnder: runs)
+        #expect(inFolder.count == 2, "bash and its sleep work in the run folder")
+        let elsewhere = try #require(pid_t(String(contentsOfFile: escaped, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(getpgid(elsewhere) == elsewhere && !inFolder.contains(elsewhere), "a child in a session of its own, outside the folder")
+        let orphans = inFolder + [elsewhere]
+        defer { for pid in orphans where isAlive(pid) { kill(pid, SIGKILL) } }  // should the test fail
         first.kill9()
         #expect(orphans.allSatisfy(isAlive), "a SIGKILL of the server does not reach its runs")
 

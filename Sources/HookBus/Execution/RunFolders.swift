@@ -22,7 +22,8 @@ import Glibc
 /// A run folder is named after the process that made it (`run-<pid>-<uuid>`): a process that
 /// dies without cleaning up (kill -9, out of memory, a power cut with a disk `run_dir`) leaves
 /// its runs' folders — code, and the params file of a large event — and the runs themselves;
-/// the next server start ends those runs and removes the folders (`sweepAbandoned`) without
+/// the next server start ends those runs and removes the folders (`sweepAbandoned`, in
+/// AbandonedRuns.swift) without
 /// touching those of a HookBus process still running (a `hookbus fire` next to the server
 /// shares the root).
 public struct RunFolders: Sendable {
@@ -72,82 +73,6 @@ public struct RunFolders: Sendable {
     }
 
     static let folderPrefix = "run-"
-
-    /// What `sweepAbandoned` cleaned up.
-    public struct Sweep: Sendable, Equatable {
-        /// Run folders of processes that no longer exist, removed.
-        public var folders = 0
-        /// Processes still working in those folders (runs orphaned by the dead process), ended.
-        public var processes = 0
-    }
-
-    /// Removes the run folders of processes that no longer exist. The root is checked first, as
-    /// for a run; folders of live processes and anything not named as a run folder are left
-    /// alone. A process id reused by an unrelated process keeps its dead predecessor's folders
-    /// until that process ends too — a leak, never a wrong removal. Process ids are those of
-    /// this PID namespace: HookBus processes in different containers must not share a run root.
-    ///
-    /// A run outlives a HookBus killed with SIGKILL: it was started in a session of its own, so
-    /// no signal reached it, and its time limit died with the watchdog. Its event is repeated on
-    /// the next start, so such an orphan would run alongside its own repeat and could run for
-    /// ever; each process whose working directory is in an abandoned folder is ended with its
-    /// process group (SIGKILL) before the folder is removed. Found through `/proc/PID/cwd`, so
-    /// no run pays for the bookkeeping of a crash.
-    public func sweepAbandoned() throws(RunFolderError) -> Sweep {
-        try ensureRoot()
-        var sweep = Sweep()
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: root) else { return sweep }
-        var abandoned: [String] = []
-        for name in names where name.hasPrefix(Self.folderPrefix) {
-            let rest = name.dropFirst(Self.folderPrefix.count)
-            guard let dash = rest.firstIndex(of: "-"), let pid = pid_t(rest[..<dash]), pid > 0 else { continue }
-            // Signal 0 checks that the process exists; EPERM means it does, as another user's.
-            if kill(pid, 0) == 0 || errno != ESRCH { continue }
-            abandoned.append(name)
-        }
-        guard !abandoned.isEmpty else { return sweep }
-        // Working directories are reported resolved: compare with the root resolved.
-        let resolvedRoot = realpath(root, nil).map { pointer in defer { free(pointer) }; return String(cString: pointer) } ?? root
-        let folders = Set(abandoned.map { resolvedRoot + "/" + $0 })
-        let orphans = Self.workingDirectories().compactMap { pid, directory in
-            Self.enclosingRunFolder(of: directory, under: resolvedRoot).map(folders.contains) == true ? pid : nil
-        }
-        let orphanSet = Set(orphans)
-        for pid in orphans {
-            // A run leads its own process group (its own session): the group goes with it, also
-            // the members that left the folder. A group led from elsewhere (a shell that merely
-            // stands in the folder) is not HookBus's to end.
-            let group = getpgid(pid)
-            if group > 1 && orphanSet.contains(group) { kill(-group, SIGKILL) }
-            kill(pid, SIGKILL)
-            sweep.processes += 1
-        }
-        for name in abandoned where (try? FileManager.default.removeItem(atPath: root + "/" + name)) != nil {
-            sweep.folders += 1
-        }
-        return sweep
-    }
-
-    /// The run folder (`root/run-…`) that contains `directory`, if any.
-    static func enclosingRunFolder(of directory: String, under root: String) -> String? {
-        guard directory.hasPrefix(root + "/" + folderPrefix) else { return nil }
-        let rest = directory.dropFirst(root.count + 1)
-        return root + "/" + String(rest.prefix { $0 != "/" })
-    }
-
-    /// The working directory of every process this user may inspect, by process id.
-    static func workingDirectories() -> [(pid_t, String)] {
-        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
-        var found: [(pid_t, String)] = []
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        for entry in entries {
-            guard let pid = pid_t(entry), pid != getpid() else { continue }
-            let length = readlink("/proc/\(entry)/cwd", &buffer, buffer.count - 1)
-            guard length > 0 else { continue }
-            found.append((pid, String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)))
-        }
-        return found
-    }
 
     /// Creates the root if needed, then refuses it unless it is a folder owned by this user that
     /// nobody else can write to.
