@@ -4,10 +4,16 @@ import Testing
 
 /// A real server process on a loopback port, real bash triggers, a real SQLite file.
 @Suite(.serialized) struct ServerEndToEndTests {
-    static func slowHooks(_ scratch: Scratch, sleep: String = "0.4") {
+    /// The bash integration `Ops` and a configuration with two run slots and run folders under
+    /// the scratch folder's `runs`.
+    static func opsIntegration(_ scratch: Scratch) {
         scratch.write("hooks/int.yaml", "name: 'Ops'\nscript:\n  type: bash\nconfiguration:\n  data_attributes: {}\n")
-        scratch.write("hooks/slow.yaml", "integration: 'Ops'\nname: 'Slow'\ntype: Trigger\nscript:\n  code: |\n    sleep \(sleep)\n    echo \"done $HOOKBUS_EVENT_ID\"\nhook: [newIncident, incidentCustomAction]\n")
         scratch.write("hookbus.yaml", "runner: {concurrency: 2, grace: 1, run_dir: runs}\n")
+    }
+
+    static func slowHooks(_ scratch: Scratch, sleep: String = "0.4") {
+        opsIntegration(scratch)
+        scratch.write("hooks/slow.yaml", "integration: 'Ops'\nname: 'Slow'\ntype: Trigger\nscript:\n  code: |\n    sleep \(sleep)\n    echo \"done $HOOKBUS_EVENT_ID\"\nhook: [newIncident, incidentCustomAction]\n")
     }
 
     @Test func synchronousModeReturnsTheRunsOutput() async throws {
@@ -74,7 +80,7 @@ import Testing
         let scratch = Scratch()
         let marker = scratch.path + "/started-once"
         let escaped = scratch.path + "/escaped.pid"
-        scratch.write("hooks/int.yaml", "name: 'Ops'\nscript:\n  type: bash\nconfiguration:\n  data_attributes: {}\n")
+        Self.opsIntegration(scratch)
         // The first attempt would sleep far past the test, with a child that leaves the run's
         // folder and process group; the repeat finds the marker and ends at once.
         scratch.write("hooks/stuck.yaml", """
@@ -91,7 +97,6 @@ import Testing
             hook: [newIncident]
 
             """)
-        scratch.write("hookbus.yaml", "runner: {concurrency: 2, grace: 1, run_dir: runs}\n")
         let first = try ServerProcess(directory: scratch.path, arguments: ["--hooks", "hooks"])
         let (status, body) = try await request("POST", first.base + "/api/v1/hooks/newIncident", body: #"{"incidentsDetail": {"id": 1}}"#)
         #expect(status == 202)

@@ -44,12 +44,12 @@ extension RunFolders {
         }
         guard !abandoned.isEmpty else { return sweep }
         // The kernel reports working directories resolved; the environment holds the root as
-        // configured. Both spellings of each folder count.
+        // configured. A place under either spelling of the root counts.
         let resolvedRoot = realpath(root, nil).map { pointer in defer { free(pointer) }; return String(cString: pointer) } ?? root
-        let folders = Set(abandoned.flatMap { [root + "/" + $0, resolvedRoot + "/" + $0] })
+        let abandonedNames = Set(abandoned)
         let orphans = Self.processPlaces().compactMap { pid, places in
             places.contains { place in
-                [root, resolvedRoot].contains { Self.enclosingRunFolder(of: place, under: $0).map(folders.contains) == true }
+                [root, resolvedRoot].contains { Self.runFolderName(of: place, under: $0).map(abandonedNames.contains) == true }
             } ? pid : nil
         }
         let orphanSet = Set(orphans)
@@ -67,46 +67,29 @@ extension RunFolders {
         return sweep
     }
 
-    /// The run folder (`root/run-…`) that contains `path`, if any.
-    static func enclosingRunFolder(of path: String, under root: String) -> String? {
+    /// The name of the run folder (`root/run-…`) that contains `path`, if any.
+    static func runFolderName(of path: String, under root: String) -> String? {
         guard path.hasPrefix(root + "/" + folderPrefix) else { return nil }
-        let rest = path.dropFirst(root.count + 1)
-        return root + "/" + String(rest.prefix { $0 != "/" })
+        return String(path.dropFirst(root.count + 1).prefix { $0 != "/" })
     }
 
     /// For every process this user may inspect (but this one): its working directory and the
-    /// values of `HOME` and `TMPDIR` in its environment.
+    /// values of `HOME` and `TMPDIR` in its environment (`/proc/PID/environ`, NUL-separated;
+    /// unreadable for another user's process).
     static func processPlaces() -> [(pid_t, [String])] {
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
         var found: [(pid_t, [String])] = []
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         for entry in entries {
             guard let pid = pid_t(entry), pid != getpid() else { continue }
             var places: [String] = []
-            let length = readlink("/proc/\(entry)/cwd", &buffer, buffer.count - 1)
-            if length > 0 { places.append(String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)) }
-            for variable in environment(of: entry) where variable.hasPrefix("HOME=") || variable.hasPrefix("TMPDIR=") {
-                places.append(String(variable.drop { $0 != "=" }.dropFirst()))
+            if let directory = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(entry)/cwd") { places.append(directory) }
+            let environment = (try? FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/\(entry)/environ")).readToEnd()) ?? nil
+            for variable in environment?.split(separator: 0) ?? [] {
+                let text = String(decoding: variable, as: UTF8.self)
+                if text.hasPrefix("HOME=") || text.hasPrefix("TMPDIR=") { places.append(String(text.drop { $0 != "=" }.dropFirst())) }
             }
             if !places.isEmpty { found.append((pid, places)) }
         }
         return found
-    }
-
-    /// A process's environment (`/proc/PID/environ`, NUL-separated), or nothing when it cannot
-    /// be read (another user's process, or one that has just ended).
-    static func environment(of pid: String) -> [String] {
-        let descriptor = open("/proc/\(pid)/environ", O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return [] }
-        defer { close(descriptor) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 16 * 1024)
-        while true {
-            let count = read(descriptor, &chunk, chunk.count)
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { break }
-            bytes.append(contentsOf: chunk[..<count])
-        }
-        return bytes.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
     }
 }

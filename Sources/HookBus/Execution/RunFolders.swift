@@ -63,7 +63,7 @@ public struct RunFolders: Sendable {
             try ensureRoot()
             checked.value.store(true, ordering: .releasing)
         }
-        let folder = root + "/" + Self.folderPrefix + String(getpid()) + "-" + UUID().uuidString.lowercased()
+        let folder = root + "/" + Self.folderPrefix + Self.owner + "-" + UUID().uuidString.lowercased()
         if mkdir(folder, 0o700) == 0 { return folder }
         // First run, or the root was removed (a tmpfs cleaned): make the root, check it, retry.
         guard errno == ENOENT else { throw RunFolderError(message: "cannot make a run folder under \(root): \(String(cString: strerror(errno)))") }
@@ -73,6 +73,9 @@ public struct RunFolders: Sendable {
     }
 
     static let folderPrefix = "run-"
+    /// This process's id, as run folders are named (glibc no longer caches `getpid`: a system
+    /// call per run otherwise).
+    private static let owner = String(getpid())
 
     /// Creates the root if needed, then refuses it unless it is a folder owned by this user that
     /// nobody else can write to.
