@@ -144,6 +144,41 @@ import Testing
         return !stat[close...].hasPrefix(") Z")
     }
 
+    @Test func sighupReloadsTheDefinitionsAndABrokenSetKeepsTheLastGoodOne() async throws {
+        let scratch = Scratch()
+        Self.opsIntegration(scratch)
+        func echo(_ word: String) -> String {
+            "integration: 'Ops'\nname: 'Echo'\ntype: Trigger\nscript:\n  code: |\n    echo \(word)\nhook: [incidentCustomAction]\n"
+        }
+        scratch.write("hooks/echo.yaml", echo("one"))
+        let server = try ServerProcess(directory: scratch.path, arguments: ["--hooks", "hooks"])
+        defer { server.stop() }
+        func press() async throws -> String? {
+            let (status, body) = try await request("POST", server.base + "/api/v1/hooks/incidentCustomAction?wait=10",
+                                                   body: #"{"incidentsDetail": {"id": 5}, "trigger": "Echo", "text": "hi"}"#)
+            #expect(status == 200)
+            return body?["runs"]?.arrayValue.first?["stdout"]?.stringValue?.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        func awaitLog(_ text: String, count: Int) async throws {
+            for _ in 0..<100 where server.log.components(separatedBy: text).count - 1 < count { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(try await press() == "one")
+
+        scratch.write("hooks/echo.yaml", echo("two"))
+        kill(server.process.processIdentifier, SIGHUP)
+        try await awaitLog("definitions reloaded", count: 1)
+        #expect(try await press() == "two", "\(server.log)")
+
+        // A broken file: the reload is refused with the file's position, the last good set stays.
+        scratch.write("hooks/broken.yaml", "integration: 'Ops'\nname: [unclosed\n")
+        kill(server.process.processIdentifier, SIGHUP)
+        try await awaitLog("reload refused", count: 1)
+        #expect(server.log.contains("reload refused"), "\(server.log)")
+        #expect(server.log.contains("broken.yaml:3:1: error: YAML syntax error"), "the error names the file and its position\n\(server.log)")
+        #expect(try await press() == "two")
+        #expect(server.process.isRunning)
+    }
+
     @Test func sigtermLetsRunningTriggersFinish() async throws {
         let scratch = Scratch()
         Self.slowHooks(scratch, sleep: "0.5")
