@@ -87,11 +87,14 @@ public struct Dispatcher: Service {
     let metrics: ServerMetrics
     let wakeup: Wakeup
     let backlog: BacklogCounter
+    let completions: EventCompletions
     let logger: Logger
     /// How long running triggers may go on after a shutdown starts before they are ended.
     let shutdownGrace: Duration
 
-    public init(engine: Engine, metrics: ServerMetrics, wakeup: Wakeup, backlog: BacklogCounter, logger: Logger, shutdownGrace: Duration = .seconds(10)) {
+    public init(engine: Engine, metrics: ServerMetrics, wakeup: Wakeup, backlog: BacklogCounter, completions: EventCompletions = EventCompletions(),
+                logger: Logger, shutdownGrace: Duration = .seconds(10)) {
+        self.completions = completions
         self.engine = engine
         self.metrics = metrics
         self.wakeup = wakeup
@@ -137,6 +140,7 @@ public struct Dispatcher: Service {
                                                       "duration": "\(String(format: "%.3f", run.result.duration))"])
                             }
                             backlog.add(-1)
+                            completions.finished(stored.event.id)
                         }
                     }
                 }

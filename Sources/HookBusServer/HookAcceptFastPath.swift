@@ -16,14 +16,13 @@ import NIOHTTPTypes
 /// pipeline alone answers in about 40 µs; without it the server cannot reach 15,000 durable
 /// accepts/s there (see the README's performance section).
 ///
-/// It takes only the happy path, and decides from the same rules the route applies: anything
-/// else — a query string (`?wait=`), a missing or wrong token, another content type, no
-/// `Content-Length` or one over the limit, `Expect`, `Connection: close`, a body that is not a
-/// valid hook event, a bad `Idempotency-Key`, a full backlog — goes to Hummingbird's route
-/// unchanged, which answers it with its precise error and counts it. Nothing is refused here.
-/// The checks call the route's own functions, but this is a second list of which checks there
-/// are: a check added to the hook route (`RequestToEvent.hookEvent`, `accept` in Routes.swift)
-/// belongs in `fastHook` or `acceptable` too, or this path would take what the route refuses.
+/// It takes only the happy path. Whether a request is admitted is `HookAdmission`'s to say —
+/// the same functions, in the same order, that the route asks — so the two cannot drift. What
+/// this handler decides is only *where* it may answer: a body of declared length read whole,
+/// no query string (`?wait=`), no `Expect` or `Transfer-Encoding`, a connection kept alive, no
+/// judged field given twice. Anything else, and every refusal of the policy, goes to
+/// Hummingbird's route unchanged, which answers it with its precise error and counts it.
+/// Nothing is refused here. `server.fast_path: false` removes this handler.
 ///
 /// HTTP/1.1 answers go out in request order: while a request handed to the route has not been
 /// answered, the following ones go there too; while a fast-path answer waits for its commit,
@@ -38,7 +37,7 @@ final class HookAcceptFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private enum Mode {
         case idle
         /// A request the fast path may take, its body being read.
-        case collecting(head: HTTPRequest, hook: Substring, key: String?, body: [UInt8])
+        case collecting(request: HTTPRequest, hook: Substring, head: HookAdmission.Head, body: [UInt8])
         /// A request going to the route, part by part.
         case passing
         /// A fast-path answer waits for its commit.
@@ -46,7 +45,7 @@ final class HookAcceptFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private let state: ServerState
-    private let toEvent: RequestToEvent
+    private let admission: HookAdmission
     private var mode = Mode.idle
     /// Requests handed to the route whose answer has not ended yet.
     private var routed = 0
@@ -82,7 +81,7 @@ final class HookAcceptFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     init(state: ServerState) {
         self.state = state
-        toEvent = RequestToEvent(state: state)
+        admission = HookAdmission(state: state)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -105,22 +104,22 @@ final class HookAcceptFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func handle(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
         switch (mode, part) {
-        case let (.idle, .head(head)):
-            if routed == 0, let (hook, key) = fastHook(head) {
-                mode = .collecting(head: head, hook: hook, key: key, body: [])
+        case let (.idle, .head(request)):
+            if routed == 0, let (hook, head) = fastHook(request) {
+                mode = .collecting(request: request, hook: hook, head: head, body: [])
             } else {
                 route(part, context: context)
             }
-        case (.collecting(let head, let hook, let key, var body), .body(let buffer)):
+        case (.collecting(let request, let hook, let head, var body), .body(let buffer)):
             mode = .idle  // drop the reference while appending, so `body` is not copied
             body.append(contentsOf: buffer.readableBytesView)
-            mode = .collecting(head: head, hook: hook, key: key, body: body)
-        case let (.collecting(head, hook, key, body), .end(trailers)):
-            if trailers == nil, let (event, settled) = acceptable(hook: hook, body: body) {
-                accept(event, key: key, settled: settled, context: context)
+            mode = .collecting(request: request, hook: hook, head: head, body: body)
+        case let (.collecting(request, hook, head, body), .end(trailers)):
+            if trailers == nil, let (event, settled) = acceptable(hook: hook, head: head, body: body) {
+                accept(event, key: head.idempotencyKey, settled: settled, context: context)
             } else {
                 mode = .idle
-                route(.head(head), context: context)
+                route(.head(request), context: context)
                 if !body.isEmpty { route(.body(ByteBuffer(bytes: body)), context: context) }
                 route(part, context: context)
             }
@@ -144,46 +143,26 @@ final class HookAcceptFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireChannelRead(wrapInboundOut(part))
     }
 
-    /// The hook (and idempotency key) of a request the fast path may take, judged on its head
-    /// alone. The fields are read in one pass: looking each up by name scanned them all and
-    /// joined repeated values into a new string, seven times per request. A field judged here
-    /// that is repeated goes to the route, which answers it as it answers any request.
-    private func fastHook(_ head: HTTPRequest) -> (hook: Substring, key: String?)? {
-        guard socketSide != nil, head.method == .post, let path = head.path, path.hasPrefix(Self.prefix) else { return nil }
+    /// The hook (and what admission read of the head) of a request the fast path may take,
+    /// judged on its head alone: where it may answer (a body of declared length, nothing to
+    /// negotiate, a connection kept alive, no field given twice), then the admission policy's
+    /// first two steps. A request either refuses goes to the route, which asks the same policy
+    /// and answers.
+    private func fastHook(_ request: HTTPRequest) -> (hook: Substring, head: HookAdmission.Head)? {
+        guard socketSide != nil, request.method == .post, let path = request.path, path.hasPrefix(Self.prefix) else { return nil }
         let hook = path.dropFirst(Self.prefix.count)
         guard !hook.isEmpty, !hook.contains(where: { $0 == "/" || $0 == "?" || $0 == "%" }) else { return nil }
-        var length: Int?
-        var type: String?
-        var key: String?
-        for field in head.headerFields {
-            switch field.name {
-            case .expect, .transferEncoding:
-                return nil
-            case .connection:
-                guard field.value.lowercased() == "keep-alive" else { return nil }
-            case .contentLength:
-                guard length == nil, let value = Int(field.value) else { return nil }
-                length = value
-            case .contentType:
-                guard type == nil else { return nil }
-                type = field.value
-            case .idempotencyKey:
-                guard key == nil, RequestToEvent.isValidIdempotencyKey(field.value) else { return nil }
-                key = field.value
-            default:
-                continue
-            }
-        }
-        guard let length, length > 0, length <= state.configuration.maxBodyBytes,
-              let type, RequestToEvent.BodyFormat.json.accepts(RequestToEvent.mediaType(of: type)),
-              case .success = toEvent.hookAuthentication(head.headerFields) else { return nil }
-        return (hook, key)
+        let head = HookAdmission.Head(request.headerFields)
+        guard !head.expects, !head.transferEncoding, head.repeated == nil, let length = head.contentLength, length > 0 else { return nil }
+        if let connection = head.connection, connection.lowercased() != "keep-alive" { return nil }
+        guard case .success = admission.authenticate(head), admission.checkLimits(head) == nil else { return nil }
+        return (hook, head)
     }
 
-    /// The event to store for a complete request, or nil when the route must judge it.
-    private func acceptable(hook: Substring, body: [UInt8]) -> (Event, Bool)? {
-        guard state.backlog.count < state.configuration.backlogLimit,
-              let event = try? toEvent.hookEvent(hook: String(hook), body: body) else { return nil }
+    /// The event to store for a complete request (the policy's remaining steps), or nil when
+    /// the route must answer.
+    private func acceptable(hook: Substring, head: HookAdmission.Head, body: [UInt8]) -> (Event, Bool)? {
+        guard case let .success(event) = admission.admitHook(String(hook), head: head, body: body) else { return nil }
         return (event, state.engine.router.storesDone(event))
     }
 
@@ -378,8 +357,10 @@ final class HookAcceptFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 }
 
 extension HTTPServerBuilder {
-    /// HTTP/1.1 with the accept fast path in front of the router (see `HookAcceptFastPath`).
+    /// HTTP/1.1 with the accept fast path in front of the router (see `HookAcceptFastPath`),
+    /// unless `server.fast_path: false` sends every request to the router.
     static func hookBus(state: ServerState) -> HTTPServerBuilder {
-        .http1(configuration: .init(additionalChannelHandlers: [HookAcceptFastPath(state: state)]))
+        guard state.configuration.fastPath else { return .http1() }
+        return .http1(configuration: .init(additionalChannelHandlers: [HookAcceptFastPath(state: state)]))
     }
 }

@@ -10,11 +10,18 @@ import UnixSignals
 /// grace period, and leave everything else pending on disk for the next start.
 public enum HookBusServer {
     /// - Parameter onListening: called with the real port once the server accepts connections.
+    /// - Throws: `ServerStartError` when the configuration would put an unauthenticated route
+    ///   on an address other hosts reach.
     public static func run(engine: Engine, configuration: HookBusConfiguration, hookFolders: [String], logger: Logger,
                            onListening: @escaping @Sendable (Int) -> Void) async throws {
+        if let problem = AccessPolicy.startProblem(configuration) { throw ServerStartError(message: problem) }
         let state = ServerState(engine: engine, configuration: configuration)
-        if configuration.hookToken == nil {
-            logger.warning("server.hook_token is not set: hook endpoints accept unauthenticated requests (fine on 127.0.0.1, not beyond)")
+        for role in Role.allCases.sorted(by: { $0.rawValue < $1.rawValue }) {
+            if state.access.openRoles.contains(role) {
+                logger.warning("no \(role.rawValue) token is configured: \(role.rawValue) routes answer anyone on \(configuration.host) (open_on_loopback)")
+            } else if !configuration.accessTokens.contains(where: { role.admits($0.role) }) {
+                logger.notice("no \(role.rawValue) token is configured: \(role.rawValue) routes answer 403 (add one under server.tokens)")
+            }
         }
         let application = Application(
             router: makeRouter(state: state),
@@ -22,7 +29,7 @@ public enum HookBusServer {
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: ServerState.serverName),
             onServerRunning: { channel in onListening(channel.localAddress?.port ?? configuration.port) },
             logger: logger)
-        let dispatcher = Dispatcher(engine: engine, metrics: state.metrics, wakeup: state.wakeup, backlog: state.backlog, logger: logger)
+        let dispatcher = Dispatcher(engine: engine, metrics: state.metrics, wakeup: state.wakeup, backlog: state.backlog, completions: state.completions, logger: logger)
         let retention = RetentionService(store: engine.store, days: configuration.retentionDays, runs: configuration.retentionRuns, logger: logger)
         let watcher = DefinitionWatcher(folders: hookFolders, engine: engine, logger: logger)
         let daemons = DaemonService(daemons: configuration.daemons, engine: engine, state: state, logger: logger)
@@ -33,4 +40,10 @@ public enum HookBusServer {
             logger: logger))
         try await group.run()
     }
+}
+
+/// Why the server would not start: one line, for the CLI to print.
+public struct ServerStartError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
 }

@@ -83,7 +83,8 @@ public struct ScheduleService: Service {
         defer { memory.running.withLock { if $0[schedule.id] == eventID { $0[schedule.id] = nil } } }
         let run: Engine.CompletedRun
         do {
-            run = try await engine.runAction(integration: spec.integration, action: spec.action, fields: spec.fields, kind: "schedule", eventID: eventID)
+            run = try await engine.runAction(integration: spec.integration, action: spec.action, fields: spec.fields, kind: "schedule", eventID: eventID,
+                                         requestedBy: schedule.startedBy)
         } catch {
             await end(schedule, reason: "cannot go on: \(error.message)")
             return

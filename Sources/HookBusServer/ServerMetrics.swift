@@ -15,6 +15,7 @@ public final class ServerMetrics: Sendable {
     private let runDuration: DurationHistogram
     private let rejections = Mutex<[String: Counter]>([:])
     private let runs = Mutex<[String: Counter]>([:])
+    private let authenticationFailures = Mutex<[String: Counter]>([:])
 
     public init() {
         accepted = registry.makeCounter(name: "hookbus_events_accepted_total", help: "Events stored and answered 202.")
@@ -45,6 +46,20 @@ public final class ServerMetrics: Sendable {
             if let counter = counters[reason] { return counter }
             let counter = registry.makeCounter(name: "hookbus_events_rejected_total", labels: [("reason", reason)], help: "Requests refused, by reason.")
             counters[reason] = counter
+            return counter
+        }
+        counter.increment()
+    }
+
+    /// A refused authentication, by route (its pattern, `/api/v1/runs`, `/api/v1/hooks/{hook}`)
+    /// and reason (`missing_credentials`, `unknown_token`, `wrong_role`, `bad_signature` …).
+    func authenticationFailed(route: String, reason: String) {
+        let key = route + "\u{0}" + reason
+        let counter = authenticationFailures.withLock { counters in
+            if let counter = counters[key] { return counter }
+            let counter = registry.makeCounter(name: "hookbus_auth_failures_total", labels: [("route", route), ("reason", reason)],
+                                               help: "Requests refused for their credentials, by route and reason.")
+            counters[key] = counter
             return counter
         }
         counter.increment()

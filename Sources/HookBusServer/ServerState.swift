@@ -9,6 +9,10 @@ public struct ServerState: Sendable {
     public let metrics: ServerMetrics
     public let backlog: BacklogCounter
     public let wakeup: Wakeup
+    /// Who may use which route (`server.tokens`), asked by every route group and the fast path.
+    public let access: AccessPolicy
+    /// Wakes `?wait=N` requests when their event's runs end.
+    public let completions = EventCompletions()
     let verifier = WebhookVerifier()
     /// The `Server` header of every answer, the router's and the fast path's.
     static let serverName = "HookBus"
@@ -19,6 +23,7 @@ public struct ServerState: Sendable {
         self.metrics = metrics
         self.backlog = backlog
         self.wakeup = wakeup
+        access = AccessPolicy(configuration)
         accepts = AcceptQueue(store: engine.store, idempotencyWindow: configuration.idempotencyWindowSeconds) { [metrics, backlog, wakeup] new, duration in
             metrics.storeWrite(duration)
             // Only events left for the dispatcher wake it: a commit of events no trigger listens

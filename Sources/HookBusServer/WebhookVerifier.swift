@@ -20,6 +20,16 @@ public struct WebhookVerifier: Sendable {
             case let .malformed(what): return "malformed \(what)"
             }
         }
+
+        /// The reason label of `hookbus_auth_failures_total`.
+        public var reason: String {
+            switch self {
+            case .missingCredentials: return "missing_credentials"
+            case .badCredentials: return "bad_credentials"
+            case .staleTimestamp: return "stale_timestamp"
+            case .malformed: return "malformed_credentials"
+            }
+        }
     }
 
     public init() {}
@@ -134,15 +144,9 @@ public struct WebhookVerifier: Sendable {
         }
     }
 
-    /// Compares in time that depends only on the lengths.
+    /// Compares in time that depends only on the lengths (`ConstantTime`, shared with the
+    /// access tokens).
     static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        var difference = UInt8(a.count == b.count ? 0 : 1)
-        let count = max(a.count, b.count)
-        for index in 0..<count {
-            let x = index < a.count ? a[index] : 0
-            let y = index < b.count ? b[index] : 0
-            difference |= x ^ y
-        }
-        return difference == 0
+        ConstantTime.equals(a, b)
     }
 }

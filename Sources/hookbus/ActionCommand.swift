@@ -30,7 +30,7 @@ struct ActionCommand: AsyncParsableCommand {
             let (_, engine) = try CommandContext.withEngine(options: options, quiet: json)
             let run: Engine.CompletedRun
             do {
-                run = try await engine.runAction(integration: integration, action: action, fields: fields.values)
+                run = try await engine.runAction(integration: integration, action: action, fields: fields.values, requestedBy: CommandContext.actor)
             } catch {
                 throw CommandFailure.exit(error.message)
             }

@@ -78,7 +78,7 @@ struct AuditListCommand: AsyncParsableCommand {
 /// strictly (a broken definition must not hide the trail).
 enum AuditStoreLocator {
     static func open(_ options: CommonOptions) throws -> SQLiteStore {
-        let context = try CommandContext(options: options, quiet: true)
+        let context = try CommandContext(options: options, quiet: true, readsSecrets: false)
         guard FileManager.default.fileExists(atPath: context.configuration.databasePath) else {
             throw CommandFailure("no audit trail at \(context.configuration.databasePath) (nothing has run yet?)")
         }
@@ -103,6 +103,7 @@ struct AuditTable {
         if let code = run.exitCode, run.outcome == "failed" { outcome += " (\(code))" }
         let duration = run.durationSeconds.map { String(format: "%7.3fs", $0) } ?? "       -"
         Swift.print("\(pad(String(run.id), 7)) \(pad(started, 20)) \(pad(outcome, 13)) \(duration)  \(run.integration)/\(run.trigger)  \(run.eventID)")
+        if let requestedBy = run.requestedBy { Swift.print("        by: \(requestedBy)") }
         if let reason = run.reason { Swift.print("        reason: \(reason)") }
         if run.outcome != RunOutcome.succeeded.rawValue && run.outcome != RunOutcome.skipped.rawValue, let stderr = run.stderr?.trimmingCharacters(in: .whitespacesAndNewlines), !stderr.isEmpty {
             for line in stderr.split(separator: "\n").prefix(20) { Swift.print("        stderr| \(line)") }

@@ -11,14 +11,16 @@ struct CommandContext {
     let interpreters: Interpreters
     let configPath: String?
 
-    init(options: CommonOptions, quiet: Bool = false) throws {
+    /// - Parameter readsSecrets: false for commands that only read the store: they must not need
+    ///   every webhook and integration secret of the configuration in their environment.
+    init(options: CommonOptions, quiet: Bool = false, readsSecrets: Bool = true) throws {
         let loaded = DefinitionLoader().load(options.hookFolders)
         var problems = loaded.diagnostics
         let configPath = options.config ?? (FileManager.default.fileExists(atPath: "hookbus.yaml") ? "hookbus.yaml" : nil)
         if let configPath, !FileManager.default.fileExists(atPath: configPath) {
             throw CommandFailure("configuration file '\(configPath)' does not exist")
         }
-        let configured = ConfigurationLoader().load(path: configPath, catalog: loaded.catalog)
+        let configured = ConfigurationLoader(readsSecrets: readsSecrets).load(path: configPath, catalog: loaded.catalog)
         problems += configured.diagnostics
         for problem in problems where problem.severity == .error || !quiet {
             FileHandle.standardError.write(Data("\(problem)\n".utf8))
@@ -36,6 +38,13 @@ struct CommandContext {
     }
 
     var router: Router { Router(catalog: catalog, configuration: configuration) }
+
+    /// Who the audit trail says acted when a command runs something by hand: `cli:` and the
+    /// login name (the server records a token's name instead).
+    static var actor: String {
+        let user = ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.environment["LOGNAME"] ?? String(getuid())
+        return "cli:" + user
+    }
 }
 
 /// A failure reported as one line on stderr with exit code 1 (no usage text).

@@ -107,7 +107,7 @@ struct LocalReplayer {
                 continue
             }
             summary.dispatched += 1
-            let (_, runs) = await engine.dispatch(stored, previousRuns: previous)
+            let (_, runs) = await engine.dispatch(stored, previousRuns: previous, requestedBy: CommandContext.actor)
             for run in runs {
                 summary.runs[run.result.outcome.rawValue, default: 0] += 1
                 if output.json { output.result(run.jsonValue().jsonText) } else {

@@ -23,7 +23,7 @@ struct ScheduleCommand: AsyncParsableCommand {
             let (_, engine) = try CommandContext.withEngine(options: options, quiet: json)
             let schedule: StoredSchedule
             do {
-                schedule = try await engine.startSchedule(integration: integration, action: action, fields: fields.values)
+                schedule = try await engine.startSchedule(integration: integration, action: action, fields: fields.values, startedBy: CommandContext.actor)
             } catch {
                 throw CommandFailure.exit(error.message)
             }
@@ -39,7 +39,7 @@ struct ScheduleCommand: AsyncParsableCommand {
 
         func run() async throws {
             let context: CommandContext
-            do { context = try CommandContext(options: options, quiet: json) } catch { throw CommandFailure.exit("\(error)") }
+            do { context = try CommandContext(options: options, quiet: json, readsSecrets: false) } catch { throw CommandFailure.exit("\(error)") }
             let store: SQLiteStore
             do { store = try SQLiteStore(path: context.configuration.databasePath) } catch { throw CommandFailure.exit("cannot open the store: \(error)") }
             for schedule in try await store.schedules(activeOnly: false) {

@@ -21,6 +21,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Data folder for the SQLite store (default: data_dir, ./data).")
     var dataDir: String?
 
+    @Flag(name: .long, help: "Let routes of a role with no token answer anyone; only on a loopback address (server.open_on_loopback).")
+    var openOnLoopback = false
+
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -36,6 +39,8 @@ struct ServeCommand: AsyncParsableCommand {
         if let port { configuration.port = port }
         if let host { configuration.host = host }
         if let dataDir { configuration.dataDirectory = dataDir }
+        if openOnLoopback { configuration.openOnLoopback = true }
+        if let problem = AccessPolicy.startProblem(configuration) { throw CommandFailure.exit(problem) }
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in LineLogHandler(label: label, level: level) }
         let logger = Logger(label: "hookbus")

@@ -79,7 +79,9 @@ final class ServerProcess: @unchecked Sendable {
         logPath = directory + "/server-\(UUID().uuidString).log"
         FileManager.default.createFile(atPath: logPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: hookbusBinary)
-        process.arguments = ["serve", "--port", "0"] + arguments
+        // Tests talk to the server on loopback without tokens unless they configure some: the
+        // explicit opt-in the server requires for that (see the README's "Authentication").
+        process.arguments = ["serve", "--port", "0", "--open-on-loopback"] + arguments
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let log = FileHandle(forWritingAtPath: logPath)

@@ -70,7 +70,8 @@ import Testing
             }
             #expect(try await fixture.storedCount() == 1)
             let metrics = fixture.state.metrics.render()
-            #expect(metrics.contains(#"hookbus_events_rejected_total{reason="unauthorized"} 2"#))
+            #expect(metrics.contains(#"hookbus_auth_failures_total{route="/api/v1/hooks/{hook}",reason="unknown_token"} 1"#))
+            #expect(metrics.contains(#"hookbus_auth_failures_total{route="/api/v1/hooks/{hook}",reason="missing_credentials"} 1"#))
             #expect(metrics.contains(#"hookbus_events_rejected_total{reason="malformed_json"} 1"#))
             #expect(metrics.contains("hookbus_events_fast_path_total 0"))
         }

@@ -31,6 +31,9 @@ final class ServerFixture: Sendable {
         try write("hookbus.yaml", """
             server:
               hook_token: {env: HOOK_TOKEN}
+              tokens:
+                - {name: alice, role: operator, secret: {env: OPERATOR_TOKEN}}
+                - {name: scraper, role: metrics, secret: {env: METRICS_TOKEN}}
               backlog_limit: \(backlogLimit)
               max_body_bytes: \(maxBody)
             webhooks:
@@ -44,7 +47,8 @@ final class ServerFixture: Sendable {
                 auth: {scheme: none}
             """)
         let loaded = DefinitionLoader().load([folder.appendingPathComponent("hooks").path])
-        let configured = ConfigurationLoader(environment: ["HOOK_TOKEN": "hook-token", "GH": "gh-secret", "SLACK": "slack-secret"])
+        let configured = ConfigurationLoader(environment: ["HOOK_TOKEN": "hook-token", "OPERATOR_TOKEN": operatorToken, "METRICS_TOKEN": metricsToken,
+                                                 "GH": "gh-secret", "SLACK": "slack-secret"])
             .load(path: folder.appendingPathComponent("hookbus.yaml").path, catalog: loaded.catalog)
         guard let configuration = configured.configuration else { throw EventError(.malformed, "\(configured.diagnostics)") }
         store = try SQLiteStore(path: folder.appendingPathComponent("data/hookbus.sqlite").path)
@@ -60,6 +64,10 @@ final class ServerFixture: Sendable {
 }
 
 let json: HTTPFields = [.contentType: "application/json", .authorization: "Bearer hook-token"]
+let operatorToken = "operator-token-for-alice"
+let metricsToken = "metrics-token-for-scraper"
+/// What an operator sends: the audit trail and the hand-run routes need it.
+let operatorJSON: HTTPFields = [.contentType: "application/json", .authorization: "Bearer \(operatorToken)"]
 let update = #"{"incidentsBeforeUpdate": {"id": 1, "status": "open"}, "incidentsAfterUpdate": {"id": 1, "status": "closed"}}"#
 
 func errorCode(_ response: TestResponse) -> String? {
@@ -111,7 +119,7 @@ func errorCode(_ response: TestResponse) -> String? {
                 body: "token=x&team_id=T1&command=%2Fhookbus", status: .unauthorized, code: "unauthorized"),
         Refusal(name: "wrong query token", uri: "/api/v1/webhooks/tokened?token=guess", method: .post, headers: [.contentType: "application/json"], body: "{}", status: .unauthorized, code: "unauthorized"),
         Refusal(name: "webhook body not JSON", uri: "/api/v1/webhooks/open", method: .post, headers: [.contentType: "application/json"], body: "not json", status: .badRequest, code: "malformed_json"),
-        Refusal(name: "unknown event", uri: "/api/v1/events/evt_nope", method: .get, headers: [:], body: "", status: .notFound, code: "unknown_event"),
+        Refusal(name: "unknown event", uri: "/api/v1/events/evt_nope", method: .get, headers: operatorJSON, body: "", status: .notFound, code: "unknown_event"),
     ]
 
     @Test(arguments: refusals)
@@ -209,14 +217,17 @@ func errorCode(_ response: TestResponse) -> String? {
             let id = try #require(try JSONParser.parse(String(buffer: accepted.body))["event"]?.stringValue)
             // Dispatch it as the dispatcher would.
             for stored in try await fixture.store.claimPending(limit: 10) { _ = await fixture.state.engine.dispatch(stored) }
-            let event = try await client.execute(uri: "/api/v1/events/\(id)", method: .get)
+            let event = try await client.execute(uri: "/api/v1/events/\(id)", method: .get, headers: operatorJSON)
             #expect(event.status == .ok)
             let body = try JSONParser.parse(String(buffer: event.body))
             #expect(body["state"] == .string("done"))
-            #expect(body["runs"] == .array([]) || body["runs"].map { if case let .array(runs) = $0 { runs.count == 1 } else { false } } == true)
-            let runs = try await client.execute(uri: "/api/v1/runs?trigger=On%20update&outcome=succeeded", method: .get)
+            // The recording runner ran 'On update' once for it.
+            let eventRuns = try #require(body["runs"]?.arrayValue)
+            #expect(eventRuns.count == 1)
+            #expect(eventRuns.first?["trigger"] == .string("On update"))
+            let runs = try await client.execute(uri: "/api/v1/runs?trigger=On%20update&outcome=succeeded", method: .get, headers: operatorJSON)
             #expect(try JSONParser.parse(String(buffer: runs.body))["runs"].map { if case let .array(list) = $0 { list.count } else { -1 } } == 1)
-            let bad = try await client.execute(uri: "/api/v1/runs?limit=zero", method: .get)
+            let bad = try await client.execute(uri: "/api/v1/runs?limit=zero", method: .get, headers: operatorJSON)
             #expect(bad.status == .badRequest)
             let buttons = try await client.execute(uri: "/api/v1/buttons/incident", method: .post, headers: json, body: ByteBuffer(string: #"{"id": 9, "opt_92": "set"}"#))
             #expect(String(buffer: buttons.body) == #"{"buttons":[{"integration":"Tools","showModal":true,"trigger":"Escalate"}]}"#)
@@ -225,9 +236,9 @@ func errorCode(_ response: TestResponse) -> String? {
             let health = try await client.execute(uri: "/healthz", method: .get)
             #expect(health.status == .ok)
             _ = try await client.execute(uri: "/api/v1/hooks/newIncident", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: "{}"))
-            let metrics = String(buffer: try await client.execute(uri: "/metrics", method: .get).body)
+            let metrics = String(buffer: try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer \(metricsToken)"]).body)
             #expect(metrics.contains("hookbus_events_accepted_total 1"))
-            #expect(metrics.contains(#"hookbus_events_rejected_total{reason="unauthorized"} 1"#))
+            #expect(metrics.contains(#"hookbus_auth_failures_total{route="/api/v1/hooks/{hook}",reason="missing_credentials"} 1"#), "\(metrics)")
         }
     }
 

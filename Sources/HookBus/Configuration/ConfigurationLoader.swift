@@ -16,10 +16,16 @@ public struct ConfigurationLoadResult: Sendable {
 public struct ConfigurationLoader: Sendable {
     public var environment: [String: String]
     public var limits: YAMLLimits
+    /// Whether `{env:}` and `{file:}` secrets are read. Commands that only read the store
+    /// (`audit`, `audit export`, `schedule list`) turn it off, so they run without every webhook
+    /// and integration secret in their environment; secrets are then `Secret.unresolved`
+    /// placeholders, still checked for their form.
+    public var readsSecrets: Bool
 
-    public init(environment: [String: String] = ProcessInfo.processInfo.environment, limits: YAMLLimits = .default) {
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment, limits: YAMLLimits = .default, readsSecrets: Bool = true) {
         self.environment = environment
         self.limits = limits
+        self.readsSecrets = readsSecrets
     }
 
     static let topKeys = ["data_dir", "incident_system", "proxy_url", "interpreters", "runner", "audit", "server", "integrations", "webhooks", "daemons"]
@@ -130,7 +136,7 @@ public struct ConfigurationLoader: Sendable {
 
     private func readServer(_ node: Node?, into configuration: inout HookBusConfiguration, reader: inout NodeReader) {
         guard let node, let view = reader.mapping(node, key: "server") else { return }
-        _ = reader.reportUnknownKeys(in: view, known: ["host", "port", "hook_token", "max_body_bytes", "backlog_limit", "idempotency_window"], context: "server")
+        _ = reader.reportUnknownKeys(in: view, known: ["host", "port", "hook_token", "tokens", "open_on_loopback", "fast_path", "max_body_bytes", "backlog_limit", "idempotency_window"], context: "server")
         if let hostNode = view["host"], let host = reader.string(hostNode, key: "server.host") {
             if !ValueValidation.isIP(host) && !ValueValidation.isHost(host) {
                 reader.sink.error("'server.host' must be an IP address or host name, not '\(host)'", at: reader.position(hostNode))
@@ -142,7 +148,9 @@ public struct ConfigurationLoader: Sendable {
                 reader.sink.error("'server.port' must be a port number (0-65535), not '\(port)'", at: reader.position(portNode))
             }
         }
-        if let tokenNode = view["hook_token"] { configuration.hookToken = secret(tokenNode, key: "server.hook_token", reader: &reader) }
+        readTokens(view, into: &configuration, reader: &reader)
+        if let node = view["open_on_loopback"], let open = reader.bool(node, key: "server.open_on_loopback") { configuration.openOnLoopback = open }
+        if let node = view["fast_path"], let on = reader.bool(node, key: "server.fast_path") { configuration.fastPath = on }
         if let n = view["max_body_bytes"].flatMap({ positiveNumber($0, key: "server.max_body_bytes", reader: &reader) }) { configuration.maxBodyBytes = Int(n) }
         if let n = view["backlog_limit"].flatMap({ positiveNumber($0, key: "server.backlog_limit", reader: &reader) }) { configuration.backlogLimit = Int(n) }
         if let n = view["idempotency_window"].flatMap({ positiveNumber($0, key: "server.idempotency_window", reader: &reader) }) { configuration.idempotencyWindowSeconds = n }
@@ -205,6 +213,10 @@ public struct ConfigurationLoader: Sendable {
                     }
                     continue
                 }
+                if case let .secret(secret) = value, !secret.isResolved {
+                    instance.values[attribute.name] = value  // not read: nothing to validate
+                    continue
+                }
                 let text: String
                 switch value {
                 case let .plain(plain): text = plain
@@ -239,6 +251,7 @@ public struct ConfigurationLoader: Sendable {
             return nil
         }
         if let envNode = view["env"], let name = reader.string(envNode, key: "\(key).env") {
+            guard readsSecrets else { return .unresolved(origin: "env:\(name)") }
             guard let value = environment[name] else {
                 reader.sink.error("environment variable '\(name)' for '\(key)' is not set", at: reader.position(envNode))
                 return nil
@@ -246,6 +259,7 @@ public struct ConfigurationLoader: Sendable {
             return Secret(value, origin: "env:\(name)")
         }
         if let fileNode = view["file"], let path = reader.string(fileNode, key: "\(key).file") {
+            guard readsSecrets else { return .unresolved(origin: "file:\(path)") }
             guard let handle = FileHandle(forReadingAtPath: path), let data = try? handle.read(upToCount: 1 << 20) else {
                 reader.sink.error("cannot read secret file '\(path)' for '\(key)'", at: reader.position(fileNode))
                 return nil

@@ -59,7 +59,15 @@ public struct HookBusConfiguration: Sendable {
     // Server
     public var host: String = "127.0.0.1"
     public var port: Int = 8080
-    public var hookToken: Secret?
+    /// `server.tokens` and `server.hook_token` (a sender token named `hook_token`): who may use
+    /// the HTTP surface, and the name the audit trail records for what they do.
+    public var accessTokens: [AccessToken] = []
+    /// `server.open_on_loopback`: routes of a role with no token answer anyone, on a loopback
+    /// address only (see `AccessPolicy`).
+    public var openOnLoopback = false
+    /// `server.fast_path`: whether well-formed hook requests are answered on their connection's
+    /// event loop (`HookAcceptFastPath`); off sends every request through the router.
+    public var fastPath = true
     public var maxBodyBytes: Int = 1 << 20
     public var backlogLimit: Int = 100_000
     public var idempotencyWindowSeconds: Double = 24 * 3600

@@ -3,15 +3,34 @@ public import Foundation
 extension Engine {
     /// "Test Action": checks the fields, records the request, runs the action now (outside the
     /// pool: a person is waiting) and records the run with its results.
-    /// - Parameter check: a last look at the result before it is recorded (a daemon's output must
-    ///   be an array of objects).
+    /// - Parameters:
+    ///   - requestedBy: who asked (a token's name, `cli:USER`), recorded with the run.
+    ///   - check: a last look at the result before it is recorded (a daemon's output must be an
+    ///     array of objects).
     public func runAction(integration: String, action: String, fields: [String: String], kind: String = "action", eventID: String = Event.newID(),
-                          check: (inout RunResult) -> Void = { _ in }) async throws(IntegrationError) -> CompletedRun {
+                          requestedBy: String? = nil, check: (inout RunResult) -> Void = { _ in }) async throws(IntegrationError) -> CompletedRun {
         let invocation = try router.actionInvocation(integration: integration, action: action, fields: fields, eventID: eventID)
+        return await runRecorded(invocation, kind: kind, fields: fields, requestedBy: requestedBy, check: check)
+    }
+
+    /// An integration's connection test, run now and recorded like a Test Action (kind `test`):
+    /// who tested which connection, and what it answered, is part of the audit trail.
+    public func testConnection(integration: String, requestedBy: String?) async throws(IntegrationError) -> CompletedRun {
+        let invocation = try router.connectionTest(integration: integration)
+        return await runRecorded(invocation, kind: "test", fields: [:], requestedBy: requestedBy, token: "")
+    }
+
+    /// Records the request as an event row of its own, runs the invocation outside the pool (a
+    /// person is waiting) and records the run. A store that cannot record is logged by the run
+    /// missing its id (`runID` nil), never by failing the action the person asked for.
+    private func runRecorded(_ invocation: Invocation, kind: String, fields: [String: String], requestedBy: String?, token fixedToken: String? = nil,
+                             check: (inout RunResult) -> Void = { _ in }) async -> CompletedRun {
+        let integration = invocation.integration
+        let action = invocation.trigger
         let recorded = (try? await store.recordAction(eventID: invocation.eventID, integration: integration, action: action, fields: fields, kind: kind)) != nil
         let runID = recorded ? try? await store.runStarted(eventID: invocation.eventID, attempt: 1, integration: integration, trigger: action,
-                                                             invocation: AuditInvocation.json(invocation), previousRun: nil, at: Date()) : nil
-        let token = minter.token(for: invocation)
+                                                             invocation: AuditInvocation.json(invocation), previousRun: nil, requestedBy: requestedBy, at: Date()) : nil
+        let token = fixedToken ?? minter.token(for: invocation)
         var result = await runner.run(invocation, token: token)
         Self.finish(&result, of: invocation, token: token)
         check(&result)
@@ -50,11 +69,13 @@ extension Engine {
 extension Engine {
     /// Starts a Scheduled action: its fields and schedule are checked now, and the server runs it
     /// from its next tick (a server sharing the store picks up a schedule started by the CLI).
-    public func startSchedule(integration: String, action: String, fields: [String: String]) async throws(IntegrationError) -> StoredSchedule {
+    /// - Parameter startedBy: who started it (a token's name, `cli:USER`); its runs carry it too.
+    public func startSchedule(integration: String, action: String, fields: [String: String], startedBy: String?) async throws(IntegrationError) -> StoredSchedule {
         let spec = try router.scheduleSpec(integration: integration, action: action, fields: fields)
         let now = Date()
         let schedule = StoredSchedule(id: StoredSchedule.newID(), integration: integration, action: action, fields: spec.fields, state: .active,
-                                      endedReason: nil, startedAt: now, lastRunAt: nil, nextRunAt: now, lastResult: nil, runs: 0, endEvent: nil)
+                                      endedReason: nil, startedAt: now, lastRunAt: nil, nextRunAt: now, lastResult: nil, runs: 0, endEvent: nil,
+                                      startedBy: startedBy)
         do { try await store.createSchedule(schedule) } catch {
             throw IntegrationError(.invalidFields, "the schedule could not be stored: \(error)")
         }

@@ -49,6 +49,8 @@ public final class Engine: Sendable {
         public let stored: StoredEvent
         public let runs: [PlannedRun]
         public let skipped: [(integration: String, trigger: String, reason: String)]
+        /// Who asked for these runs by hand (a re-drive); nil for a sender's event.
+        public var requestedBy: String? = nil
     }
 
     /// The result of one trigger's run, as recorded.
@@ -62,19 +64,21 @@ public final class Engine: Sendable {
     /// arrival order from one task so that runs about the same element start in that order.
     /// Skips are recorded now. An event that cannot be routed (its trigger vanished in a reload)
     /// is recorded with an `error` run and marked done.
-    /// - Parameter previousRuns: for a re-drive, the earlier run to link per `Integration/Trigger`;
-    ///   only those triggers run.
-    public func prepare(_ stored: StoredEvent, previousRuns: [String: Int64]? = nil) async -> Plan {
+    /// - Parameters:
+    ///   - previousRuns: for a re-drive, the earlier run to link per `Integration/Trigger`;
+    ///     only those triggers run.
+    ///   - requestedBy: who asked for a re-drive, recorded with each run.
+    public func prepare(_ stored: StoredEvent, previousRuns: [String: Int64]? = nil, requestedBy: String? = nil) async -> Plan {
         let event = stored.event
         let decisions: [RouteDecision]
         do {
             decisions = try router.route(event)
         } catch {
             let now = Date()
-            if let id = try? await store.runStarted(eventID: event.id, attempt: stored.attempt, integration: "-", trigger: event.trigger ?? "-", invocation: nil, previousRun: nil, at: now) {
+            if let id = try? await store.runStarted(eventID: event.id, attempt: stored.attempt, integration: "-", trigger: event.trigger ?? "-", invocation: nil, previousRun: nil, requestedBy: requestedBy, at: now) {
                 try? await store.runEnded(id: id, result: .error(error.message, at: now), keepOutput: true)
             }
-            return Plan(stored: stored, runs: [], skipped: [])
+            return Plan(stored: stored, runs: [], skipped: [], requestedBy: requestedBy)
         }
         // After an interruption, triggers that already finished are not run again.
         var finished: Set<String> = []
@@ -103,7 +107,7 @@ public final class Engine: Sendable {
         for skip in skipped {
             try? await store.runSkipped(eventID: event.id, attempt: stored.attempt, integration: skip.integration, trigger: skip.trigger, reason: skip.reason, at: now)
         }
-        return Plan(stored: stored, runs: runs, skipped: skipped)
+        return Plan(stored: stored, runs: runs, skipped: skipped, requestedBy: requestedBy)
     }
 
     /// Runs the plan's triggers (in parallel where the pool and their ordering key allow),
@@ -113,9 +117,9 @@ public final class Engine: Sendable {
     ///   wake-up per event — its audit trail lags by one batch window, as the runs' records do.
     public func execute(_ plan: Plan, waitForDisk: Bool = true) async -> [CompletedRun] {
         // Most events start one run: no task group (a task and a wake-up fewer per run).
-        let completed = plan.runs.count == 1 ? [await runOne(plan.runs[0], stored: plan.stored)] : await withTaskGroup(of: (Int, CompletedRun).self) { group in
+        let completed = plan.runs.count == 1 ? [await runOne(plan.runs[0], stored: plan.stored, requestedBy: plan.requestedBy)] : await withTaskGroup(of: (Int, CompletedRun).self) { group in
             for (index, planned) in plan.runs.enumerated() {
-                group.addTask { (index, await self.runOne(planned, stored: plan.stored)) }
+                group.addTask { (index, await self.runOne(planned, stored: plan.stored, requestedBy: plan.requestedBy)) }
             }
             var results: [(Int, CompletedRun)] = []
             for await result in group { results.append(result) }
@@ -130,12 +134,12 @@ public final class Engine: Sendable {
     }
 
     /// `prepare` then `execute`, for one event at a time (the CLI).
-    public func dispatch(_ stored: StoredEvent, previousRuns: [String: Int64]? = nil) async -> (plan: Plan, runs: [CompletedRun]) {
-        let plan = await prepare(stored, previousRuns: previousRuns)
+    public func dispatch(_ stored: StoredEvent, previousRuns: [String: Int64]? = nil, requestedBy: String? = nil) async -> (plan: Plan, runs: [CompletedRun]) {
+        let plan = await prepare(stored, previousRuns: previousRuns, requestedBy: requestedBy)
         return (plan, await execute(plan))
     }
 
-    private func runOne(_ planned: PlannedRun, stored: StoredEvent) async -> CompletedRun {
+    private func runOne(_ planned: PlannedRun, stored: StoredEvent, requestedBy: String?) async -> CompletedRun {
         let invocation = planned.invocation
         await pool.wait(planned.ticket)
         if stopping.load(ordering: .relaxed) {
@@ -144,7 +148,7 @@ public final class Engine: Sendable {
         }
         let runID = try? await store.runStarted(eventID: stored.event.id, attempt: stored.attempt, integration: invocation.integration,
                                                 trigger: invocation.trigger, invocation: AuditInvocation.json(invocation),
-                                                previousRun: planned.previousRun, at: Date())
+                                                previousRun: planned.previousRun, requestedBy: requestedBy, at: Date())
         let token = minter.token(for: invocation)
         var result = await runner.run(invocation, token: token)
         await pool.finish(planned.ticket)

@@ -21,7 +21,9 @@ public protocol EventStore: Sendable {
     /// pending again with their attempt increased. Returns how many events were recovered.
     func recoverInterrupted() async throws -> Int
     /// Records that a run started; returns its row id.
-    func runStarted(eventID: String, attempt: Int, integration: String, trigger: String, invocation: String?, previousRun: Int64?, at: Date) async throws -> Int64
+    /// - Parameter requestedBy: who asked for it by hand (a token's name, `cli:USER`); nil for
+    ///   the runs of an event a sender sent.
+    func runStarted(eventID: String, attempt: Int, integration: String, trigger: String, invocation: String?, previousRun: Int64?, requestedBy: String?, at: Date) async throws -> Int64
     /// Records how a run ended.
     func runEnded(id: Int64, result: RunResult, keepOutput: Bool) async throws
     /// Records a trigger that did not run for an event, with the reason.

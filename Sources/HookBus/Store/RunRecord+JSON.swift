@@ -18,6 +18,7 @@ extension RunRecord {
         if let reason { fields["reason"] = .string(reason) }
         if let invocation, let value = try? JSONParser.parse(invocation) { fields["invocation"] = value }
         if let previousRun { fields["previousRun"] = .number(String(previousRun)) }
+        if let requestedBy { fields["requestedBy"] = .string(requestedBy) }
         if let results, let value = try? JSONParser.parse(results) { fields["results"] = value }
         return .object(fields)
     }

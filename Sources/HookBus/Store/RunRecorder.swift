@@ -11,12 +11,12 @@ import Synchronization
 /// disk is recorded `interrupted` and repeated with a link to it.
 actor RunRecorder {
     enum Operation: Sendable {
-        case started(id: Int64, eventID: String, attempt: Int, integration: String, trigger: String, invocation: String?, previousRun: Int64?, at: Double)
+        case started(id: Int64, eventID: String, attempt: Int, integration: String, trigger: String, invocation: String?, previousRun: Int64?, requestedBy: String?, at: Double)
         case ended(id: Int64, result: RunResult, keepOutput: Bool)
         case skipped(id: Int64, eventID: String, attempt: Int, integration: String, trigger: String, reason: String, at: Double)
         case eventDone(eventID: String, at: Double)
         /// A start and its end, merged within one batch.
-        case completed(id: Int64, eventID: String, attempt: Int, integration: String, trigger: String, invocation: String?, previousRun: Int64?,
+        case completed(id: Int64, eventID: String, attempt: Int, integration: String, trigger: String, invocation: String?, previousRun: Int64?, requestedBy: String?,
                        result: RunResult, keepOutput: Bool)
     }
 
@@ -102,7 +102,7 @@ actor RunRecorder {
         var starts: Set<Int64> = []
         for operation in batch {
             switch operation {
-            case let .started(id, _, _, _, _, _, _, _): starts.insert(id)
+            case let .started(id, _, _, _, _, _, _, _, _): starts.insert(id)
             case let .ended(id, result, keepOutput) where starts.contains(id): ends[id] = (result, keepOutput)
             default: break
             }
@@ -110,10 +110,10 @@ actor RunRecorder {
         guard !ends.isEmpty else { return batch }
         return batch.compactMap { operation in
             switch operation {
-            case let .started(id, eventID, attempt, integration, trigger, invocation, previousRun, _):
+            case let .started(id, eventID, attempt, integration, trigger, invocation, previousRun, requestedBy, _):
                 guard let end = ends[id] else { return operation }
                 return .completed(id: id, eventID: eventID, attempt: attempt, integration: integration, trigger: trigger,
-                                  invocation: invocation, previousRun: previousRun, result: end.result, keepOutput: end.keepOutput)
+                                  invocation: invocation, previousRun: previousRun, requestedBy: requestedBy, result: end.result, keepOutput: end.keepOutput)
             case let .ended(id, _, _) where ends[id] != nil:
                 return nil
             default:
@@ -124,21 +124,21 @@ actor RunRecorder {
 
     private static func apply(_ operation: Operation, _ db: Database) throws {
         switch operation {
-        case let .completed(id, eventID, attempt, integration, trigger, invocation, previousRun, result, keepOutput):
+        case let .completed(id, eventID, attempt, integration, trigger, invocation, previousRun, requestedBy, result, keepOutput):
             try db.cachedStatement(sql: """
                 INSERT INTO runs (id, event_id, attempt, integration, trigger, outcome, exit_code, signal, started_at, ended_at,
-                    stdout, stderr, stdout_dropped, stderr_dropped, reason, invocation, previous_run, results)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    stdout, stderr, stdout_dropped, stderr_dropped, reason, invocation, previous_run, results, requested_by)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """).run([.integer(id), .text(eventID), .int(attempt), .text(integration), .text(trigger), .text(result.outcome.rawValue),
                           .int(result.exitCode.map(Int.init)), .int(result.signal.map(Int.init)), .real(result.startedAt.timeIntervalSince1970),
                           .real(result.endedAt.timeIntervalSince1970), .text(keepOutput ? result.stdout : nil), .text(keepOutput ? result.stderr : nil),
                           .int(result.stdoutDropped), .int(result.stderrDropped), .text(result.reason), .text(invocation), .integer(previousRun),
-                          .text(result.results?.jsonText)], in: db)
-        case let .started(id, eventID, attempt, integration, trigger, invocation, previousRun, at):
+                          .text(result.results?.jsonText), .text(requestedBy)], in: db)
+        case let .started(id, eventID, attempt, integration, trigger, invocation, previousRun, requestedBy, at):
             try db.cachedStatement(sql: """
-                INSERT INTO runs (id, event_id, attempt, integration, trigger, outcome, started_at, invocation, previous_run)
-                VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?)
-                """).run([.integer(id), .text(eventID), .int(attempt), .text(integration), .text(trigger), .real(at), .text(invocation), .integer(previousRun)], in: db)
+                INSERT INTO runs (id, event_id, attempt, integration, trigger, outcome, started_at, invocation, previous_run, requested_by)
+                VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)
+                """).run([.integer(id), .text(eventID), .int(attempt), .text(integration), .text(trigger), .real(at), .text(invocation), .integer(previousRun), .text(requestedBy)], in: db)
         case let .ended(id, result, keepOutput):
             try db.cachedStatement(sql: """
                 UPDATE runs SET outcome = ?, exit_code = ?, signal = ?, started_at = ?, ended_at = ?, stdout = ?, stderr = ?,

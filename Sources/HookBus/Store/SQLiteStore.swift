@@ -110,6 +110,12 @@ public struct SQLiteStore: EventStore {
             try Self.dropAutoincrement(from: "runs", in: db)
             try db.execute(sql: "DELETE FROM sqlite_sequence WHERE name IN ('events', 'runs')")
         }
+        migrator.registerMigration("v7: who asked for a run, and who started a schedule") { db in
+            // The token name (or `cli:USER`) of an operator action: a Test Action, a connection
+            // test, a re-drive, a schedule's runs. Null for runs of events a sender sent.
+            try db.execute(sql: "ALTER TABLE runs ADD COLUMN requested_by TEXT")
+            try db.execute(sql: "ALTER TABLE schedules ADD COLUMN started_by TEXT")
+        }
         return migrator
     }
 
@@ -222,10 +228,10 @@ public struct SQLiteStore: EventStore {
         }
     }
 
-    public func runStarted(eventID: String, attempt: Int, integration: String, trigger: String, invocation: String?, previousRun: Int64?, at date: Date) async throws -> Int64 {
+    public func runStarted(eventID: String, attempt: Int, integration: String, trigger: String, invocation: String?, previousRun: Int64?, requestedBy: String?, at date: Date) async throws -> Int64 {
         let id = RunIDs.next(now: date)
         await recorder.enqueue(.started(id: id, eventID: eventID, attempt: attempt, integration: integration, trigger: trigger,
-                                        invocation: invocation, previousRun: previousRun, at: date.timeIntervalSince1970))
+                                        invocation: invocation, previousRun: previousRun, requestedBy: requestedBy, at: date.timeIntervalSince1970))
         return id
     }
 
@@ -279,9 +285,9 @@ public struct SQLiteStore: EventStore {
     public func createSchedule(_ schedule: StoredSchedule) async throws {
         try await writer.write { db in
             try db.execute(sql: """
-                INSERT INTO schedules (id, integration, action, fields, state, started_at, next_run_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO schedules (id, integration, action, fields, state, started_at, next_run_at, started_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [schedule.id, schedule.integration, schedule.action, JSONValue.object(schedule.fields.mapValues(JSONValue.string)).jsonText,
-                                 schedule.state.rawValue, schedule.startedAt.timeIntervalSince1970, schedule.nextRunAt.timeIntervalSince1970])
+                                 schedule.state.rawValue, schedule.startedAt.timeIntervalSince1970, schedule.nextRunAt.timeIntervalSince1970, schedule.startedBy])
         }
     }
 
@@ -313,7 +319,8 @@ public struct SQLiteStore: EventStore {
             id: row["id"], integration: row["integration"], action: row["action"], fields: fields,
             state: StoredSchedule.State(rawValue: row["state"]) ?? .ended, endedReason: row["ended_reason"],
             startedAt: Date(timeIntervalSince1970: row["started_at"]), lastRunAt: (row["last_run_at"] as Double?).map { Date(timeIntervalSince1970: $0) },
-            nextRunAt: Date(timeIntervalSince1970: row["next_run_at"]), lastResult: row["last_result"], runs: row["runs"], endEvent: row["end_event"])
+            nextRunAt: Date(timeIntervalSince1970: row["next_run_at"]), lastResult: row["last_result"], runs: row["runs"], endEvent: row["end_event"],
+            startedBy: row["started_by"])
     }
 
     /// Takes a stored event for a re-drive: it becomes `running` again with its attempt raised.
@@ -423,7 +430,7 @@ public struct SQLiteStore: EventStore {
             signal: (row["signal"] as Int64?).map { Int32($0) }, startedAt: Date(timeIntervalSince1970: row["started_at"]),
             endedAt: (row["ended_at"] as Double?).map { Date(timeIntervalSince1970: $0) }, stdout: Self.fullText(row, "stdout"), stderr: Self.fullText(row, "stderr"),
             stdoutDropped: row["stdout_dropped"], stderrDropped: row["stderr_dropped"], reason: row["reason"],
-            invocation: row["invocation"], previousRun: row["previous_run"], results: row["results"])
+            invocation: row["invocation"], previousRun: row["previous_run"], results: row["results"], requestedBy: row["requested_by"])
     }
 
     /// What a run row is read with: its output as bytes, because GRDB decodes text up to the
@@ -431,7 +438,7 @@ public struct SQLiteStore: EventStore {
     static let runColumns = """
         r.id, r.event_id, r.attempt, r.integration, r.trigger, r.outcome, r.exit_code, r.signal, r.started_at, r.ended_at,
         CAST(r.stdout AS BLOB) AS stdout, CAST(r.stderr AS BLOB) AS stderr, r.stdout_dropped, r.stderr_dropped, r.reason,
-        r.invocation, r.previous_run, r.results, e.hook AS hook
+        r.invocation, r.previous_run, r.results, r.requested_by, e.hook AS hook
         """
 
     private static func fullText(_ row: Row, _ column: String) -> String? {

@@ -48,6 +48,8 @@ public struct RunRecord: Sendable, Hashable {
     public let previousRun: Int64?
     /// The action's `output` and `table_view` evaluated on its JSON stdout, as JSON.
     public var results: String? = nil
+    /// Who asked for the run by hand (a token's name, `cli:USER`); nil for a sender's event.
+    public var requestedBy: String? = nil
 
     public var durationSeconds: Double? { endedAt.map { $0.timeIntervalSince(startedAt) } }
 }

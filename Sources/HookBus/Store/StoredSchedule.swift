@@ -22,6 +22,8 @@ public struct StoredSchedule: Sendable, Hashable {
     public var runs: Int
     /// The event that records the end, for triggers to continue the work.
     public var endEvent: String?
+    /// Who started it (a token's name, `cli:USER`); nil for schedules stored before v7.
+    public var startedBy: String? = nil
 
     public static func newID() -> String { "sch_" + String(Event.newID().dropFirst(4)) }
 
@@ -35,6 +37,7 @@ public struct StoredSchedule: Sendable, Hashable {
         if let lastRunAt { fields["lastRunAt"] = .string(Event.formatDate(lastRunAt)) }
         if let lastResult { fields["lastResult"] = (try? JSONParser.parse(lastResult)) ?? .string(lastResult) }
         if let endEvent { fields["endEvent"] = .string(endEvent) }
+        if let startedBy { fields["startedBy"] = .string(startedBy) }
         return .object(fields)
     }
 }

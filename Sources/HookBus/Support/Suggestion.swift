@@ -1,5 +1,5 @@
 /// "Did you mean …?" suggestions for values outside a closed set.
-enum Suggestion {
+package enum Suggestion {
     /// The candidate closest to `word` by edit distance (case-insensitive), if it is close enough
     /// to be a plausible typo: at most a third of the word's length, and at least 1 edit allowed.
     static func closest(to word: String, in candidates: some Sequence<String>) -> String? {
@@ -15,7 +15,7 @@ enum Suggestion {
     }
 
     /// The text appended to a message: ` (did you mean 'x'?)`, or an empty string.
-    static func hint(for word: String, in candidates: some Sequence<String>) -> String {
+    package static func hint(for word: String, in candidates: some Sequence<String>) -> String {
         closest(to: word, in: candidates).map { " (did you mean '\($0)'?)" } ?? ""
     }
 

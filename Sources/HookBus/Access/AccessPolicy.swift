@@ -1,0 +1,182 @@
+/// Who may do what on the HTTP surface: the roles, the named tokens that carry them, and the one
+/// decision every route and the accept fast path ask for. It knows nothing of HTTP: it judges the
+/// value of an `Authorization` field, so it is tested without a socket and the CLI can use it.
+///
+/// Safe by default: a route whose role has no token configured is refused, unless the server
+/// listens on a loopback address *and* the configuration opens it explicitly
+/// (`server.open_on_loopback: true`, or `hookbus serve --open-on-loopback`).
+public struct AccessPolicy: Sendable {
+    public let tokens: [AccessToken]
+    /// Roles whose routes answer anyone: no token can use them, and the server is on loopback
+    /// with `open_on_loopback`.
+    public let openRoles: Set<Role>
+
+    /// - Parameters:
+    ///   - openOnLoopback: whether roles without a token are open; only honoured on loopback.
+    ///   - host: the address the server listens on.
+    public init(tokens: [AccessToken], openOnLoopback: Bool, host: String) {
+        self.tokens = tokens
+        var open: Set<Role> = []
+        if openOnLoopback && Self.isLoopback(host) {
+            for role in Role.allCases where !tokens.contains(where: { role.admits($0.role) }) { open.insert(role) }
+        }
+        openRoles = open
+    }
+
+    /// The policy of a configuration.
+    public init(_ configuration: HookBusConfiguration) {
+        self.init(tokens: configuration.accessTokens, openOnLoopback: configuration.openOnLoopback, host: configuration.host)
+    }
+
+    /// Decides a request to a route of `role` from its `Authorization` field.
+    ///
+    /// Every configured token's secret is compared, in constant time and without stopping at a
+    /// match, so the time taken says nothing about which token (or how much of one) matched.
+    /// - Returns: who made the request — the token's name, or `anonymous` on an open role.
+    public func authorize(_ authorization: String?, for role: Role) -> Result<Principal, AccessDenial> {
+        let open = openRoles.contains(role)
+        guard let authorization else {
+            if open { return .success(.anonymous) }
+            return .failure(tokens.contains(where: { role.admits($0.role) })
+                ? AccessDenial(.missingCredentials, "this route needs 'Authorization: Bearer <\(role.admitted) token>'")
+                : notConfigured(role))
+        }
+        // On an open route a token sent anyway still names who acted, and a wrong one is a
+        // mistake worth hearing about.
+        guard let presented = Self.bearer(authorization) else {
+            return .failure(AccessDenial(.malformedCredentials, "the Authorization field must be 'Bearer <token>'"))
+        }
+        var match: AccessToken?
+        let bytes = Array(presented.utf8)
+        for token in tokens where ConstantTime.equals(bytes, Array(token.secret.reveal().utf8)) { match = token }
+        guard let match else {
+            return .failure(AccessDenial(.unknownToken, "the bearer token is not one of the configured tokens"))
+        }
+        guard open || role.admits(match.role) else {
+            return .failure(AccessDenial(.wrongRole, "token '\(match.name)' has role \(match.role.rawValue); this route needs \(role.admitted)"))
+        }
+        return .success(Principal(name: match.name, role: match.role))
+    }
+
+    private func notConfigured(_ role: Role) -> AccessDenial {
+        AccessDenial(.roleNotConfigured, "no \(role.admitted) token is configured, so these routes are closed: add one under server.tokens "
+            + "({name: …, role: \(role == .metrics ? "metrics" : role.rawValue), secret: {env: …}}), or, on 127.0.0.1 only, set server.open_on_loopback: true")
+    }
+
+    /// Why the server must not start with this policy, or nil: an unauthenticated route on an
+    /// address other hosts can reach. `open_on_loopback` away from loopback is refused too
+    /// rather than ignored: whoever set it expects routes to be open that would not be.
+    public static func startProblem(_ configuration: HookBusConfiguration) -> String? {
+        guard !isLoopback(configuration.host) else { return nil }
+        if configuration.openOnLoopback {
+            return "refusing to listen on \(configuration.host) with open_on_loopback: that opens routes without a token on loopback only; remove it and configure server.tokens, or listen on 127.0.0.1"
+        }
+        for name in configuration.webhooks.keys.sorted() {
+            if case .none = configuration.webhooks[name]!.authentication {
+                return "refusing to listen on \(configuration.host): webhook '\(name)' has auth scheme none, so anyone who reaches the port could post to it; give it a token or hmac scheme, or listen on 127.0.0.1"
+            }
+        }
+        return nil
+    }
+
+    /// Addresses only this machine reaches: `localhost`, 127.0.0.0/8 and `::1`.
+    public static func isLoopback(_ host: String) -> Bool {
+        let lowered = host.lowercased()
+        if lowered == "localhost" || lowered == "::1" || lowered == "[::1]" { return true }
+        let parts = lowered.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
+    }
+
+    /// The token of `Bearer <token>` (the scheme is case-insensitive, RFC 9110 §11.1).
+    static func bearer(_ authorization: String) -> Substring? {
+        let prefix = "bearer "
+        guard authorization.utf8.count > prefix.utf8.count,
+              authorization.prefix(prefix.count).lowercased() == prefix else { return nil }
+        return authorization.dropFirst(prefix.count)
+    }
+}
+
+/// A role on the HTTP surface.
+public enum Role: String, Sendable, Hashable, CaseIterable, ClosedSet {
+    /// The incident system: hook endpoints, the bulk import, the button listing.
+    case sender
+    /// A person or tool that reads the audit trail or makes something run by hand.
+    case `operator`
+    /// A metrics scraper (Prometheus): `/metrics` only. Operator tokens may read it too.
+    case metrics
+
+    public static let setName = "role"
+
+    /// Whether a token of `tokenRole` may use this role's routes.
+    public func admits(_ tokenRole: Role) -> Bool {
+        tokenRole == self || (self == .metrics && tokenRole == .operator)
+    }
+
+    /// The roles admitted, as a message names them.
+    var admitted: String { self == .metrics ? "metrics or operator" : rawValue }
+}
+
+/// A named token (`server.tokens`): its name is what the audit trail records as who acted.
+public struct AccessToken: Sendable {
+    public var name: String
+    public var role: Role
+    public var secret: Secret
+
+    public init(name: String, role: Role, secret: Secret) {
+        self.name = name
+        self.role = role
+        self.secret = secret
+    }
+}
+
+/// Who made a request: a token's name and role, or `anonymous` on a route left open on loopback.
+public struct Principal: Sendable, Hashable, CustomStringConvertible {
+    public let name: String
+    public let role: Role?
+
+    public init(name: String, role: Role?) {
+        self.name = name
+        self.role = role
+    }
+
+    public static let anonymous = Principal(name: "anonymous", role: nil)
+    public var description: String { name }
+}
+
+/// Why a request was refused. Every code but `wrongRole` and `roleNotConfigured` is a 401 (the
+/// credentials are the problem); those two are 403 (no credentials sent here would help).
+public struct AccessDenial: Error, Sendable, Equatable {
+    public enum Code: String, Sendable, Hashable, CaseIterable {
+        case missingCredentials = "missing_credentials"
+        case malformedCredentials = "malformed_credentials"
+        case unknownToken = "unknown_token"
+        case wrongRole = "wrong_role"
+        case roleNotConfigured = "role_not_configured"
+    }
+
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    /// 403 rather than 401: the caller is known (or nobody could be), and retrying with other
+    /// credentials of the same kind would not help.
+    public var isForbidden: Bool { code == .wrongRole || code == .roleNotConfigured }
+}
+
+/// Comparison of secrets in time that depends only on the lengths.
+public enum ConstantTime {
+    public static func equals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        var difference = UInt8(a.count == b.count ? 0 : 1)
+        let count = max(a.count, b.count)
+        for index in 0..<count {
+            let x = index < a.count ? a[index] : 0
+            let y = index < b.count ? b[index] : 0
+            difference |= x ^ y
+        }
+        return difference == 0
+    }
+}

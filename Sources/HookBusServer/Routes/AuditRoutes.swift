@@ -1,0 +1,44 @@
+import HookBus
+import Hummingbird
+
+/// The audit trail, for `operator` tokens: an event with its runs, and the runs by filter.
+struct AuditRoutes {
+    let state: ServerState
+
+    func register<Routes: RouterMethods>(on routes: Routes) where Routes.Context == HookBusRequestContext {
+        let store = state.engine.store
+        routes.get("/events/:id") { _, context -> Response in
+            let id = context.parameters.get("id") ?? ""
+            guard let stored = try await store.event(id: id) else {
+                throw APIError(.notFound, "unknown_event", "no event with id '\(id)'")
+            }
+            let runs = try await store.runs(RunFilter(eventID: id, limit: 10_000)).reversed()
+            let event: JSONValue
+            do { event = try JSONParser.parse(stored.event.recordJSON) } catch {
+                throw APIError(.internalServerError, "unreadable_event", "event '\(id)' is stored but its record cannot be read: \(error)")
+            }
+            return jsonResponse(.object([
+                "event": event, "state": .string(stored.state.rawValue), "attempt": .number(String(stored.attempt)),
+                "runs": .array(runs.map(\.jsonValue)),
+            ]))
+        }
+        routes.get("/runs") { request, _ -> Response in
+            let query = request.uri.queryParameters
+            var filter = RunFilter(eventID: query.get("event"), trigger: query.get("trigger"), outcome: query.get("outcome"), limit: 100)
+            if let limit = query.get("limit") {
+                guard let value = Int(limit), (1...10_000).contains(value) else { throw APIError(.badRequest, "invalid_query", "'limit' must be 1-10000") }
+                filter.limit = value
+            }
+            if let since = query.get("since") {
+                guard let date = TimeExpression.parse(since) else { throw APIError(.badRequest, "invalid_query", "'since' must be ISO 8601 or an age like 30m, 12h, 7d") }
+                filter.since = date
+            }
+            if let after = query.get("after") {
+                guard let value = Int64(after) else { throw APIError(.badRequest, "invalid_query", "'after' must be a run id") }
+                filter.afterID = value
+            }
+            let runs = try await store.runs(filter)
+            return jsonResponse(.object(["runs": .array(runs.map(\.jsonValue))]))
+        }
+    }
+}

@@ -1,0 +1,17 @@
+public import Hummingbird
+public import HookBus
+
+/// The request context of every HookBus route: Hummingbird's core context, and who made the
+/// request once a route group's `AccessMiddleware` has decided it.
+public struct HookBusRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// Set by `AccessMiddleware`; nil on routes that no role guards (`/healthz`, webhooks).
+    public var principal: Principal?
+
+    public init(source: Source) {
+        coreContext = .init(source: source)
+    }
+
+    /// The name the audit trail records for an operator action.
+    var actor: String { principal?.name ?? Principal.anonymous.name }
+}

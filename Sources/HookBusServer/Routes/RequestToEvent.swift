@@ -1,0 +1,105 @@
+import Foundation
+import HTTPTypes
+import Logging
+import HookBus
+import Hummingbird
+import NIOCore
+
+/// The one place where an HTTP request becomes an event: `HookAdmission`'s checks in their
+/// order, the body read within its limit between the head's checks and the rest. Every refusal
+/// is an `APIError`, counted here as it is thrown; nothing is stored before all checks pass.
+/// (Authentication of hook requests and the bulk import is the route group's `AccessMiddleware`.)
+struct RequestToEvent {
+    let state: ServerState
+    var admission: HookAdmission { HookAdmission(state: state) }
+
+    /// A JSON (or JSON Lines) body: the head's limits, then the bytes within `max_body_bytes`.
+    func body(of request: Request, format: HookAdmission.BodyFormat = .json) async throws(APIError) -> [UInt8] {
+        if let refusal = admission.checkLimits(HookAdmission.Head(request.headers), format: format) { throw counted(refusal) }
+        return try await read(request)
+    }
+
+    /// The body's bytes: 413 past `max_body_bytes` (a body without a declared length is read up
+    /// to it), 400 when it cannot be read at all (a broken chunked encoding).
+    func read(_ request: Request) async throws(APIError) -> [UInt8] {
+        let limit = state.configuration.maxBodyBytes
+        do {
+            let buffer = try await request.body.collect(upTo: limit)
+            return Array(buffer.readableBytesView)
+        } catch is NIOTooManyBytesError {
+            throw counted(HookAdmission.tooLarge(limit))
+        } catch {
+            throw counted(APIError(.badRequest, "malformed_body", "the body could not be read: \(error)"))
+        }
+    }
+
+    /// A hook request's event and idempotency key (authentication done by the route group).
+    func hookEvent(_ request: Request, hook: String) async throws(APIError) -> (event: Event, key: String?) {
+        let head = HookAdmission.Head(request.headers)
+        if let refusal = admission.checkLimits(head) { throw counted(refusal) }
+        let body = try await read(request)
+        switch admission.admitHook(hook, head: head, body: body) {
+        case let .success(event): return (event, head.idempotencyKey)
+        case let .failure(refusal): throw counted(refusal)
+        }
+    }
+
+    /// `POST /api/v1/events`: recorded events, one per line, each stored as a replay of the
+    /// event its `id` names (which is also its idempotency key, so a batch sent again stores
+    /// nothing twice). Lines are judged one by one: a bad line is answered with its error and
+    /// does not stop the others. Blank lines are skipped.
+    func recordedEvents(_ request: Request) async throws(APIError) -> [(line: Int, result: Result<Event, APIError>)] {
+        let body = try await body(of: request, format: .jsonLines)
+        if let refusal = admission.checkBacklog() { throw counted(refusal) }
+        let router = state.engine.router
+        var results: [(line: Int, result: Result<Event, APIError>)] = []
+        var lineNumber = 0
+        for line in body.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+            lineNumber += 1
+            let text = String(decoding: line, as: UTF8.self)
+            if text.allSatisfy(\.isWhitespace) { continue }
+            do {
+                let recorded = try Event.fromRecord(text, requireID: true)
+                let event = recorded.replayed(origin: recorded.source.origin ?? "POST /api/v1/events")
+                if event.trigger != nil { _ = try router.route(event) }
+                results.append((lineNumber, .success(event)))
+            } catch {
+                results.append((lineNumber, .failure(counted(APIError(error)))))
+            }
+        }
+        return results
+    }
+
+    /// A webhook's event: the endpoint, the head's limits, the body, the endpoint's own
+    /// authentication scheme (over the body's bytes), then the backlog, key and event.
+    func webhookEvent(_ request: Request, name: String, route: String) async throws(APIError) -> (event: Event, key: String?) {
+        guard let endpoint = state.configuration.webhooks[name] else {
+            throw counted(APIError(.notFound, "unknown_webhook", "no webhook endpoint named '\(name)' is configured\(Suggestion.hint(for: name, in: Array(state.configuration.webhooks.keys)))"))
+        }
+        let head = HookAdmission.Head(request.headers)
+        if let refusal = admission.checkLimits(head) { throw counted(refusal) }
+        let body = try await read(request)
+        try authenticateWebhook(endpoint, request: request, body: body, route: route)
+        if let refusal = admission.checkBacklog() ?? admission.checkIdempotencyKey(head) { throw counted(refusal) }
+        do {
+            return (try Event.fromWebhook(body: body, endpoint: name), head.idempotencyKey)
+        } catch {
+            throw counted(APIError(error))
+        }
+    }
+
+    private func authenticateWebhook(_ endpoint: WebhookEndpoint, request: Request, body: [UInt8], route: String) throws(APIError) {
+        var query: [String: String] = [:]
+        for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
+        let result = state.verifier.verify(endpoint.authentication, header: { name in HTTPField.Name(name).flatMap { request.headers[$0] } }, query: query, body: body)
+        if case let .failure(failure) = result {
+            state.metrics.authenticationFailed(route: route, reason: failure.reason)
+            throw APIError(.unauthorized, "unauthorized", "webhook '\(endpoint.name)' authentication failed: \(failure)")
+        }
+    }
+
+    func counted(_ error: APIError) -> APIError {
+        state.metrics.rejected(error.code)
+        return error
+    }
+}

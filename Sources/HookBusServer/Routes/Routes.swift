@@ -1,0 +1,52 @@
+import Foundation
+import HTTPTypes
+import Logging
+public import HookBus
+public import Hummingbird
+
+/// The HTTP interface of DESIGN.md, one route collection per concern, each guarded as a group:
+///
+/// | group | routes | who |
+/// | --- | --- | --- |
+/// | `SenderRoutes` | hooks, bulk import, buttons | `sender` tokens |
+/// | `WebhookRoutes` | `/api/v1/webhooks/{name}` | each endpoint's own scheme |
+/// | `AuditRoutes` | events, runs | `operator` tokens |
+/// | `OperatorRoutes` | connection test, Test Action, schedules | `operator` tokens |
+/// | `SystemRoutes` | `/healthz` (anyone), `/metrics` (`metrics` or `operator`) | |
+///
+/// Every other method on a registered path is answered 405 with `Allow` (`RegisteredRoutes`).
+public func makeRouter(state: ServerState) -> Hummingbird.Router<HookBusRequestContext> {
+    let router = Hummingbird.Router(context: HookBusRequestContext.self)
+    router.add(middleware: APIErrorMiddleware())
+    let routes = RegisteredRoutes(router)
+    SenderRoutes(state: state).register(on: routes.group("/api/v1").add(middleware: AccessMiddleware(role: .sender, state: state)))
+    WebhookRoutes(state: state).register(on: routes.group("/api/v1/webhooks"))
+    AuditRoutes(state: state).register(on: routes.group("/api/v1").add(middleware: AccessMiddleware(role: .operator, state: state)))
+    OperatorRoutes(state: state).register(on: routes.group("/api/v1").add(middleware: AccessMiddleware(role: .operator, state: state)))
+    SystemRoutes(state: state).register(open: routes.group(), metrics: routes.group().add(middleware: AccessMiddleware(role: .metrics, state: state)))
+    routes.addMethodNotAllowed()
+    return router
+}
+
+/// A path parameter as written before percent-encoding: integration and action names have spaces.
+func decoded(_ parameter: String?) -> String {
+    guard let parameter else { return "" }
+    return parameter.removingPercentEncoding ?? parameter
+}
+
+/// Turns every error escaping a handler into the JSON error form; unexpected ones are 500s that
+/// say nothing of internals.
+struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as APIError {
+            return error.response
+        } catch let error as HTTPError {
+            return APIError(error.status, error.status == .notFound ? "not_found" : "http_error", error.body ?? error.status.reasonPhrase).response
+        } catch {
+            context.logger.error("request failed: \(error)")
+            return APIError(.internalServerError, "internal_error", "internal error").response
+        }
+    }
+}
