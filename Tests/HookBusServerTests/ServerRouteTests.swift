@@ -19,7 +19,11 @@ final class ServerFixture: Sendable {
     let state: ServerState
     let store: SQLiteStore
 
-    init(backlogLimit: Int = 1000, maxBody: Int = 4096) throws {
+    /// - Parameters:
+    ///   - fastPath: `server.fast_path`.
+    ///   - tokens: whether `server.tokens` and `hook_token` are configured (without them, every
+    ///     role's routes are closed, as a new server's are).
+    init(backlogLimit: Int = 1000, maxBody: Int = 4096, fastPath: Bool = true, tokens: Bool = true) throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("hookbus-server-test-\(UUID().uuidString)")
         self.folder = folder
         try FileManager.default.createDirectory(at: folder.appendingPathComponent("hooks"), withIntermediateDirectories: true)
@@ -28,12 +32,16 @@ final class ServerFixture: Sendable {
         try write("hooks/a.yaml", "integration: 'Tools'\nname: 'On update'\ntype: Trigger\nscript:\n  code: 'echo'\nhook: [updateIncident, newIncident]\n")
         try write("hooks/b.yaml", "integration: 'Tools'\nname: 'Escalate'\ntype: Trigger\nscript:\n  code: 'echo'\ncheck_not_null_field: 'opt_92'\nhook: [incidentCustomAction]\n")
         try write("hooks/c.yaml", "integration: 'Tools'\nname: 'From alerts'\ntype: Trigger\nscript:\n  code: 'echo'\nhook: [webhook]\n")
-        try write("hookbus.yaml", """
-            server:
+        let tokenLines = tokens ? """
               hook_token: {env: HOOK_TOKEN}
               tokens:
                 - {name: alice, role: operator, secret: {env: OPERATOR_TOKEN}}
                 - {name: scraper, role: metrics, secret: {env: METRICS_TOKEN}}
+
+            """ : ""
+        try write("hookbus.yaml", """
+            server:
+            \(tokenLines)  fast_path: \(fastPath)
               backlog_limit: \(backlogLimit)
               max_body_bytes: \(maxBody)
             webhooks:
