@@ -117,9 +117,10 @@ import Testing
 
     @Test func sampleConfigurationLoadsAgainstTheShippedHooks() {
         let catalog = DefinitionLoader().load([packageRoot.appendingPathComponent("Hooks").path]).catalog
-        let result = ConfigurationLoader(environment: ["HOOKBUS_HOOK_TOKEN": "t", "SOAR_API_TOKEN": "t", "GITHUB_WEBHOOK_SECRET": "g", "PAGERDUTY_WEBHOOK_SECRET": "p", "SLACK_SIGNING_SECRET": "s", "CHAT_WEBHOOK_URL": "https://chat.example.com/hook"])
+        let result = ConfigurationLoader(environment: ["HOOKBUS_HOOK_TOKEN": "t", "HOOKBUS_OPERATOR_TOKEN": "o", "HOOKBUS_METRICS_TOKEN": "m", "SOAR_API_TOKEN": "t", "GITHUB_WEBHOOK_SECRET": "g", "PAGERDUTY_WEBHOOK_SECRET": "p", "SLACK_SIGNING_SECRET": "s", "CHAT_WEBHOOK_URL": "https://chat.example.com/hook"])
             .load(path: packageRoot.appendingPathComponent("Samples/hookbus.yaml").path, catalog: catalog)
         #expect(result.diagnostics.filter { $0.severity == .error }.isEmpty, "\(result.diagnostics)")
         #expect(result.configuration?.webhooks.count == 4)
+        #expect(result.configuration?.accessTokens.map(\.role) == [.sender, .operator, .metrics])
     }
 }
