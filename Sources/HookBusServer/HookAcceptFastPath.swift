@@ -359,8 +359,12 @@ final class HookAcceptFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 extension HTTPServerBuilder {
     /// HTTP/1.1 with the accept fast path in front of the router (see `HookAcceptFastPath`),
     /// unless `server.fast_path: false` sends every request to the router.
+    /// Either way, a request that does not keep its connection alive has it closed after the
+    /// answer (`ConnectionCloseForHTTP10`).
     static func hookBus(state: ServerState) -> HTTPServerBuilder {
-        guard state.configuration.fastPath else { return .http1() }
-        return .http1(configuration: .init(additionalChannelHandlers: [HookAcceptFastPath(state: state)]))
+        guard state.configuration.fastPath else {
+            return .http1(configuration: .init(additionalChannelHandlers: [ConnectionCloseForHTTP10.Installer()]))
+        }
+        return .http1(configuration: .init(additionalChannelHandlers: [ConnectionCloseForHTTP10.Installer(), HookAcceptFastPath(state: state)]))
     }
 }

@@ -206,6 +206,8 @@ enum RawHTTP {
         let status: Int
         /// The head's field names, lower-cased, in order (a repeated one appears twice).
         var names: [String] = []
+        /// The head's fields by lower-cased name (the last of a repeated one).
+        var fields: [String: String] = [:]
         let body: String
     }
 
@@ -226,11 +228,11 @@ enum RawHTTP {
 
     /// - Parameter halfClose: shut the socket for writing once the requests are sent, as a
     ///   client that has nothing more to say may, and read the answers after that.
-    static func exchange(port: Int, _ text: String, answers count: Int, halfClose: Bool = false) throws -> [Answer] {
+    static func exchange(port: Int, _ text: String, answers count: Int, halfClose: Bool = false, timeoutSeconds: Int = 10) throws -> [Answer] {
         let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard socket >= 0 else { throw Failure(description: "socket: \(errno)") }
         defer { close(socket) }
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -279,6 +281,17 @@ enum RawHTTP {
         return answers
     }
 
+    /// Sends `text` without shutting our side and reads answers until the server closes the
+    /// connection; one that leaves it open fails this within the socket's 10 s timeout.
+    static func answersUntilServerCloses(port: Int, _ text: String) throws -> [Answer] {
+        do {
+            _ = try exchange(port: port, text, answers: .max)
+        } catch let failure as Failure where failure.ended {
+            return failure.answers
+        }
+        throw Failure(description: "the server did not close the connection")
+    }
+
     /// One complete response at the start of `bytes` (Content-Length framing), and its length.
     static func parse(_ bytes: [UInt8]) -> (Answer, Int)? {
         let separator = Array("\r\n\r\n".utf8)
@@ -294,6 +307,11 @@ enum RawHTTP {
         let total = end + 4 + length
         guard bytes.count >= total else { return nil }
         let names = lines.dropFirst().compactMap { $0.split(separator: ":", maxSplits: 1).first?.lowercased() }
-        return (Answer(status: status, names: names, body: String(decoding: bytes[(end + 4)..<total], as: UTF8.self)), total)
+        var fields: [String: String] = [:]
+        for line in lines.dropFirst() {
+            let parts = line.split(separator: ":", maxSplits: 1)
+            if parts.count == 2 { fields[parts[0].lowercased()] = parts[1].trimmingCharacters(in: .whitespaces) }
+        }
+        return (Answer(status: status, names: names, fields: fields, body: String(decoding: bytes[(end + 4)..<total], as: UTF8.self)), total)
     }
 }
