@@ -21,7 +21,7 @@ for _ in $(seq 1 "$rounds"); do
   for variant in "$@"; do
     label=${variant%%:*}; rest=${variant#*:}; environment=${rest%:*}; binary=${rest##*:}
     data=$(mktemp -d -p "$work")
-    printf 'data_dir: %s\nserver: {backlog_limit: 100000000}\n' "$data" > "$data/hookbus.yaml"
+    printf 'data_dir: %s\nserver: {backlog_limit: 100000000, hook_token: {env: HOOKBUS_BENCH_TOKEN}}\n' "$data" > "$data/hookbus.yaml"
     env $environment "$binary" serve --hooks Hooks --config "$data/hookbus.yaml" --port 0 --log-level error > "$data/log" 2>&1 &
     pid=$!
     port=$(await_port "$data/log")

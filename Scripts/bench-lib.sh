@@ -12,12 +12,20 @@ await_port() {  # $1 = the server's log file
   echo "server did not start" >&2; cat "$1" >&2; return 1
 }
 
+# Benchmark servers authenticate as production ones do: their configuration reads this sender
+# token (`server.hook_token: {env: HOOKBUS_BENCH_TOKEN}`, which old builds read too) and every
+# request sends it; scripts that read /metrics add a metrics token (`metrics_header`).
+export HOOKBUS_BENCH_TOKEN=bench-sender-token-0123456789abcdef
+export HOOKBUS_BENCH_METRICS_TOKEN=bench-metrics-token-0123456789abcdef
+metrics_header="Authorization: Bearer $HOOKBUS_BENCH_METRICS_TOKEN"
+
 # The accept benchmarks' request, as a wrk script: an approveTask hook (no shipped trigger
 # listens to it, so it measures accept + durable store). The caller appends its own `done`.
 write_accept_lua() {  # $1 = the file to write
   cat > "$1" <<'LUA'
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer bench-sender-token-0123456789abcdef"
 wrk.body = '{"tasksDetail": {"id": 7, "status": "approved", "title": "Contain host", "assigned_to": "ann"}}'
 LUA
 }

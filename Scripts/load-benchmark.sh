@@ -29,7 +29,7 @@ end
 LUA
 
 # (a) approveTask: no shipped trigger listens to it, so this measures accept + durable store.
-printf 'data_dir: %s/a\nserver: {backlog_limit: 100000000}\n' "$work" > "$work/hookbus.yaml"
+printf 'data_dir: %s/a\nserver: {backlog_limit: 100000000, hook_token: {env: HOOKBUS_BENCH_TOKEN}, tokens: [{name: bench, role: metrics, secret: {env: HOOKBUS_BENCH_METRICS_TOKEN}}]}\n' "$work" > "$work/hookbus.yaml"
 port=$(start_server Hooks)
 echo "(a) durable accepts, no matching trigger, ${duration}s each:"
 # The server's CPU time per request (utime + stime from /proc) is steadier than the rate on a
@@ -45,7 +45,7 @@ for connections in 32 128; do
   awk -v a="$before" -v b="$after" -v n="$requests" -v tk="$(getconf CLK_TCK)" -v steal="$(steal_percent "$machine_before" "$machine_after")" \
     'BEGIN { printf "    server CPU %.0f µs per request; machine steal %s%%\n", (b - a) / tk * 1e6 / n, steal }'
 done
-accepted=$(curl -s "http://127.0.0.1:$port/metrics" | awk '/^hookbus_events_accepted_total/ {print $2}')
+accepted=$(curl -s -H "$metrics_header" "http://127.0.0.1:$port/metrics" | awk '/^hookbus_events_accepted_total/ {print $2}')
 echo "  accepted and stored: $accepted events"
 kill "$(cat "$work/server.pid")"; sleep 1
 
@@ -55,6 +55,7 @@ kill "$(cat "$work/server.pid")"; sleep 1
 cat > "$work/post-tasks.lua" <<'LUA'
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer bench-sender-token-0123456789abcdef"
 counter = 0
 request = function()
   counter = counter + 1
@@ -64,7 +65,7 @@ LUA
 mkdir -p "$work/hooks"
 printf "name: 'Bench'\nscript:\n  type: bash\nconfiguration:\n  data_attributes: {}\n" > "$work/hooks/i.yaml"
 printf "integration: 'Bench'\nname: 'Trivial'\ntype: Trigger\nscript:\n  code: ':'\nhook: [approveTask]\n" > "$work/hooks/a.yaml"
-printf 'data_dir: %s/b\nrunner: {concurrency: 2}\nserver: {backlog_limit: 100000000}\n' "$work" > "$work/hookbus.yaml"
+printf 'data_dir: %s/b\nrunner: {concurrency: 2}\nserver: {backlog_limit: 100000000, hook_token: {env: HOOKBUS_BENCH_TOKEN}, tokens: [{name: bench, role: metrics, secret: {env: HOOKBUS_BENCH_METRICS_TOKEN}}]}\n' "$work" > "$work/hookbus.yaml"
 # The reference: bash started the same way (two at a time, output captured, through
 # swift-subprocess). This machine's speed drifts by up to ±20% within minutes, so the raw rate is
 # measured between short windows of the server's own drain, with the server stopped (SIGSTOP)
@@ -76,7 +77,7 @@ pid=$(cat "$work/server.pid")
 echo "(b) trivial bash trigger, 16 connections for ${duration}s, then until the backlog is empty:"
 started=$(date +%s.%N)
 wrk -t1 -c16 -d"${duration}s" -s "$work/post-tasks.lua" "http://127.0.0.1:$port/api/v1/hooks/approveTask" | grep -E "Requests/sec" | sed 's/^/    accept /'
-runs_now() { curl -s "http://127.0.0.1:$port/metrics" | awk '/^hookbus_runs_total/ {sum += $2} END {print sum + 0}'; }
+runs_now() { curl -s -H "$metrics_header" "http://127.0.0.1:$port/metrics" | awk '/^hookbus_runs_total/ {sum += $2} END {print sum + 0}'; }
 backlog_now() { curl -s "http://127.0.0.1:$port/healthz" | grep -o '"backlog":[0-9]*' | grep -o '[0-9]*$'; }
 stopped=0
 raw_while_stopped() {  # appends the raw rate to $work/raws; the server's stopped time is not counted end to end
@@ -98,7 +99,7 @@ for round in 1 2 3 4 5 6 7 8; do
 done
 while [ "$(backlog_now)" != "0" ]; do sleep 0.2; done
 ended=$(date +%s.%N)
-metrics=$(curl -s "http://127.0.0.1:$port/metrics")
+metrics=$(curl -s -H "$metrics_header" "http://127.0.0.1:$port/metrics")
 accepted=$(echo "$metrics" | awk '/^hookbus_events_accepted_total/ {print $2}')
 executed=$(echo "$metrics" | awk '/^hookbus_runs_total/ {sum += $2} END {print sum + 0}')
 succeeded=$(echo "$metrics" | awk '/^hookbus_runs_total\{outcome="succeeded"/ {sum += $2} END {print sum + 0}')
