@@ -16,8 +16,19 @@ final class ConnectionCloseForHTTP10: ChannelInboundHandler, RemovableChannelHan
     typealias InboundOut = HTTPServerRequestPart
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard case var .head(head) = unwrapInboundIn(data), !head.isKeepAlive,
-              !head.headers[canonicalForm: "connection"].contains(where: { $0.lowercased() == "close" }) else {
+        guard case var .head(head) = unwrapInboundIn(data) else {
+            context.fireChannelRead(data)
+            return
+        }
+        // An HTTP/1.1 connection needs nothing of this handler (its `Connection: close` reaches
+        // the router as sent): it leaves, so kept-alive connections pay for it once, not per
+        // request. A client does not change its version on one connection.
+        if head.version.major == 1 && head.version.minor >= 1 {
+            context.fireChannelRead(data)
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+            return
+        }
+        guard !head.isKeepAlive, !head.headers[canonicalForm: "connection"].contains(where: { $0.lowercased() == "close" }) else {
             context.fireChannelRead(data)
             return
         }

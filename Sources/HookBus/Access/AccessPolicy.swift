@@ -10,17 +10,19 @@ public struct AccessPolicy: Sendable {
     /// Roles whose routes answer anyone: no token can use them, and the server is on loopback
     /// with `open_on_loopback`.
     public let openRoles: Set<Role>
+    /// Each token's secret as bytes, made once: the check runs on every request's event loop.
+    private let secrets: [(token: AccessToken, bytes: [UInt8])]
+    /// The roles some token may use.
+    private let served: Set<Role>
 
     /// - Parameters:
     ///   - openOnLoopback: whether roles without a token are open; only honoured on loopback.
     ///   - host: the address the server listens on.
     public init(tokens: [AccessToken], openOnLoopback: Bool, host: String) {
         self.tokens = tokens
-        var open: Set<Role> = []
-        if openOnLoopback && Self.isLoopback(host) {
-            for role in Role.allCases where !tokens.contains(where: { role.admits($0.role) }) { open.insert(role) }
-        }
-        openRoles = open
+        secrets = tokens.map { ($0, Array($0.secret.reveal().utf8)) }
+        served = Set(Role.allCases.filter { role in tokens.contains { role.admits($0.role) } })
+        openRoles = openOnLoopback && Self.isLoopback(host) ? Set(Role.allCases).subtracting(served) : []
     }
 
     /// The policy of a configuration.
@@ -34,10 +36,10 @@ public struct AccessPolicy: Sendable {
     /// match, so the time taken says nothing about which token (or how much of one) matched.
     /// - Returns: who made the request — the token's name, or `anonymous` on an open role.
     public func authorize(_ authorization: String?, for role: Role) -> Result<Principal, AccessDenial> {
-        let open = openRoles.contains(role)
+        let open = !openRoles.isEmpty && openRoles.contains(role)
         guard let authorization else {
             if open { return .success(.anonymous) }
-            return .failure(tokens.contains(where: { role.admits($0.role) })
+            return .failure(served.contains(role)
                 ? AccessDenial(.missingCredentials, "this route needs 'Authorization: Bearer <\(role.admitted) token>'")
                 : notConfigured(role))
         }
@@ -47,8 +49,8 @@ public struct AccessPolicy: Sendable {
             return .failure(AccessDenial(.malformedCredentials, "the Authorization field must be 'Bearer <token>'"))
         }
         var match: AccessToken?
-        let bytes = Array(presented.utf8)
-        for token in tokens where ConstantTime.equals(bytes, Array(token.secret.reveal().utf8)) { match = token }
+        let bytes = Array(presented)
+        for (token, secret) in secrets where ConstantTime.equals(bytes, secret) { match = token }
         guard let match else {
             return .failure(AccessDenial(.unknownToken, "the bearer token is not one of the configured tokens"))
         }
@@ -88,12 +90,18 @@ public struct AccessPolicy: Sendable {
     }
 
     /// The token of `Bearer <token>` (the scheme is case-insensitive, RFC 9110 §11.1).
-    static func bearer(_ authorization: String) -> Substring? {
-        let prefix = "bearer "
-        guard authorization.utf8.count > prefix.utf8.count,
-              authorization.prefix(prefix.count).lowercased() == prefix else { return nil }
-        return authorization.dropFirst(prefix.count)
+    static func bearer(_ authorization: String) -> Substring.UTF8View? {
+        let utf8 = authorization.utf8
+        guard utf8.count > bearerPrefix.count else { return nil }
+        // Compared as bytes, ASCII letters folded: lower-casing made a string per request.
+        for (byte, expected) in zip(utf8, bearerPrefix) {
+            let folded = byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte + 32 : byte
+            guard folded == expected else { return nil }
+        }
+        return authorization.dropFirst(bearerPrefix.count).utf8
     }
+
+    private static let bearerPrefix = Array("bearer ".utf8)
 }
 
 /// A role on the HTTP surface.
