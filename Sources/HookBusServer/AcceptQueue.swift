@@ -26,6 +26,8 @@ public final class AcceptQueue: Sendable {
         /// Whether the writer thread exists; `asleep`: it waits on `wake` for work.
         var writerRunning = false
         var writerAsleep = false
+        /// How many writer threads were started (see `writer`).
+        var writersStarted = 0
     }
 
     private let store: any EventStore
@@ -63,6 +65,7 @@ public final class AcceptQueue: Sendable {
             state.waiting.append(Waiting(event: event, key: idempotencyKey, record: record, settled: settled, reply: reply))
             if !state.writerRunning {
                 state.writerRunning = true
+                state.writersStarted += 1
                 return .start
             }
             if state.writerAsleep {
@@ -80,6 +83,13 @@ public final class AcceptQueue: Sendable {
             }
         case .signal: wake.signal()
         }
+    }
+
+    /// Whether a writer thread is running, and how many were started: what a test waits on to
+    /// see the idle writer really end and the next accept start another, instead of sleeping
+    /// for longer than the idle second and hoping.
+    var writer: (running: Bool, started: Int) {
+        state.withLock { ($0.writerRunning, $0.writersStarted) }
     }
 
     /// Stores several events in one transaction of their own (a bulk import is already a batch)

@@ -65,6 +65,10 @@ import Testing
     @Test func replayToALiveServerThroughBusyAndRestartingPeriodsAcceptsEachEventOnce() async throws {
         let scratch = Scratch()
         Self.hooks(scratch)
+        // Runs wait for the gate file: until it exists nothing leaves the backlog, so the server
+        // stays full (503) and the replay cannot finish before the restart.
+        let gate = scratch.url.appendingPathComponent("gate").path
+        scratch.write("hooks/t.yaml", "integration: 'Ops'\nname: 'Check'\ntype: Trigger\nscript:\n  code: |\n    while [ ! -e '\(gate)' ]; do sleep 0.05; done\n    echo \"ok $HOOKBUS_EVENT_ID\"\nhook: [newIncident]\n")
         var lines: [String] = []
         for index in 0..<60 {
             lines.append(#"{"id":"evt_to_\#(index)","hook":"newIncident","params":{"incidentsDetail":{"id":\#(index)}},"receivedAt":"2026-11-20T08:00:00.000Z"}"#)
@@ -75,26 +79,41 @@ import Testing
         let server = try ServerProcess(directory: scratch.path, arguments: ["--hooks", "hooks"])
         let base = server.base
         let port = server.port
-        // Restart the server on the same port in the middle of the replay.
-        let restart = Task.detached { () -> ServerProcess? in
-            try? await Task.sleep(for: .milliseconds(700))
-            server.kill9()
-            try? await Task.sleep(for: .milliseconds(500))
-            return try? ServerProcess(directory: scratch.path, arguments: ["--hooks", "hooks", "--port", String(port)])
+        let replay = Task.detached { try hookbus(["replay", "events.jsonl", "--to", base, "--concurrency", "4", "--batch", "5"], in: scratch.path) }
+        // Busy: the backlog is full and the server has refused the replay at least once.
+        let busy = try await eventually(within: .seconds(60)) {
+            let (_, text) = try await fetchText(base + "/metrics")
+            return metric(#"hookbus_events_rejected_total{reason="backlog_full"}"#, in: text) ?? 0 > 0
         }
-        let result = try hookbus(["replay", "events.jsonl", "--to", base, "--concurrency", "4", "--batch", "5"], in: scratch.path)
-        let second = await restart.value
+        try #require(busy, "the server never answered the replay 503: \(server.log)")
+        // Restart the server on the same port in the middle of the replay.
+        server.kill9()
+        let storedByFirst = try hookbus(["audit", "export", "--hooks", "hooks"], in: scratch.path).stdout.split(separator: "\n").count
+        #expect(storedByFirst > 0 && storedByFirst < 60, "\(storedByFirst) events stored before the restart")
+        FileManager.default.createFile(atPath: gate, contents: nil)
+        var second: ServerProcess?
+        // The port may take a moment to be free again.
+        _ = await eventually(within: .seconds(30)) {
+            second = try? ServerProcess(directory: scratch.path, arguments: ["--hooks", "hooks", "--port", String(port)])
+            return second != nil
+        }
         defer { second?.stop() }
+        let restarted = try #require(second, "the server did not start again on port \(port)")
+        let result = try await replay.value
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.contains("replay: 60 read"), "\(result.stderr)")
+        // The second server accepted what the first had not stored, and nothing twice.
+        let (_, metrics) = try await fetchText(restarted.base + "/metrics")
+        #expect(metric("hookbus_events_accepted_total", in: metrics) == 60 - storedByFirst, "\(metrics)")
         // Every event accepted exactly once: 60 events stored, each with one succeeded run.
-        let restarted = try #require(second)
-        var done = 0
-        for _ in 0..<400 {
-            let (_, health) = try await request("GET", restarted.base + "/healthz")
-            if health?["backlog"] == .number("0") { break }
-            try await Task.sleep(for: .milliseconds(50))
+        var succeeded: [JSONValue] = []
+        _ = try await eventually(within: .seconds(60)) {
+            let (_, runs) = try await request("GET", restarted.base + "/api/v1/runs?outcome=succeeded&limit=1000")
+            succeeded = try #require(runs?["runs"]?.arrayValue)
+            return succeeded.count >= 60
         }
+        #expect(succeeded.count == 60)
+        #expect(Set(succeeded.compactMap { $0["event"]?.stringValue }).count == 60)
         let export = try hookbus(["audit", "export", "--hooks", "hooks"], in: scratch.path)
         let stored = export.stdout.split(separator: "\n").compactMap { try? JSONParser.parse(String($0)) }
         #expect(stored.count == 60)
@@ -102,8 +121,5 @@ import Testing
         // Stored as replays of the recorded events, each with its file and line.
         #expect(Set(stored.compactMap { $0["source"]?["replayOf"]?.stringValue }) == Set((0..<60).map { "evt_to_\($0)" }))
         #expect(stored.allSatisfy { $0["source"]?["origin"]?.stringValue?.hasPrefix("events.jsonl:") == true })
-        let (_, runs) = try await request("GET", restarted.base + "/api/v1/runs?outcome=succeeded&limit=1000")
-        done = runs?["runs"]?.arrayValue.count ?? 0
-        #expect(done == 60)
     }
 }

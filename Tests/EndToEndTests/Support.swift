@@ -3,6 +3,7 @@ import Foundation
 import FoundationNetworking
 #endif
 import HookBus
+import Testing
 
 /// The built `hookbus` binary, next to the test bundle in the build folder.
 let hookbusBinary: String = {
@@ -138,8 +139,39 @@ func request(_ method: String, _ url: String, body: String? = nil, headers: [Str
 }
 
 extension JSONValue {
+    /// The elements of an array. Anything else is recorded as a test failure here: an empty
+    /// array instead would let `count == 0` and `isEmpty` pass on an answer of the wrong shape.
+    /// (`HookBus` has the optional `arrayValue`, for a caller that handles the nil itself.)
     var arrayValue: [JSONValue] {
         if case let .array(elements) = self { return elements }
+        Issue.record("expected a JSON array, got \(self)")
         return []
     }
+}
+
+/// Checks `condition` every 50 ms until it holds (true) or `limit` has passed (false): what a
+/// test waits on instead of a fixed sleep.
+func eventually(within limit: Duration, _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let deadline = ContinuousClock.now + limit
+    while try await !condition() {
+        if ContinuousClock.now >= deadline { return false }
+        try? await Task.sleep(for: .milliseconds(50))
+    }
+    return true
+}
+
+/// The value of a counter or gauge in a Prometheus text exposition; `name` with its labels as
+/// exposed, e.g. `hookbus_events_rejected_total{reason="backlog_full"}`.
+func metric(_ name: String, in text: String) -> Int? {
+    text.split(separator: "\n").lazy.compactMap { line -> Int? in
+        let parts = line.split(separator: " ")
+        guard parts.count == 2, parts[0] == name else { return nil }
+        return Double(parts[1]).map { Int($0) }
+    }.first
+}
+
+/// A GET answered with text (`/metrics`): the status and the body.
+func fetchText(_ url: String) async throws -> (Int, String) {
+    let (data, response) = try await URLSession.shared.data(from: URL(string: url)!)
+    return ((response as! HTTPURLResponse).statusCode, String(decoding: data, as: UTF8.self))
 }

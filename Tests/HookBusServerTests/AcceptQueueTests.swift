@@ -55,11 +55,34 @@ import Testing
         defer { try? FileManager.default.removeItem(at: folder) }
         let queue = AcceptQueue(store: store, idempotencyWindow: 3600) { _, _ in }
         let first = try await queue.accept(try event(1), idempotencyKey: nil)
-        try await Task.sleep(for: .milliseconds(1300))  // the writer ends after a second without work
-        let second = try await queue.accept(try event(2), idempotencyKey: nil)
+        #expect(queue.writer.started == 1)
+        // The writer ends after a second without work: wait until it has (30 s is generous).
+        let ended = await eventually(within: .seconds(30)) { !queue.writer.running }
+        try #require(ended, "the writer thread is still running after 30 s without work")
+        // Answered through `enqueue`, so an accept that nobody writes fails here instead of hanging.
+        let answer = Answer()
+        queue.enqueue(try event(2), idempotencyKey: nil, settled: false) { result in answer.result.withLock { $0 = result } }
+        let answered = await eventually(within: .seconds(30)) { answer.result.withLock { $0 != nil } }
+        try #require(answered, "an accept after the writer ended was not answered within 30 s")
+        let second = try #require(answer.result.withLock { $0 }).get()
+        #expect(queue.writer.started == 2, "the accept started a new writer thread")
         #expect(first.eventID != second.eventID)
         #expect(try await store.event(id: second.eventID) != nil)
     }
+}
+
+/// Polls `condition` every 10 ms until it holds (true) or `limit` has passed (false).
+private func eventually(within limit: Duration, _ condition: () -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + limit
+    while !condition() {
+        if ContinuousClock.now >= deadline { return false }
+        try? await Task.sleep(for: .milliseconds(10))
+    }
+    return true
+}
+
+private final class Answer: Sendable {
+    let result = Mutex<Result<AcceptResult, any Error>?>(nil)
 }
 
 private final class Counter: Sendable {
