@@ -92,7 +92,7 @@ public struct Dispatcher: Service {
     /// How long running triggers may go on after a shutdown starts before they are ended.
     let shutdownGrace: Duration
 
-    public init(engine: Engine, metrics: ServerMetrics, wakeup: Wakeup, backlog: BacklogCounter, completions: EventCompletions = EventCompletions(),
+    public init(engine: Engine, metrics: ServerMetrics, wakeup: Wakeup, backlog: BacklogCounter, completions: EventCompletions,
                 logger: Logger, shutdownGrace: Duration = .seconds(10)) {
         self.completions = completions
         self.engine = engine

@@ -21,7 +21,8 @@ public final class EventCompletions: Sendable {
 
     /// Waits until `eventID` finishes or `timeout` passes, whichever is first.
     /// - Parameter isDone: whether the event has already finished (looked at after registering).
-    /// - Returns: true when it finished in time.
+    /// - Returns: true when it finished in time (or was already done); false on a timeout or a
+    ///   cancellation. A caller that must be sure asks the store again.
     func wait(for eventID: String, timeout: Duration, isDone: () async throws -> Bool) async throws -> Bool {
         let waiter = Waiter()
         waiters.withLock { $0[eventID, default: []].append(waiter) }
@@ -31,7 +32,10 @@ public final class EventCompletions: Sendable {
         } }
         if try await isDone() { return true }
         return await withTaskGroup(of: Bool.self) { group in
-            group.addTask { await waiter.wait(); return true }
+            group.addTask {
+                await waiter.wait()
+                return !Task.isCancelled  // a cancellation also ends the wait
+            }
             group.addTask {
                 do { try await Task.sleep(for: timeout) } catch { return false }
                 return false

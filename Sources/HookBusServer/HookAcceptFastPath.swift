@@ -152,7 +152,7 @@ final class HookAcceptFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         guard socketSide != nil, request.method == .post, let path = request.path, path.hasPrefix(Self.prefix) else { return nil }
         let hook = path.dropFirst(Self.prefix.count)
         guard !hook.isEmpty, !hook.contains(where: { $0 == "/" || $0 == "?" || $0 == "%" }) else { return nil }
-        let head = HookAdmission.Head(request.headerFields)
+        let head = HookAdmission.Head(request.headerFields, authority: request.authority)
         guard !head.expects, !head.transferEncoding, head.repeated == nil, let length = head.contentLength, length > 0 else { return nil }
         if let connection = head.connection, connection.lowercased() != "keep-alive" { return nil }
         guard case .success = admission.authenticate(head), admission.checkLimits(head) == nil else { return nil }
@@ -360,11 +360,11 @@ extension HTTPServerBuilder {
     /// HTTP/1.1 with the accept fast path in front of the router (see `HookAcceptFastPath`),
     /// unless `server.fast_path: false` sends every request to the router.
     /// Either way, a request that does not keep its connection alive has it closed after the
-    /// answer (`ConnectionCloseForHTTP10`).
+    /// answer (`ConnectionCloseHandler`).
     static func hookBus(state: ServerState) -> HTTPServerBuilder {
         guard state.configuration.fastPath else {
-            return .http1(configuration: .init(additionalChannelHandlers: [ConnectionCloseForHTTP10.Installer()]))
+            return .http1(configuration: .init(additionalChannelHandlers: [ConnectionCloseHandler.Installer()]))
         }
-        return .http1(configuration: .init(additionalChannelHandlers: [ConnectionCloseForHTTP10.Installer(), HookAcceptFastPath(state: state)]))
+        return .http1(configuration: .init(additionalChannelHandlers: [ConnectionCloseHandler.Installer(), HookAcceptFastPath(state: state)]))
     }
 }

@@ -30,8 +30,12 @@ struct HookAdmission: Sendable {
         var expects = false
         var transferEncoding = false
         var connection: String?
+        /// What an anonymous request on an open route is judged by (`RequestSite`).
+        var site: RequestSite
 
-        init(_ fields: HTTPFields) {
+        /// - Parameter authority: the request's `Host` (HTTP/1 moves it out of the fields).
+        init(_ fields: HTTPFields, authority: String?) {
+            site = RequestSite(host: authority)
             for field in fields {
                 switch field.name {
                 case .authorization:
@@ -48,7 +52,12 @@ struct HookAdmission: Sendable {
                     contentLength = Int(field.value)
                 case .expect: expects = true
                 case .transferEncoding: transferEncoding = true
-                case .connection: connection = field.value
+                case .connection:
+                    // Given twice it may say both things: the route judges it.
+                    if connection != nil { repeated = field.name }
+                    connection = field.value
+                case .origin: site.origin = field.value
+                case .secFetchSite: site.fetchSite = field.value
                 default: continue
                 }
             }
@@ -74,12 +83,10 @@ struct HookAdmission: Sendable {
 
     // MARK: The steps, in order
 
-    /// 1. Who sends: a sender token, or an open sender role on loopback.
-    func authenticate(_ head: Head, route: Role = .sender) -> Result<Principal, AccessDenial> {
-        if head.repeated == .authorization {
-            return .failure(AccessDenial(.malformedCredentials, "the Authorization field is given more than once"))
-        }
-        return state.access.authorize(head.authorization, for: route)
+    /// 1. Who sends: a sender token, or an open sender role on loopback — the question the
+    ///    hook route's `AccessMiddleware` asks.
+    func authenticate(_ head: Head) -> Result<Principal, AccessDenial> {
+        state.access.authorize(head.authorization, for: SenderRoutes.role, site: head.site)
     }
 
     /// 2. The limits judged on the head: one content type, of the route's format, and a declared

@@ -85,6 +85,10 @@ public struct ScheduleService: Service {
         do {
             run = try await engine.runAction(integration: spec.integration, action: spec.action, fields: spec.fields, kind: "schedule", eventID: eventID,
                                          requestedBy: schedule.startedBy)
+        } catch where error.code == .notRecorded {
+            // The store is failing, not the schedule: the next tick tries again.
+            logger.error("scheduled run not started: \(error.message)", metadata: ["schedule": "\(schedule.id)"])
+            return
         } catch {
             await end(schedule, reason: "cannot go on: \(error.message)")
             return

@@ -78,7 +78,7 @@ struct AuditListCommand: AsyncParsableCommand {
 /// strictly (a broken definition must not hide the trail).
 enum AuditStoreLocator {
     static func open(_ options: CommonOptions) throws -> SQLiteStore {
-        let context = try CommandContext(options: options, quiet: true, readsSecrets: false)
+        let context = try CommandContext(options: options, quiet: true, secrets: .none)
         guard FileManager.default.fileExists(atPath: context.configuration.databasePath) else {
             throw CommandFailure("no audit trail at \(context.configuration.databasePath) (nothing has run yet?)")
         }

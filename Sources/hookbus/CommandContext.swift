@@ -11,16 +11,16 @@ struct CommandContext {
     let interpreters: Interpreters
     let configPath: String?
 
-    /// - Parameter readsSecrets: false for commands that only read the store: they must not need
-    ///   every webhook and integration secret of the configuration in their environment.
-    init(options: CommonOptions, quiet: Bool = false, readsSecrets: Bool = true) throws {
+    /// - Parameter secrets: which secrets the command reads (`.runs` unless it serves, or only
+    ///   reads the store): a command must not need secrets it never uses in its environment.
+    init(options: CommonOptions, quiet: Bool = false, secrets: ConfigurationLoader.SecretScope = .runs) throws {
         let loaded = DefinitionLoader().load(options.hookFolders)
         var problems = loaded.diagnostics
         let configPath = options.config ?? (FileManager.default.fileExists(atPath: "hookbus.yaml") ? "hookbus.yaml" : nil)
         if let configPath, !FileManager.default.fileExists(atPath: configPath) {
             throw CommandFailure("configuration file '\(configPath)' does not exist")
         }
-        let configured = ConfigurationLoader(readsSecrets: readsSecrets).load(path: configPath, catalog: loaded.catalog)
+        let configured = ConfigurationLoader(secrets: secrets).load(path: configPath, catalog: loaded.catalog)
         problems += configured.diagnostics
         for problem in problems where problem.severity == .error || !quiet {
             FileHandle.standardError.write(Data("\(problem)\n".utf8))

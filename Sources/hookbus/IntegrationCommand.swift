@@ -25,16 +25,14 @@ struct IntegrationCommand: AsyncParsableCommand {
         var json = false
 
         func run() async throws {
-            let context: CommandContext
-            do { context = try CommandContext(options: options, quiet: json) } catch { throw CommandFailure.exit("\(error)") }
-            let runner = ProcessRunner(interpreters: context.interpreters, configuration: context.configuration)
-            let outcome: (invocation: Invocation, result: RunResult)
+            let (_, engine) = try CommandContext.withEngine(options: options, quiet: json)
+            let result: RunResult
             do {
-                outcome = try await context.router.testConnection(integration: name, runner: runner)
+                // Recorded like one over HTTP, with who asked (`cli:USER`).
+                result = try await engine.testConnection(integration: name, requestedBy: CommandContext.actor).result
             } catch {
                 throw CommandFailure.exit(error.message)
             }
-            let result = outcome.result
             if json {
                 print(ConnectionTestReport.json(integration: name, result: result).jsonText)
             } else if result.outcome == .succeeded {

@@ -39,7 +39,7 @@ struct ScheduleCommand: AsyncParsableCommand {
 
         func run() async throws {
             let context: CommandContext
-            do { context = try CommandContext(options: options, quiet: json, readsSecrets: false) } catch { throw CommandFailure.exit("\(error)") }
+            do { context = try CommandContext(options: options, quiet: json, secrets: .none) } catch { throw CommandFailure.exit("\(error)") }
             let store: SQLiteStore
             do { store = try SQLiteStore(path: context.configuration.databasePath) } catch { throw CommandFailure.exit("cannot open the store: \(error)") }
             for schedule in try await store.schedules(activeOnly: false) {

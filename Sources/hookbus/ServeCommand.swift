@@ -34,7 +34,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let context: CommandContext
-        do { context = try CommandContext(options: options) } catch { throw CommandFailure.exit("\(error)") }
+        do { context = try CommandContext(options: options, secrets: .all) } catch { throw CommandFailure.exit("\(error)") }
         var configuration = context.configuration
         if let port { configuration.port = port }
         if let host { configuration.host = host }

@@ -228,11 +228,12 @@ enum RawHTTP {
 
     /// - Parameter halfClose: shut the socket for writing once the requests are sent, as a
     ///   client that has nothing more to say may, and read the answers after that.
-    static func exchange(port: Int, _ text: String, answers count: Int, halfClose: Bool = false, timeoutSeconds: Int = 10) throws -> [Answer] {
+    /// - Parameter bodiless: the answers are to HEAD requests (a `Content-Length` but no body).
+    static func exchange(port: Int, _ text: String, answers count: Int, halfClose: Bool = false, bodiless: Bool = false) throws -> [Answer] {
         let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard socket >= 0 else { throw Failure(description: "socket: \(errno)") }
         defer { close(socket) }
-        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
         setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -254,7 +255,7 @@ enum RawHTTP {
         var answers: [Answer] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         while answers.count < count {
-            if let (answer, used) = parse(received) {
+            if let (answer, used) = parse(received, bodiless: bodiless) {
                 answers.append(answer)
                 received.removeFirst(used)
                 continue
@@ -293,7 +294,7 @@ enum RawHTTP {
     }
 
     /// One complete response at the start of `bytes` (Content-Length framing), and its length.
-    static func parse(_ bytes: [UInt8]) -> (Answer, Int)? {
+    static func parse(_ bytes: [UInt8], bodiless: Bool = false) -> (Answer, Int)? {
         let separator = Array("\r\n\r\n".utf8)
         guard let end = bytes.indices.dropLast(3).first(where: { Array(bytes[$0..<$0 + 4]) == separator }) else { return nil }
         let head = String(decoding: bytes[..<end], as: UTF8.self)
@@ -304,7 +305,7 @@ enum RawHTTP {
             guard parts.count == 2, parts[0].lowercased() == "content-length" else { return nil }
             return Int(parts[1].trimmingCharacters(in: .whitespaces))
         }.first ?? 0
-        let total = end + 4 + length
+        let total = end + 4 + (bodiless ? 0 : length)
         guard bytes.count >= total else { return nil }
         let names = lines.dropFirst().compactMap { $0.split(separator: ":", maxSplits: 1).first?.lowercased() }
         var fields: [String: String] = [:]

@@ -38,7 +38,7 @@ import Testing
 
     @Test func openOnLoopbackOpensOnlyRolesWithoutATokenAndOnlyOnLoopback() {
         let senderOnly = [Self.tokens[0]]
-        for host in ["127.0.0.1", "127.8.9.10", "localhost", "::1"] {
+        for host in ["127.0.0.1", "127.8.9.10", "::1"] {
             let policy = AccessPolicy(tokens: senderOnly, openOnLoopback: true, host: host)
             #expect(policy.openRoles == [.operator, .metrics], "\(host)")
             #expect(policy.authorize(nil, for: .operator) == .success(.anonymous))
@@ -47,7 +47,8 @@ import Testing
             #expect(policy.authorize("Bearer sender-secret-0123456789", for: .operator) == .success(Principal(name: "soar-prod", role: .sender)))
             #expect(policy.authorize("Bearer guess", for: .operator).failureCode == .unknownToken)
         }
-        for host in ["0.0.0.0", "10.0.0.5", "127.0.0.1.example.com", "::", "hookbus.internal"] {
+        // A name is not taken on trust, not even `localhost`: what it resolves to is the resolver's.
+        for host in ["0.0.0.0", "10.0.0.5", "127.0.0.1.example.com", "::", "hookbus.internal", "localhost"] {
             let policy = AccessPolicy(tokens: senderOnly, openOnLoopback: true, host: host)
             #expect(policy.openRoles.isEmpty, "\(host)")
             #expect(policy.authorize(nil, for: .operator).failureCode == .roleNotConfigured)
@@ -56,12 +57,35 @@ import Testing
         #expect(AccessPolicy(tokens: [], openOnLoopback: false, host: "127.0.0.1").authorize(nil, for: .sender).failureCode == .roleNotConfigured)
     }
 
-    func load(_ server: String, environment: [String: String] = [:], readsSecrets: Bool = true) -> (HookBusConfiguration?, [String]) {
+    /// An open route trusts the machine, not every page its browser shows: an anonymous request
+    /// must be addressed to loopback and not come, by the browser's word, from another site.
+    @Test(arguments: [
+        (RequestSite(), "anonymous"),
+        (RequestSite(host: "127.0.0.1:8080"), "anonymous"),
+        (RequestSite(host: "localhost:8080", origin: "http://localhost:3000", fetchSite: "same-origin"), "anonymous"),
+        (RequestSite(host: "[::1]:8080"), "anonymous"),
+        (RequestSite(host: "attacker.example:8080"), "not_local"),
+        (RequestSite(host: "127.0.0.1.nip.io"), "not_local"),
+        (RequestSite(host: "127.0.0.1:8080", origin: "https://attacker.example"), "not_local"),
+        (RequestSite(host: "127.0.0.1:8080", fetchSite: "cross-site"), "not_local"),
+        (RequestSite(host: "127.0.0.1:8080", origin: "null"), "anonymous"),
+    ] as [(RequestSite, String)])
+    func anonymousRequestsMustBeAddressedToLoopback(_ site: RequestSite, _ expected: String) {
+        let policy = AccessPolicy(tokens: [Self.tokens[1]], openOnLoopback: true, host: "127.0.0.1")
+        switch policy.authorize(nil, for: .sender, site: site) {
+        case let .success(principal): #expect(principal.name == expected)
+        case let .failure(denial): #expect(denial.code.rawValue == expected)
+        }
+        // A token does not depend on where the request says it goes.
+        #expect(policy.authorize("Bearer alice-secret-0123456789", for: .operator, site: site) == .success(Principal(name: "alice", role: .operator)))
+    }
+
+    func load(_ server: String, environment: [String: String] = [:], secrets: ConfigurationLoader.SecretScope = .all) -> (HookBusConfiguration?, [String]) {
         let folder = TempFolder()
         folder.write("hooks/int.yaml", integrationYAML(attributes: "{}"))
         let catalog = DefinitionLoader().load([folder.url.appendingPathComponent("hooks").path]).catalog
         let path = folder.write("hookbus.yaml", "server:\n" + server)
-        let result = ConfigurationLoader(environment: environment, readsSecrets: readsSecrets).load(path: path, catalog: catalog)
+        let result = ConfigurationLoader(environment: environment, secrets: secrets).load(path: path, catalog: catalog)
         return (result.configuration, result.diagnostics.map { $0.description.replacingOccurrences(of: folder.path + "/", with: "") })
     }
 
@@ -106,22 +130,37 @@ import Testing
         #expect(messages.contains { $0.hasPrefix("hookbus.yaml:10:7: error: each server.tokens entry needs 'name'") }, "\(messages)")
     }
 
-    /// `audit`, `audit export` and `schedule list` read the store: a configuration whose secrets
-    /// are not in their environment still loads for them, with nothing read.
-    @Test func aLoaderThatReadsNoSecretsNeedsNone() throws {
+    /// A command needs the secrets it uses: `audit`, `audit export` and `schedule list` read only
+    /// the store and need none; commands that run triggers need the runs' but not the server's
+    /// (access tokens, webhook secrets).
+    @Test func eachCommandReadsOnlyTheSecretsItUses() throws {
         let yaml = """
               tokens:
                 - {name: alice, role: operator, secret: {env: NOT_SET}}
                 - {name: bob, role: sender, secret: {file: /nonexistent/bob.token}}
+            incident_system:
+              token: {env: SOAR_TOKEN_NOT_SET}
+            webhooks:
+              github: {auth: {scheme: hmac, header: X-Hub-Signature-256, secrets: [{env: GH_NOT_SET}]}}
             """
         let (refused, messages) = load(yaml)
         #expect(refused == nil)
-        #expect(messages.contains { $0.contains("environment variable 'NOT_SET'") })
-        let (configuration, none) = load(yaml, readsSecrets: false)
+        #expect(messages.count == 4, "\(messages)")
+        let (configuration, none) = load(yaml, secrets: .none)
         #expect(none.isEmpty, "\(none)")
         let tokens = try #require(configuration?.accessTokens)
         #expect(tokens.allSatisfy { !$0.secret.isResolved && $0.secret.reveal().isEmpty })
         #expect(tokens.map(\.secret.origin) == ["env:NOT_SET", "file:/nonexistent/bob.token"])
+        let (_, runs) = load(yaml, secrets: .runs)
+        #expect(runs == ["hookbus.yaml:6:16: error: environment variable 'SOAR_TOKEN_NOT_SET' for 'incident_system.token' is not set"], "\(runs)")
+    }
+
+    @Test func aSecretFileWithCRLFEndsBeforeIt() throws {
+        let folder = TempFolder()
+        let file = folder.write("alice.token", "alice-0123456789abcdef\r\n")
+        let (configuration, messages) = load("  tokens: [{name: alice, role: operator, secret: {file: \(file)}}]\n")
+        #expect(messages.isEmpty, "\(messages)")
+        #expect(configuration?.accessTokens.first?.secret.reveal() == "alice-0123456789abcdef")
     }
 }
 

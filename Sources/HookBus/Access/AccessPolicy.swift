@@ -1,3 +1,5 @@
+import Crypto
+
 /// Who may do what on the HTTP surface: the roles, the named tokens that carry them, and the one
 /// decision every route and the accept fast path ask for. It knows nothing of HTTP: it judges the
 /// value of an `Authorization` field, so it is tested without a socket and the CLI can use it.
@@ -10,8 +12,10 @@ public struct AccessPolicy: Sendable {
     /// Roles whose routes answer anyone: no token can use them, and the server is on loopback
     /// with `open_on_loopback`.
     public let openRoles: Set<Role>
-    /// Each token's secret as bytes, made once: the check runs on every request's event loop.
-    private let secrets: [(token: AccessToken, bytes: [UInt8])]
+    /// Each token's secret as its SHA-256 digest, made once. Digests are compared rather than
+    /// the secrets so that every comparison takes the same time whatever the secrets' lengths
+    /// (a byte-wise comparison runs as long as the longer one and tells it).
+    private let digests: [(token: AccessToken, digest: [UInt8])]
     /// The roles some token may use.
     private let served: Set<Role>
 
@@ -20,7 +24,7 @@ public struct AccessPolicy: Sendable {
     ///   - host: the address the server listens on.
     public init(tokens: [AccessToken], openOnLoopback: Bool, host: String) {
         self.tokens = tokens
-        secrets = tokens.map { ($0, Array($0.secret.reveal().utf8)) }
+        digests = tokens.map { ($0, Self.digest($0.secret.reveal().utf8)) }
         served = Set(Role.allCases.filter { role in tokens.contains { role.admits($0.role) } })
         openRoles = openOnLoopback && Self.isLoopback(host) ? Set(Role.allCases).subtracting(served) : []
     }
@@ -35,10 +39,15 @@ public struct AccessPolicy: Sendable {
     /// Every configured token's secret is compared, in constant time and without stopping at a
     /// match, so the time taken says nothing about which token (or how much of one) matched.
     /// - Returns: who made the request — the token's name, or `anonymous` on an open role.
-    public func authorize(_ authorization: String?, for role: Role) -> Result<Principal, AccessDenial> {
+    /// - Parameter site: where the request says it is addressed and comes from; judged only when
+    ///   it would be answered anonymously (see `RequestSite`).
+    public func authorize(_ authorization: String?, for role: Role, site: RequestSite = RequestSite()) -> Result<Principal, AccessDenial> {
         let open = !openRoles.isEmpty && openRoles.contains(role)
         guard let authorization else {
-            if open { return .success(.anonymous) }
+            if open {
+                if let refusal = site.refusal { return .failure(refusal) }
+                return .success(.anonymous)
+            }
             return .failure(served.contains(role)
                 ? AccessDenial(.missingCredentials, "this route needs 'Authorization: Bearer <\(role.admitted) token>'")
                 : notConfigured(role))
@@ -49,8 +58,8 @@ public struct AccessPolicy: Sendable {
             return .failure(AccessDenial(.malformedCredentials, "the Authorization field must be 'Bearer <token>'"))
         }
         var match: AccessToken?
-        let bytes = Array(presented)
-        for (token, secret) in secrets where ConstantTime.equals(bytes, secret) { match = token }
+        let presentedDigest = Self.digest(presented)
+        for (token, digest) in digests where ConstantTime.equals(presentedDigest, digest) { match = token }
         guard let match else {
             return .failure(AccessDenial(.unknownToken, "the bearer token is not one of the configured tokens"))
         }
@@ -81,10 +90,11 @@ public struct AccessPolicy: Sendable {
         return nil
     }
 
-    /// Addresses only this machine reaches: `localhost`, 127.0.0.0/8 and `::1`.
+    /// Addresses only this machine reaches: 127.0.0.0/8 and `::1`, written as addresses. A name
+    /// (even `localhost`) is not taken on trust: what it resolves to is the resolver's to say.
     public static func isLoopback(_ host: String) -> Bool {
         let lowered = host.lowercased()
-        if lowered == "localhost" || lowered == "::1" || lowered == "[::1]" { return true }
+        if lowered == "::1" || lowered == "[::1]" { return true }
         let parts = lowered.split(separator: ".", omittingEmptySubsequences: false)
         return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
     }
@@ -98,10 +108,61 @@ public struct AccessPolicy: Sendable {
             let folded = byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte + 32 : byte
             guard folded == expected else { return nil }
         }
-        return authorization.dropFirst(bearerPrefix.count).utf8
+        return Substring(authorization).utf8.dropFirst(bearerPrefix.count)
+    }
+
+    private static func digest(_ bytes: some Sequence<UInt8>) -> [UInt8] {
+        Array(SHA256.hash(data: Array(bytes)))
     }
 
     private static let bearerPrefix = Array("bearer ".utf8)
+}
+
+/// Where an anonymous request on an open route says it is addressed (`Host`) and comes from
+/// (`Origin`, `Sec-Fetch-Site`). A route left open on loopback trusts the machine, not every web
+/// page its browser shows: a page could post a form to it (a connection test needs no body), or
+/// reach it under its own name through DNS rebinding. So an anonymous request must name a
+/// loopback host, and one a browser marks as coming from another site is refused. Requests
+/// with a token do not depend on this.
+public struct RequestSite: Sendable {
+    public var host: String?
+    public var origin: String?
+    public var fetchSite: String?
+
+    public init(host: String? = nil, origin: String? = nil, fetchSite: String? = nil) {
+        self.host = host
+        self.origin = origin
+        self.fetchSite = fetchSite
+    }
+
+    var refusal: AccessDenial? {
+        if let host, !Self.isLoopbackAuthority(host) {
+            return AccessDenial(.notLocal, "routes open on loopback answer only requests addressed to 127.0.0.1, ::1 or localhost, not '\(host)'; send a token")
+        }
+        if let origin, origin != "null" {
+            let authority = origin.split(separator: "/", omittingEmptySubsequences: true).dropFirst().first.map(String.init) ?? ""
+            guard (origin.hasPrefix("http://") || origin.hasPrefix("https://")) && Self.isLoopbackAuthority(authority) else {
+                return AccessDenial(.notLocal, "routes open on loopback do not answer pages from '\(origin)'; send a token")
+            }
+        }
+        if let fetchSite, fetchSite.lowercased() == "cross-site" || fetchSite.lowercased() == "same-site" {
+            return AccessDenial(.notLocal, "routes open on loopback do not answer requests a browser sends for another site; send a token")
+        }
+        return nil
+    }
+
+    /// `127.0.0.1:8080`, `[::1]:8080`, `localhost`: a loopback address or the name `localhost`
+    /// (the browser resolves a page's names, so here the name is what the page asked for).
+    static func isLoopbackAuthority(_ authority: String) -> Bool {
+        var host = Substring(authority.lowercased())
+        if host.hasPrefix("[") {
+            guard let end = host.firstIndex(of: "]") else { return false }
+            host = host[host.index(after: host.startIndex)..<end]
+        } else if let colon = host.lastIndex(of: ":") {
+            host = host[..<colon]
+        }
+        return host == "localhost" || AccessPolicy.isLoopback(String(host))
+    }
 }
 
 /// A role on the HTTP surface.
@@ -160,6 +221,9 @@ public struct AccessDenial: Error, Sendable, Equatable {
         case unknownToken = "unknown_token"
         case wrongRole = "wrong_role"
         case roleNotConfigured = "role_not_configured"
+        /// An anonymous request on an open route that is not addressed to loopback, or that a
+        /// browser sends for another site.
+        case notLocal = "not_local"
     }
 
     public let code: Code
@@ -172,7 +236,7 @@ public struct AccessDenial: Error, Sendable, Equatable {
 
     /// 403 rather than 401: the caller is known (or nobody could be), and retrying with other
     /// credentials of the same kind would not help.
-    public var isForbidden: Bool { code == .wrongRole || code == .roleNotConfigured }
+    public var isForbidden: Bool { code == .wrongRole || code == .roleNotConfigured || code == .notLocal }
 }
 
 /// Comparison of secrets in time that depends only on the lengths.

@@ -18,7 +18,7 @@ extension ConfigurationLoader {
     /// 16 bytes is allowed with a warning: a guessable token on an endpoint that runs code.
     func readTokens(_ server: MappingView, into configuration: inout HookBusConfiguration, reader: inout NodeReader) {
         var tokens: [(token: AccessToken, at: SourcePosition)] = []
-        if let node = server["hook_token"], let secret = secret(node, key: "server.hook_token", reader: &reader) {
+        if let node = server["hook_token"], let secret = secret(node, key: "server.hook_token", serverOnly: true, reader: &reader) {
             tokens.append((AccessToken(name: "hook_token", role: .sender, secret: secret), reader.position(node)))
         }
         if let node = server["tokens"], let list = reader.sequence(node, key: "server.tokens") {
@@ -43,7 +43,7 @@ extension ConfigurationLoader {
                     reader.sink.error("token '\(name)' needs 'secret' ({env: NAME} or {file: PATH})", at: at)
                     continue
                 }
-                guard let secret = secret(secretNode, key: "server.tokens.secret", reader: &reader) else { continue }
+                guard let secret = secret(secretNode, key: "server.tokens.secret", serverOnly: true, reader: &reader) else { continue }
                 tokens.append((AccessToken(name: name, role: role, secret: secret), reader.position(nameNode)))
             }
         }

@@ -57,7 +57,7 @@ extension ConfigurationLoader {
             if list.isEmpty {
                 reader.sink.error("webhook '\(endpoint)' auth needs 'secrets' (a list of {env: NAME} or {file: PATH})", at: reader.position(node))
             }
-            return list.compactMap { secret($0, key: "webhooks.\(endpoint).auth.secrets", reader: &reader) }
+            return list.compactMap { secret($0, key: "webhooks.\(endpoint).auth.secrets", serverOnly: true, reader: &reader) }
         }
         switch scheme {
         case "none":

@@ -16,16 +16,27 @@ public struct ConfigurationLoadResult: Sendable {
 public struct ConfigurationLoader: Sendable {
     public var environment: [String: String]
     public var limits: YAMLLimits
-    /// Whether `{env:}` and `{file:}` secrets are read. Commands that only read the store
-    /// (`audit`, `audit export`, `schedule list`) turn it off, so they run without every webhook
-    /// and integration secret in their environment; secrets are then `Secret.unresolved`
-    /// placeholders, still checked for their form.
-    public var readsSecrets: Bool
+    /// Which `{env:}` and `{file:}` secrets are read; the others become `Secret.unresolved`
+    /// placeholders, still checked for their form. A command needs only the secrets it uses in
+    /// its environment.
+    public var secrets: SecretScope
 
-    public init(environment: [String: String] = ProcessInfo.processInfo.environment, limits: YAMLLimits = .default, readsSecrets: Bool = true) {
+    /// Which secrets of the configuration a command reads.
+    public enum SecretScope: Sendable {
+        /// Every secret: `hookbus serve`, `hookbus validate`.
+        case all
+        /// Those runs need (integration settings, the incident system's token), not the ones only
+        /// the server uses (`server.tokens`, `hook_token`, webhook secrets): `fire`, `action
+        /// run`, `replay`, `integration test`, `schedule start`.
+        case runs
+        /// None: commands that only read the store (`audit`, `audit export`, `schedule list`).
+        case none
+    }
+
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment, limits: YAMLLimits = .default, secrets: SecretScope = .all) {
         self.environment = environment
         self.limits = limits
-        self.readsSecrets = readsSecrets
+        self.secrets = secrets
     }
 
     static let topKeys = ["data_dir", "incident_system", "proxy_url", "interpreters", "runner", "audit", "server", "integrations", "webhooks", "daemons"]
@@ -241,7 +252,14 @@ public struct ConfigurationLoader: Sendable {
     // MARK: Values
 
     /// A secret written as `{env: NAME}` or `{file: PATH}`; inline text is refused.
-    func secret(_ node: Node, key: String, reader: inout NodeReader) -> Secret? {
+    /// - Parameter serverOnly: only the server uses it (an access token, a webhook secret).
+    func secret(_ node: Node, key: String, serverOnly: Bool = false, reader: inout NodeReader) -> Secret? {
+        let reads: Bool
+        switch secrets {
+        case .all: reads = true
+        case .runs: reads = !serverOnly
+        case .none: reads = false
+        }
         guard case .mapping = node, let view = reader.mapping(node, key: key) else {
             if case .scalar = node {
                 reader.sink.error("'\(key)' is a secret: write it as {env: NAME} or {file: PATH}, not inline", at: reader.position(node))
@@ -251,7 +269,7 @@ public struct ConfigurationLoader: Sendable {
             return nil
         }
         if let envNode = view["env"], let name = reader.string(envNode, key: "\(key).env") {
-            guard readsSecrets else { return .unresolved(origin: "env:\(name)") }
+            guard reads else { return .unresolved(origin: "env:\(name)") }
             guard let value = environment[name] else {
                 reader.sink.error("environment variable '\(name)' for '\(key)' is not set", at: reader.position(envNode))
                 return nil
@@ -259,14 +277,15 @@ public struct ConfigurationLoader: Sendable {
             return Secret(value, origin: "env:\(name)")
         }
         if let fileNode = view["file"], let path = reader.string(fileNode, key: "\(key).file") {
-            guard readsSecrets else { return .unresolved(origin: "file:\(path)") }
+            guard reads else { return .unresolved(origin: "file:\(path)") }
             guard let handle = FileHandle(forReadingAtPath: path), let data = try? handle.read(upToCount: 1 << 20) else {
                 reader.sink.error("cannot read secret file '\(path)' for '\(key)'", at: reader.position(fileNode))
                 return nil
             }
             try? handle.close()
             var text = String(decoding: data, as: UTF8.self)
-            while text.hasSuffix("\n") || text.hasSuffix("\r") { text.removeLast() }
+            // By scalars: "\r\n" is one Character, which `hasSuffix("\n")` does not see.
+            while let last = text.unicodeScalars.last, last == "\n" || last == "\r" { text.unicodeScalars.removeLast() }
             return Secret(text, origin: "file:\(path)")
         }
         reader.sink.error("'\(key)' must be {env: NAME} or {file: PATH}", at: reader.position(node))

@@ -10,33 +10,41 @@ extension Engine {
     public func runAction(integration: String, action: String, fields: [String: String], kind: String = "action", eventID: String = Event.newID(),
                           requestedBy: String? = nil, check: (inout RunResult) -> Void = { _ in }) async throws(IntegrationError) -> CompletedRun {
         let invocation = try router.actionInvocation(integration: integration, action: action, fields: fields, eventID: eventID)
-        return await runRecorded(invocation, kind: kind, fields: fields, requestedBy: requestedBy, check: check)
+        return try await runRecorded(invocation, kind: kind, fields: fields, requestedBy: requestedBy, check: check)
     }
 
     /// An integration's connection test, run now and recorded like a Test Action (kind `test`):
     /// who tested which connection, and what it answered, is part of the audit trail.
     public func testConnection(integration: String, requestedBy: String?) async throws(IntegrationError) -> CompletedRun {
         let invocation = try router.connectionTest(integration: integration)
-        return await runRecorded(invocation, kind: "test", fields: [:], requestedBy: requestedBy, token: "")
+        return try await runRecorded(invocation, kind: "test", fields: [:], requestedBy: requestedBy, token: "")
     }
 
     /// Records the request as an event row of its own, runs the invocation outside the pool (a
-    /// person is waiting) and records the run. A store that cannot record is logged by the run
-    /// missing its id (`runID` nil), never by failing the action the person asked for.
+    /// person is waiting) and records the run. What is done by hand is done on the record or not
+    /// at all: a request the store cannot record does not run, and a run whose end cannot be
+    /// written is reported as such (`notRecorded`) rather than answered as if all were well.
     private func runRecorded(_ invocation: Invocation, kind: String, fields: [String: String], requestedBy: String?, token fixedToken: String? = nil,
-                             check: (inout RunResult) -> Void = { _ in }) async -> CompletedRun {
+                             check: (inout RunResult) -> Void = { _ in }) async throws(IntegrationError) -> CompletedRun {
         let integration = invocation.integration
         let action = invocation.trigger
-        let recorded = (try? await store.recordAction(eventID: invocation.eventID, integration: integration, action: action, fields: fields, kind: kind)) != nil
-        let runID = recorded ? try? await store.runStarted(eventID: invocation.eventID, attempt: 1, integration: integration, trigger: action,
-                                                             invocation: AuditInvocation.json(invocation), previousRun: nil, requestedBy: requestedBy, at: Date()) : nil
+        let runID: Int64
+        do {
+            try await store.recordAction(eventID: invocation.eventID, integration: integration, action: action, fields: fields, kind: kind)
+            runID = try await store.runStarted(eventID: invocation.eventID, attempt: 1, integration: integration, trigger: action,
+                                               invocation: AuditInvocation.json(invocation), previousRun: nil, requestedBy: requestedBy, at: Date())
+        } catch {
+            throw IntegrationError(.notRecorded, "the request could not be recorded in the audit trail, so nothing ran: \(error)")
+        }
         let token = fixedToken ?? minter.token(for: invocation)
         var result = await runner.run(invocation, token: token)
         Self.finish(&result, of: invocation, token: token)
         check(&result)
-        if let runID {
-            try? await store.runEnded(id: runID, result: result, keepOutput: true)
-            try? await store.eventDone(invocation.eventID, waitForDisk: true)
+        do {
+            try await store.runEnded(id: runID, result: result, keepOutput: true)
+            try await store.eventDone(invocation.eventID, waitForDisk: true)
+        } catch {
+            throw IntegrationError(.notRecorded, "run \(runID) ended (\(result.outcome.rawValue)) but its record could not be written: \(error)")
         }
         return CompletedRun(runID: runID, invocation: invocation, result: result)
     }

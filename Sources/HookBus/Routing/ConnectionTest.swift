@@ -6,6 +6,8 @@ public struct IntegrationError: Error, Sendable, Equatable {
         case unknownAction
         /// Test Action: field values that do not fit the action's fields.
         case invalidFields
+        /// The store could not record the request or its run (see `Engine.runAction`).
+        case notRecorded
     }
 
     public let code: Code
@@ -53,17 +55,5 @@ extension Router {
                           scriptType: integration.definition.script.type, code: code,
                           arguments: instance.filter { !$0.value.isSecret }, environment: environment, stdin: "{}", files: [:], oversizedParams: [],
                           timeoutSeconds: configuration.timeout(integration: name, action: "test connection"), orderingKey: nil)
-    }
-}
-
-extension Router {
-    /// Runs an integration's connection test now with `runner` (outside any pool: a person is
-    /// waiting), with secrets scrubbed from its output. Not recorded in the audit trail: it
-    /// concerns no event.
-    public func testConnection(integration name: String, runner: any TriggerRunner) async throws(IntegrationError) -> (invocation: Invocation, result: RunResult) {
-        let invocation = try connectionTest(integration: name)
-        var result = await runner.run(invocation, token: "")
-        Engine.finish(&result, of: invocation, token: "")
-        return (invocation, result)
     }
 }

@@ -34,6 +34,7 @@ public struct APIError: Error, Sendable, Equatable {
         case .unknownAction: self.init(.notFound, "unknown_action", error.message)
         case .noConnectionTest: self.init(.unprocessableContent, "no_connection_test", error.message)
         case .invalidFields: self.init(.unprocessableContent, "invalid_fields", error.message)
+        case .notRecorded: self.init(.serviceUnavailable, "store_unavailable", error.message, headers: [.retryAfter: "5"])
         }
     }
 

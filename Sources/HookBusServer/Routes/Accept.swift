@@ -4,8 +4,11 @@ import HookBus
 import Hummingbird
 
 /// Stores an admitted event (group commit) and answers 202 — or, with `?wait=N`, waits up to N
-/// seconds for its runs and answers 200 with their outcomes and output. The runs shown are
-/// this event's only: a sender sees what its own request started, not the audit trail.
+/// seconds for its runs and answers 200 with their outcomes and output.
+///
+/// The runs shown are those of the event this request stored. A duplicate (its
+/// `Idempotency-Key` seen before) is answered without runs: keys are not scoped to a sender, so
+/// the earlier event may be someone else's, and its output is theirs.
 func accept(_ event: Event, key: String?, request: Request, state: ServerState) async throws -> Response {
     // `?wait` is read before anything is stored: a bad value stores nothing.
     var wait: Double?
@@ -23,20 +26,33 @@ func accept(_ event: Event, key: String?, request: Request, state: ServerState) 
     }
     state.metrics.accepted(result)
     let headers = AcceptedAnswer.headers(result)
-    if let wait {
-        let store = state.engine.store
-        let finished = try await state.completions.wait(for: result.eventID, timeout: .milliseconds(Int64(wait * 1000))) {
-            try await store.event(id: result.eventID)?.state == .done
-        }
-        if finished {
-            // The dispatcher does not wait for its records to reach the disk; this answer does.
-            try await store.flush()
-            let runs = try await store.runs(RunFilter(eventID: result.eventID, limit: 10_000)).reversed()
-            return jsonResponse(.object(["event": .string(result.eventID), "duplicate": .bool(result.duplicate), "state": .string("done"),
-                                         "runs": .array(runs.map(\.jsonValue))]), headers: headers)
-        }
+    if let wait, !result.duplicate, try await waitForRuns(of: result.eventID, seconds: wait, state: state) {
+        let runs = try await state.engine.store.runs(RunFilter(eventID: result.eventID, limit: 10_000)).reversed()
+        return jsonResponse(.object(["event": .string(result.eventID), "duplicate": .bool(false), "state": .string("done"),
+                                     "runs": .array(runs.map(\.jsonValue))]), headers: headers)
     }
     return Response(status: .accepted, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: AcceptedAnswer.body(result))))
+}
+
+/// Whether the event's runs ended within `seconds`. The store decides (`done`, with every record
+/// queued before the mark on disk); the dispatcher's signal only wakes the wait early, and a
+/// look every second also catches an event another process dispatched.
+private func waitForRuns(of eventID: String, seconds: Double, state: ServerState) async throws -> Bool {
+    let store = state.engine.store
+    let isDone: () async throws -> Bool = {
+        // The dispatcher does not wait for its records to reach the disk; this answer does.
+        try await store.flush()
+        return try await store.event(id: eventID)?.state == .done
+    }
+    let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
+    while true {
+        let left = deadline - ContinuousClock.now
+        guard left > .zero else { return try await isDone() }
+        if try await state.completions.wait(for: eventID, timeout: min(left, .seconds(1)), isDone: isDone) {
+            if try await isDone() { return true }
+        }
+        try Task.checkCancellation()
+    }
 }
 
 /// The 202 every accepted event gets, from the route or from `HookAcceptFastPath`.

@@ -12,7 +12,8 @@ struct AccessMiddleware: RouterMiddleware {
     let state: ServerState
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        switch state.access.authorize(request.headers[.authorization], for: role) {
+        let site = RequestSite(host: request.head.authority, origin: request.headers[.origin], fetchSite: request.headers[.secFetchSite])
+        switch state.access.authorize(request.headers[.authorization], for: role, site: site) {
         case let .success(principal):
             var context = context
             context.principal = principal
@@ -33,4 +34,9 @@ extension ServerState {
         }
         return APIError(.unauthorized, "unauthorized", denial.message, headers: [.wwwAuthenticate: "Bearer"])
     }
+}
+
+extension HTTPField.Name {
+    /// Set by browsers on every request: `same-origin`, `same-site`, `cross-site` or `none`.
+    static let secFetchSite = HTTPField.Name("Sec-Fetch-Site")!
 }

@@ -15,7 +15,7 @@ struct RequestToEvent {
 
     /// A JSON (or JSON Lines) body: the head's limits, then the bytes within `max_body_bytes`.
     func body(of request: Request, format: HookAdmission.BodyFormat = .json) async throws(APIError) -> [UInt8] {
-        if let refusal = admission.checkLimits(HookAdmission.Head(request.headers), format: format) { throw counted(refusal) }
+        if let refusal = admission.checkLimits(HookAdmission.Head(request.headers, authority: request.head.authority), format: format) { throw counted(refusal) }
         return try await read(request)
     }
 
@@ -35,7 +35,7 @@ struct RequestToEvent {
 
     /// A hook request's event and idempotency key (authentication done by the route group).
     func hookEvent(_ request: Request, hook: String) async throws(APIError) -> (event: Event, key: String?) {
-        let head = HookAdmission.Head(request.headers)
+        let head = HookAdmission.Head(request.headers, authority: request.head.authority)
         if let refusal = admission.checkLimits(head) { throw counted(refusal) }
         let body = try await read(request)
         switch admission.admitHook(hook, head: head, body: body) {
@@ -76,7 +76,7 @@ struct RequestToEvent {
         guard let endpoint = state.configuration.webhooks[name] else {
             throw counted(APIError(.notFound, "unknown_webhook", "no webhook endpoint named '\(name)' is configured\(Suggestion.hint(for: name, in: Array(state.configuration.webhooks.keys)))"))
         }
-        let head = HookAdmission.Head(request.headers)
+        let head = HookAdmission.Head(request.headers, authority: request.head.authority)
         if let refusal = admission.checkLimits(head) { throw counted(refusal) }
         let body = try await read(request)
         try authenticateWebhook(endpoint, request: request, body: body, route: route)

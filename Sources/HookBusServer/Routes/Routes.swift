@@ -14,17 +14,17 @@ public import Hummingbird
 /// | `OperatorRoutes` | connection test, Test Action, schedules | `operator` tokens |
 /// | `SystemRoutes` | `/healthz` (anyone), `/metrics` (`metrics` or `operator`) | |
 ///
-/// Every other method on a registered path is answered 405 with `Allow` (`RegisteredRoutes`).
+/// Every other method on a registered path is answered 405 with `Allow` (`addMethodNotAllowed`).
 public func makeRouter(state: ServerState) -> Hummingbird.Router<HookBusRequestContext> {
-    let router = Hummingbird.Router(context: HookBusRequestContext.self)
+    // HEAD answers as GET does (through the same group and its authentication), without a body.
+    let router = Hummingbird.Router(context: HookBusRequestContext.self, options: .autoGenerateHeadEndpoints)
     router.add(middleware: APIErrorMiddleware())
-    let routes = RegisteredRoutes(router)
-    SenderRoutes(state: state).register(on: routes.group("/api/v1").add(middleware: AccessMiddleware(role: .sender, state: state)))
-    WebhookRoutes(state: state).register(on: routes.group("/api/v1/webhooks"))
-    AuditRoutes(state: state).register(on: routes.group("/api/v1").add(middleware: AccessMiddleware(role: .operator, state: state)))
-    OperatorRoutes(state: state).register(on: routes.group("/api/v1").add(middleware: AccessMiddleware(role: .operator, state: state)))
-    SystemRoutes(state: state).register(open: routes.group(), metrics: routes.group().add(middleware: AccessMiddleware(role: .metrics, state: state)))
-    routes.addMethodNotAllowed()
+    SenderRoutes(state: state).register(on: router.group("/api/v1").add(middleware: AccessMiddleware(role: SenderRoutes.role, state: state)))
+    WebhookRoutes(state: state).register(on: router.group("/api/v1/webhooks"))
+    AuditRoutes(state: state).register(on: router.group("/api/v1").add(middleware: AccessMiddleware(role: .operator, state: state)))
+    OperatorRoutes(state: state).register(on: router.group("/api/v1").add(middleware: AccessMiddleware(role: .operator, state: state)))
+    SystemRoutes(state: state).register(open: router.group(), metrics: router.group().add(middleware: AccessMiddleware(role: .metrics, state: state)))
+    router.addMethodNotAllowed()
     return router
 }
 

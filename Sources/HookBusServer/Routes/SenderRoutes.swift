@@ -5,6 +5,8 @@ import Hummingbird
 /// What the incident system calls, with a `sender` token: hook endpoints, the bulk import of
 /// recorded events, and the listing of custom-action buttons.
 struct SenderRoutes {
+    /// The role of these routes, asked by their group and by the accept fast path.
+    static let role = Role.sender
     let state: ServerState
 
     func register<Routes: RouterMethods>(on routes: Routes) where Routes.Context == HookBusRequestContext {
