@@ -19,7 +19,7 @@ public enum HookBusServer {
         for role in Role.allCases.sorted(by: { $0.rawValue < $1.rawValue }) {
             if state.access.openRoles.contains(role) {
                 logger.warning("no \(role.rawValue) token is configured: \(role.rawValue) routes answer anyone on \(configuration.host) (open_on_loopback)")
-            } else if !configuration.accessTokens.contains(where: { role.admits($0.role) }) {
+            } else if !state.access.served.contains(role) {
                 logger.notice("no \(role.rawValue) token is configured: \(role.rawValue) routes answer 403 (add one under server.tokens)")
             }
         }

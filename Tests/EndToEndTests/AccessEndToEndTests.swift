@@ -56,6 +56,23 @@ import Testing
         #expect(!fire.stderr.contains("SENDER_TOKEN"), "\(fire.stderr)")
     }
 
+    /// A new server, as `hookbus serve` starts with no configuration: every route but /healthz
+    /// is closed, and says what to configure.
+    @Test func aServerWithoutTokensIsClosed() async throws {
+        let scratch = Scratch()
+        let server = try ServerProcess(directory: scratch.path, arguments: ["--hooks", Self.hooks], openOnLoopback: false)
+        defer { server.stop() }
+        let (hook, refusal) = try await request("POST", server.base + "/api/v1/hooks/closeIncident",
+                                                body: #"{"incidentsBeforeUpdate": {"id": 1}, "incidentsAfterUpdate": {"id": 1}}"#)
+        #expect(hook == 403)
+        #expect(refusal?["error"]?["message"]?.stringValue?.contains("server.tokens") == true)
+        let (runs, _) = try await request("GET", server.base + "/api/v1/runs")
+        #expect(runs == 403)
+        let (health, _) = try await request("GET", server.base + "/healthz")
+        #expect(health == 200)
+        #expect(server.log.contains("no sender token is configured: sender routes answer 403"), "\(server.log)")
+    }
+
     @Test func theServerRefusesToListenBeyondLoopbackWithAnUnauthenticatedRoute() throws {
         let scratch = Scratch()
         scratch.write("hookbus.yaml", Self.configuration(webhook: "{scheme: none}"))

@@ -76,13 +76,13 @@ final class ServerProcess: @unchecked Sendable {
     let logPath: String
     private(set) var port = 0
 
-    init(directory: String, arguments: [String] = [], environment: [String: String] = [:]) throws {
+    /// - Parameter openOnLoopback: pass `--open-on-loopback`, as most tests do: they talk to the
+    ///   server without tokens unless they configure some.
+    init(directory: String, arguments: [String] = [], environment: [String: String] = [:], openOnLoopback: Bool = true) throws {
         logPath = directory + "/server-\(UUID().uuidString).log"
         FileManager.default.createFile(atPath: logPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: hookbusBinary)
-        // Tests talk to the server on loopback without tokens unless they configure some: the
-        // explicit opt-in the server requires for that (see the README's "Authentication").
-        process.arguments = ["serve", "--port", "0", "--open-on-loopback"] + arguments
+        process.arguments = ["serve", "--port", "0"] + (openOnLoopback ? ["--open-on-loopback"] : []) + arguments
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let log = FileHandle(forWritingAtPath: logPath)

@@ -16,8 +16,8 @@ public struct AccessPolicy: Sendable {
     /// the secrets so that every comparison takes the same time whatever the secrets' lengths
     /// (a byte-wise comparison runs as long as the longer one and tells it).
     private let digests: [(token: AccessToken, digest: [UInt8])]
-    /// The roles some token may use.
-    private let served: Set<Role>
+    /// The roles some token may use; the others are closed, or open (`openRoles`).
+    public let served: Set<Role>
 
     /// - Parameters:
     ///   - openOnLoopback: whether roles without a token are open; only honoured on loopback.
