@@ -19,28 +19,36 @@ public final class EventCompletions: Sendable {
         for waiter in woken { waiter.signal() }
     }
 
+    /// How a wait ended.
+    enum Outcome: Sendable, Equatable {
+        /// `isDone` said so when the wait began.
+        case done
+        /// The dispatcher signalled the event's end: a caller that must be sure asks again.
+        case signalled
+        /// Neither within the timeout, or the waiting task was cancelled.
+        case timedOut
+    }
+
     /// Waits until `eventID` finishes or `timeout` passes, whichever is first.
     /// - Parameter isDone: whether the event has already finished (looked at after registering).
-    /// - Returns: true when it finished in time (or was already done); false on a timeout or a
-    ///   cancellation. A caller that must be sure asks the store again.
-    func wait(for eventID: String, timeout: Duration, isDone: () async throws -> Bool) async throws -> Bool {
+    func wait(for eventID: String, timeout: Duration, isDone: () async throws -> Bool) async throws -> Outcome {
         let waiter = Waiter()
         waiters.withLock { $0[eventID, default: []].append(waiter) }
         defer { waiters.withLock { waiters in
             waiters[eventID]?.removeAll { $0 === waiter }
             if waiters[eventID]?.isEmpty == true { waiters[eventID] = nil }
         } }
-        if try await isDone() { return true }
-        return await withTaskGroup(of: Bool.self) { group in
+        if try await isDone() { return .done }
+        return await withTaskGroup(of: Outcome.self) { group in
             group.addTask {
                 await waiter.wait()
-                return !Task.isCancelled  // a cancellation also ends the wait
+                return Task.isCancelled ? .timedOut : .signalled  // a cancellation also ends the wait
             }
             group.addTask {
-                do { try await Task.sleep(for: timeout) } catch { return false }
-                return false
+                try? await Task.sleep(for: timeout)  // cancelled: the other child ended first
+                return .timedOut
             }
-            let first = await group.next() ?? false
+            let first = await group.next() ?? .timedOut
             group.cancelAll()
             return first
         }

@@ -26,15 +26,16 @@ struct IntegrationCommand: AsyncParsableCommand {
 
         func run() async throws {
             let (_, engine) = try CommandContext.withEngine(options: options, quiet: json)
-            let result: RunResult
+            let run: Engine.CompletedRun
             do {
                 // Recorded like one over HTTP, with who asked (`cli:USER`).
-                result = try await engine.testConnection(integration: name, requestedBy: CommandContext.actor).result
+                run = try await engine.testConnection(integration: name, requestedBy: CommandContext.actor)
             } catch {
                 throw CommandFailure.exit(error.message)
             }
+            let result = run.result
             if json {
-                print(ConnectionTestReport.json(integration: name, result: result).jsonText)
+                print(ConnectionTestReport.json(integration: name, run: run).jsonText)
             } else if result.outcome == .succeeded {
                 print("✓ \(name): connection test passed (\(String(format: "%.2f", result.duration)) s)")
                 if !result.stdout.isEmpty { print(result.stdout, terminator: result.stdout.hasSuffix("\n") ? "" : "\n") }

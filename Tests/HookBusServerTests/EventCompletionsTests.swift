@@ -8,7 +8,7 @@ import Testing
     @Test func anEventAlreadyDoneNeedsNoSignal() async throws {
         let completions = EventCompletions()
         let done = try await completions.wait(for: "evt_1", timeout: .seconds(60)) { true }
-        #expect(done)
+        #expect(done == .done)
     }
 
     @Test func theDispatchersSignalEndsTheWait() async throws {
@@ -22,19 +22,19 @@ import Testing
         while !looked.load(ordering: .sequentiallyConsistent) { await Task.yield() }
         completions.finished("evt_other")
         completions.finished("evt_2")
-        #expect(try await waited)
+        #expect(try await waited == .signalled)
     }
 
     @Test func noSignalIsATimeout() async throws {
         let completions = EventCompletions()
         let done = try await completions.wait(for: "evt_3", timeout: .milliseconds(50)) { false }
-        #expect(!done)
+        #expect(done == .timedOut)
     }
 
     @Test func aCancelledWaitIsNotDone() async throws {
         let completions = EventCompletions()
         let waiting = Task { try await completions.wait(for: "evt_4", timeout: .seconds(60)) { false } }
         waiting.cancel()
-        #expect(try await waiting.value == false)
+        #expect(try await waiting.value == .timedOut)
     }
 }

@@ -46,7 +46,7 @@ extension Engine {
         } catch {
             throw IntegrationError(.notRecorded, "run \(runID) ended (\(result.outcome.rawValue)) but its record could not be written: \(error)")
         }
-        return CompletedRun(runID: runID, invocation: invocation, result: result)
+        return CompletedRun(runID: runID, invocation: invocation, result: result, requestedBy: requestedBy)
     }
 }
 
@@ -101,6 +101,7 @@ extension Engine.CompletedRun {
             "stdout": .string(result.stdout), "stderr": .string(result.stderr),
         ]
         if let runID { fields["run"] = .number(String(runID)) }
+        if let requestedBy { fields["requestedBy"] = .string(requestedBy) }
         if let exitCode = result.exitCode { fields["exitCode"] = .number(String(exitCode)) }
         if let signal = result.signal { fields["signal"] = .number(String(signal)) }
         if let reason = result.reason { fields["reason"] = .string(reason) }

@@ -58,6 +58,8 @@ public final class Engine: Sendable {
         public let runID: Int64?
         public let invocation: Invocation
         public let result: RunResult
+        /// Who asked for it by hand, as recorded; nil for a sender's event.
+        public var requestedBy: String? = nil
     }
 
     /// Routes the event and takes places in the pool for its runs, in call order — call it in
@@ -157,7 +159,7 @@ public final class Engine: Sendable {
             let keep = verbosity == .all || result.outcome.isFailure
             try? await store.runEnded(id: runID, result: result, keepOutput: keep)
         }
-        return CompletedRun(runID: runID, invocation: invocation, result: result)
+        return CompletedRun(runID: runID, invocation: invocation, result: result, requestedBy: requestedBy)
     }
 
     /// What every run's result goes through before anyone sees it: a script that prints a secret

@@ -48,9 +48,8 @@ private func waitForRuns(of eventID: String, seconds: Double, state: ServerState
     while true {
         let left = deadline - ContinuousClock.now
         guard left > .zero else { return try await isDone() }
-        if try await state.completions.wait(for: eventID, timeout: min(left, .seconds(1)), isDone: isDone) {
-            if try await isDone() { return true }
-        }
+        // Signalled or not, the next turn's look at the store decides.
+        if try await state.completions.wait(for: eventID, timeout: min(left, .seconds(1)), isDone: isDone) == .done { return true }
         try Task.checkCancellation()
     }
 }

@@ -14,13 +14,7 @@ struct OperatorRoutes {
             let name = decoded(context.parameters.get("name"))
             do throws(IntegrationError) {
                 let run = try await engine.testConnection(integration: name, requestedBy: context.actor)
-                var report = ConnectionTestReport.json(integration: name, result: run.result)
-                if case var .object(fields) = report, let runID = run.runID {
-                    fields["run"] = .number(String(runID))
-                    fields["requestedBy"] = .string(context.actor)
-                    report = .object(fields)
-                }
-                return jsonResponse(report)
+                return jsonResponse(ConnectionTestReport.json(integration: name, run: run))
             } catch {
                 throw APIError(error)
             }
@@ -30,12 +24,7 @@ struct OperatorRoutes {
             do throws(IntegrationError) {
                 let run = try await engine.runAction(integration: decoded(context.parameters.get("name")), action: decoded(context.parameters.get("action")),
                                                      fields: fields.values, requestedBy: context.actor)
-                var answer = run.jsonValue(nameKey: "action")
-                if case var .object(members) = answer {
-                    members["requestedBy"] = .string(context.actor)
-                    answer = .object(members)
-                }
-                return jsonResponse(answer)
+                return jsonResponse(run.jsonValue(nameKey: "action"))
             } catch {
                 throw APIError(error)
             }
