@@ -54,8 +54,7 @@ public struct DaemonService: Service {
         let listening = !engine.router.catalog.triggers(for: .webhook).isEmpty
         let items = objects.map { object -> (event: Event, idempotencyKey: String?, settled: Bool) in
             let text = object.jsonText
-            let event = Event(hook: .webhook, params: ["payload": EventParam(raw: text, value: object)],
-                              source: EventSource(kind: .daemon, name: daemon.name))
+            let event = Event.webhook(json: object, source: EventSource(kind: .daemon, name: daemon.name))
             let digest = SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
             return (event, "daemon:\(daemon.name):\(digest)", !listening)
         }

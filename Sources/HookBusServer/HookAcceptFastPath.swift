@@ -7,8 +7,8 @@ import NIOCore
 import NIOHTTP1
 import NIOHTTPTypes
 
-/// The accept fast path: a well-formed `POST /api/v1/hooks/{hook}` is answered on its
-/// connection's event loop, in the channel pipeline Hummingbird builds, before the request would
+/// The accept fast path: a well-formed `POST /api/v1/hooks/{hook}` or
+/// `POST /api/v1/webhooks/{name}` is answered on its connection's event loop, in the channel pipeline Hummingbird builds, before the request would
 /// be handed to a task.
 ///
 /// Why: that hand-off is most of an accept's cost. On the 2-core build machine Hummingbird's
@@ -37,7 +37,7 @@ final class HookAcceptFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private enum Mode {
         case idle
         /// A request the fast path may take, its body being read.
-        case collecting(request: HTTPRequest, hook: Substring, head: HookAdmission.Head, body: [UInt8])
+        case collecting(request: HTTPRequest, target: Target, head: HookAdmission.Head, body: [UInt8])
         /// A request going to the route, part by part.
         case passing
         /// A fast-path answer waits for its commit.
@@ -73,6 +73,13 @@ final class HookAcceptFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private var socketSide: ChannelHandlerContext?
 
     static let prefix = "/api/v1/hooks/"
+    static let webhookPrefix = "/api/v1/webhooks/"
+
+    /// What a request the fast path may take is for.
+    enum Target {
+        case hook(Substring)
+        case webhook(WebhookEndpoint)
+    }
 
     private var awaitingCommit: Bool {
         if case .awaitingCommit = mode { return true }
@@ -105,17 +112,17 @@ final class HookAcceptFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private func handle(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
         switch (mode, part) {
         case let (.idle, .head(request)):
-            if routed == 0, let (hook, head) = fastHook(request) {
-                mode = .collecting(request: request, hook: hook, head: head, body: [])
+            if routed == 0, let (target, head) = fastTarget(request) {
+                mode = .collecting(request: request, target: target, head: head, body: [])
             } else {
                 route(part, context: context)
             }
-        case (.collecting(let request, let hook, let head, var body), .body(let buffer)):
+        case (.collecting(let request, let target, let head, var body), .body(let buffer)):
             mode = .idle  // drop the reference while appending, so `body` is not copied
             body.append(contentsOf: buffer.readableBytesView)
-            mode = .collecting(request: request, hook: hook, head: head, body: body)
-        case let (.collecting(request, hook, head, body), .end(trailers)):
-            if trailers == nil, let (event, settled) = acceptable(hook: hook, head: head, body: body) {
+            mode = .collecting(request: request, target: target, head: head, body: body)
+        case let (.collecting(request, target, head, body), .end(trailers)):
+            if trailers == nil, let (event, settled) = acceptable(target, request: request, head: head, body: body) {
                 accept(event, key: head.idempotencyKey, settled: settled, context: context)
             } else {
                 mode = .idle
@@ -143,26 +150,42 @@ final class HookAcceptFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireChannelRead(wrapInboundOut(part))
     }
 
-    /// The hook (and what admission read of the head) of a request the fast path may take,
+    /// The target (and what admission read of the head) of a request the fast path may take,
     /// judged on its head alone: where it may answer (a body of declared length, nothing to
     /// negotiate, a connection kept alive, no field given twice), then the admission policy's
-    /// first two steps. A request either refuses goes to the route, which asks the same policy
-    /// and answers.
-    private func fastHook(_ request: HTTPRequest) -> (hook: Substring, head: HookAdmission.Head)? {
-        guard socketSide != nil, request.method == .post, let path = request.path, path.hasPrefix(Self.prefix) else { return nil }
-        let hook = path.dropFirst(Self.prefix.count)
-        guard !hook.isEmpty, !hook.contains(where: { $0 == "/" || $0 == "?" || $0 == "%" }) else { return nil }
+    /// steps that judge a head. A request either refuses goes to the route, which asks the same
+    /// policy and answers.
+    private func fastTarget(_ request: HTTPRequest) -> (target: Target, head: HookAdmission.Head)? {
+        guard socketSide != nil, request.method == .post, let path = request.path else { return nil }
+        let isHook = path.hasPrefix(Self.prefix)
+        guard isHook || path.hasPrefix(Self.webhookPrefix) else { return nil }
+        let name = path.dropFirst(isHook ? Self.prefix.count : Self.webhookPrefix.count)
+        guard !name.isEmpty, !name.contains(where: { $0 == "/" || $0 == "?" || $0 == "%" }) else { return nil }
         let head = HookAdmission.Head(request.headerFields, authority: request.authority)
         guard !head.expects, !head.transferEncoding, head.repeated == nil, let length = head.contentLength, length > 0 else { return nil }
         if let connection = head.connection, connection.lowercased() != "keep-alive" { return nil }
-        guard case .success = admission.authenticate(head), admission.checkLimits(head) == nil else { return nil }
-        return (hook, head)
+        if isHook {
+            guard case .success = admission.authenticate(head), admission.checkLimits(head) == nil else { return nil }
+            return (.hook(name), head)
+        }
+        // A webhook authenticates over its body: that step comes when the body is complete.
+        guard case let .success(endpoint) = admission.webhookEndpoint(name), admission.checkWebhookLimits(endpoint, head: head) == nil else { return nil }
+        return (.webhook(endpoint), head)
     }
 
     /// The event to store for a complete request (the policy's remaining steps), or nil when
     /// the route must answer.
-    private func acceptable(hook: Substring, head: HookAdmission.Head, body: [UInt8]) -> (Event, Bool)? {
-        guard case let .success(event) = admission.admitHook(String(hook), head: head, body: body) else { return nil }
+    private func acceptable(_ target: Target, request: HTTPRequest, head: HookAdmission.Head, body: [UInt8]) -> (Event, Bool)? {
+        let admitted: Result<Event, APIError>
+        switch target {
+        case let .hook(hook):
+            admitted = admission.admitHook(String(hook), head: head, body: body)
+        case let .webhook(endpoint):
+            // No query string reaches here, so a query-token scheme finds none and the route answers.
+            guard case .success = admission.authenticateWebhook(endpoint, fields: request.headerFields, query: [:], body: body) else { return nil }
+            admitted = admission.admitWebhook(endpoint, head: head, fields: request.headerFields, body: body)
+        }
+        guard case let .success(event) = admitted else { return nil }
         return (event, state.engine.router.storesDone(event))
     }
 

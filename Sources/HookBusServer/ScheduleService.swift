@@ -117,8 +117,7 @@ public struct ScheduleService: Service {
             "reason": .string(reason), "runs": .number(String(current.runs)),
             "lastResult": current.lastResult.flatMap { try? JSONParser.parse($0) } ?? current.lastResult.map(JSONValue.string) ?? .null,
         ])
-        let event = Event(hook: .webhook, params: ["payload": EventParam(raw: payload.jsonText, value: payload)],
-                          source: EventSource(kind: .schedule, name: schedule.id))
+        let event = Event.webhook(json: payload, source: EventSource(kind: .schedule, name: schedule.id))
         let settled = engine.router.storesDone(event)
         var endEvent: String?
         do {

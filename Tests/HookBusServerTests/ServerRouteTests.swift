@@ -171,7 +171,8 @@ func errorCode(_ response: TestResponse) -> String? {
                 #expect(response.status == .accepted)
                 let id = try #require((try JSONParser.parse(String(buffer: response.body)))["event"]?.stringValue)
                 let stored = try #require(try await fixture.store.event(id: id))
-                #expect(stored.event.params["payload"]?.raw == body.replacingOccurrences(of: "\n", with: " "))
+                #expect(stored.event.params["payload"]?.raw == body)
+                #expect(stored.event.webhookBody?.bytes == Array(body.utf8))
                 #expect(stored.event.source == EventSource(kind: .webhook, name: "github"))
             }
             try await client.execute(uri: "/api/v1/webhooks/slack", method: .post,

@@ -75,6 +75,11 @@ struct RoutingFixture {
         ]
         for (name, param) in event.params { environment[name] = param.raw }
         if hook.isCustomAction { environment["text"] = "" }
+        if hook == .webhook {
+            // What the request said beside its body (a hook body's payload is JSON).
+            environment["HOOKBUS_CONTENT_TYPE"] = "application/json"
+            environment["HOOKBUS_PAYLOAD_ENCODING"] = "text"
+        }
         #expect(invocation.maskedEnvironment == environment)
         let stdin = try JSONParser.parse(invocation.stdin)
         #expect(Set(stdin.objectValue!.keys) == Set(event.params.keys))

@@ -24,7 +24,7 @@ extension ConfigurationLoader {
                 reader.sink.error("webhook '\(entry.key)' needs 'auth' (use {scheme: none} to accept unauthenticated senders)", at: reader.position(entry.keyNode))
                 continue
             }
-            _ = reader.reportUnknownKeys(in: endpoint, known: ["auth", "triggers"], context: "webhook '\(entry.key)'")
+            _ = reader.reportUnknownKeys(in: endpoint, known: ["auth", "triggers", "pass_headers", "max_body_bytes", "content_types", "rules"], context: "webhook '\(entry.key)'")
             guard let authNode = endpoint["auth"] else {
                 reader.sink.error("webhook '\(entry.key)' needs 'auth' (use {scheme: none} to accept unauthenticated senders)", at: reader.position(entry.keyNode))
                 continue
@@ -42,7 +42,57 @@ extension ConfigurationLoader {
                 }
                 triggers = names
             }
-            configuration.webhooks[entry.key] = WebhookEndpoint(name: entry.key, authentication: authentication, triggers: triggers)
+            var webhook = WebhookEndpoint(name: entry.key, authentication: authentication, triggers: triggers)
+            readRequestHandling(endpoint, into: &webhook, reader: &reader)
+            if let rulesNode = endpoint["rules"] {
+                webhook.rules = readWebhookRules(rulesNode, endpoint: webhook, webhookTriggers: webhookTriggers, reader: &reader)
+            }
+            configuration.webhooks[entry.key] = webhook
+        }
+    }
+
+    /// `pass_headers`, `max_body_bytes` and `content_types` of an endpoint.
+    private func readRequestHandling(_ view: MappingView, into webhook: inout WebhookEndpoint, reader: inout NodeReader) {
+        if let node = view["pass_headers"] {
+            for element in reader.oneOrMany(node) {
+                guard let name = reader.string(element, key: "pass_headers") else { continue }
+                if name.isEmpty || name.utf8.contains(where: { !Self.isTokenByte($0) }) {
+                    reader.sink.error("'\(name)' is not a header name", at: reader.position(element))
+                } else if webhook.credentialHeaders.contains(where: { $0.caseInsensitiveCompare(name) == .orderedSame }) {
+                    reader.sink.error("header '\(name)' carries credentials: it is never passed to triggers", at: reader.position(element))
+                } else {
+                    webhook.passHeaders.append(name)
+                }
+            }
+        }
+        if let node = view["max_body_bytes"], let limit = positiveNumber(node, key: "max_body_bytes", reader: &reader) {
+            if limit > Double(WebhookEndpoint.largestBody) {
+                reader.sink.error("'max_body_bytes' is at most \(WebhookEndpoint.largestBody) (64 MiB): a body is held in memory while it is accepted", at: reader.position(node))
+            } else {
+                webhook.maxBodyBytes = Int(limit)
+            }
+        }
+        if let node = view["content_types"] {
+            var types: [String] = []
+            for element in reader.oneOrMany(node) {
+                guard let text = reader.string(element, key: "content_types") else { continue }
+                let type = WebhookBody.mediaType(of: text)
+                let parts = type.split(separator: "/", omittingEmptySubsequences: false)
+                if text.contains(";") || parts.count != 2 || parts[0].isEmpty || parts[1].isEmpty || parts[0] == "*" {
+                    reader.sink.error("'\(text)' is not a media type (write 'application/json', or 'text/*' for a family)", at: reader.position(element))
+                } else {
+                    types.append(type)
+                }
+            }
+            webhook.contentTypes = types
+        }
+    }
+
+    /// An RFC 9110 token character (what a header name is made of).
+    static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): return true
+        default: return "!#$%&'*+-.^_`|~".utf8.contains(byte)
         }
     }
 

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A named webhook endpoint (`POST /api/v1/webhooks/{name}`): how senders authenticate, and
 /// which triggers its events may reach.
 public struct WebhookEndpoint: Sendable {
@@ -54,10 +56,65 @@ public struct WebhookEndpoint: Sendable {
     public var authentication: Authentication
     /// When set, events of this endpoint reach only these triggers (by `Action` or `Integration/Action`).
     public var triggers: [String]?
+    /// Request headers given to triggers (`headers`, `HOOKBUS_HEADER_…`), as configured.
+    public var passHeaders: [String] = []
+    /// The largest body this endpoint takes (nil: `server.max_body_bytes`).
+    public var maxBodyBytes: Int?
+    /// Media types accepted (`application/json`, `text/*`); nil accepts any. A request without a
+    /// `Content-Type` is judged as `application/octet-stream` (RFC 9110, 8.3).
+    public var contentTypes: [String]?
+    /// Request-time rules (`WebhookRule`); nil routes every event to the endpoint's triggers.
+    public var rules: [WebhookRule]?
+
+    /// The most `max_body_bytes` may say.
+    public static let largestBody = 64 << 20
 
     public init(name: String, authentication: Authentication, triggers: [String]? = nil) {
         self.name = name
         self.authentication = authentication
         self.triggers = triggers
+    }
+
+    /// The headers kept with each event: `pass_headers`, then the headers rules test (which rules
+    /// must see on replay too), each once.
+    public var keptHeaders: [String] {
+        var names: [String] = []
+        func add(_ name: String) {
+            if !names.contains(where: { $0.caseInsensitiveCompare(name) == .orderedSame }) { names.append(name) }
+        }
+        passHeaders.forEach(add)
+        for rule in rules ?? [] { rule.condition.headerNames.forEach(add) }
+        return names
+    }
+
+    /// Headers that carry credentials (`Authorization`, and this endpoint's token or signature
+    /// header): never kept, passed or tested, so no secret reaches the store or a run.
+    public var credentialHeaders: [String] {
+        switch authentication {
+        case .none: return ["Authorization"]
+        case let .token(header, _, _): return ["Authorization"] + (header.map { [$0] } ?? [])
+        case let .hmac(scheme): return ["Authorization", scheme.header]
+        }
+    }
+
+    /// Whether a request's media type (nil: no `Content-Type`) is one the endpoint takes.
+    public func accepts(mediaType: String?) -> Bool {
+        guard let contentTypes else { return true }
+        let type = mediaType ?? "application/octet-stream"
+        return contentTypes.contains { allowed in
+            allowed.hasSuffix("/*") ? type.hasPrefix(allowed.dropLast()) : allowed == type
+        }
+    }
+}
+
+extension WebhookCondition {
+    /// The header names the condition tests.
+    var headerNames: [String] {
+        switch self {
+        case let .all(conditions), let .any(conditions): return conditions.flatMap(\.headerNames)
+        case let .not(condition): return condition.headerNames
+        case let .test(.header(name), _): return [name]
+        case .test: return []
+        }
     }
 }

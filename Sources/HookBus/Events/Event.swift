@@ -38,19 +38,29 @@ public struct EventSource: Sendable, Hashable {
     }
 }
 
-/// A param value as received: `raw` is the exact JSON text (or, for `text`, the string itself),
-/// which is what triggers receive; `value` is its parsed form, for routing decisions.
+/// A param value as received: `raw` is the exact JSON text (or, for a text param, the string
+/// itself), which is what triggers receive; `value` is its parsed form, for routing decisions.
 public struct EventParam: Sendable, Hashable {
     public let raw: String
     public let value: JSONValue
+    /// Whether `raw` is text rather than JSON (`text`, a webhook body that is not JSON): in JSON
+    /// (stdin, recorded events) it is written as a string.
+    public let isText: Bool
 
     public init(raw: String, value: JSONValue) {
         self.raw = raw
         self.value = value
+        isText = false
     }
 
-    /// A text param (`text`): passed as the string itself.
-    public static func text(_ text: String) -> EventParam { EventParam(raw: text, value: .string(text)) }
+    private init(text: String) {
+        raw = text
+        value = .string(text)
+        isText = true
+    }
+
+    /// A text param: passed as the string itself.
+    public static func text(_ text: String) -> EventParam { EventParam(text: text) }
 }
 
 /// One occurrence of a hook: what happened, to what, and when HookBus received it.
@@ -63,6 +73,9 @@ public struct Event: Sendable, Hashable {
     public var trigger: String?
     public var receivedAt: Date
     public var source: EventSource
+    /// For a webhook event, the request's body as received (its params are derived from it:
+    /// `Event.webhook`). Nil for other hooks.
+    public var webhookBody: WebhookBody?
 
     public init(id: String = Event.newID(), hook: Hook, params: [String: EventParam], trigger: String? = nil,
                 receivedAt: Date = Date(), source: EventSource) {

@@ -5,7 +5,8 @@ import Glibc
 
 /// The one JSON form of an event, used by recorded files, the store and `hookbus audit export`:
 /// `{"id":"…","hook":"updateIncident","params":{…},"trigger":null,"receivedAt":"…","source":{…}}`.
-/// Params are written as the exact text they arrived as, so a payload survives byte for byte.
+/// Params are written as the exact text they arrived as; a webhook's body is written so that it
+/// survives byte for byte (`WebhookRecord`).
 extension Event {
     /// Makes an event from an HTTP hook body or a `--params` file: an object whose keys are the
     /// hook's param names, plus `trigger` (and `text`) for custom-action hooks.
@@ -28,22 +29,19 @@ extension Event {
             }
         }
         let params = try validateParams(hook: hook, members: members)
+        if hook == .webhook, let payload = params["payload"] {
+            // A JSON payload in a hook body (or a `--params` file): the JSON body it stands for,
+            // with the `headers` given as an object of strings.
+            var headers: [KeptHeader] = []
+            for (name, value) in (params["headers"]?.value.objectValue ?? [:]).sorted(by: { $0.key < $1.key }) {
+                guard let text = value.scalarText else { throw EventError(.wrongShape, "header '\(name)' must be a string") }
+                headers.append(KeptHeader(name: name, value: text))
+            }
+            return try webhook(WebhookBody(bytes: Array(payload.raw.utf8), contentType: "application/json", headers: headers),
+                               source: source, id: id, trigger: trigger, receivedAt: receivedAt)
+        }
         return try Event(id: id ?? Event.newID(now: receivedAt), hook: hook, params: params, trigger: trigger,
                          receivedAt: receivedAt, source: source).validatedTarget()
-    }
-
-    /// A webhook event: the body is the payload, kept byte for byte. It must be JSON.
-    public static func fromWebhook(body: [UInt8], endpoint: String, id: String? = nil, receivedAt: Date = Date()) throws(EventError) -> Event {
-        let value: JSONValue
-        do {
-            var parser = JSONParser(body)
-            value = try parser.parseDocument()
-        } catch {
-            throw EventError(.malformed, "body is not JSON: \(error)")
-        }
-        let raw = String(decoding: body, as: UTF8.self)
-        return Event(id: id ?? Event.newID(now: receivedAt), hook: .webhook, params: ["payload": EventParam(raw: raw, value: value)],
-                     receivedAt: receivedAt, source: EventSource(kind: .webhook, name: endpoint))
     }
 
     /// Reads one recorded event (a line of a JSON Lines file, or a stored row).
@@ -68,7 +66,6 @@ extension Event {
         } catch {
             throw EventError(.wrongShape, "'params' must be an object")
         }
-        let params = try validateParams(hook: hook, members: paramMembers)
         var receivedAt = Date()
         if let text = member("receivedAt")?.value.stringValue {
             guard let date = Event.parseDate(text) else { throw EventError(.wrongShape, "'receivedAt' is not an ISO 8601 time: '\(text)'") }
@@ -85,6 +82,11 @@ extension Event {
         if requireID && recordedID == nil { throw EventError(.missingParam, "missing 'id' (each event of a bulk import needs one: it is the idempotency key)") }
         let id = recordedID ?? Event.newID()
         let trigger = member("trigger")?.value.stringValue
+        if hook == .webhook {
+            let body = try WebhookRecord.body(members: members, payloadMember: paramMembers.first { $0.key == "payload" && $0.value != .null })
+            return try webhook(body, source: source, id: id, trigger: trigger, receivedAt: receivedAt)
+        }
+        let params = try validateParams(hook: hook, members: paramMembers)
         return try Event(id: id, hook: hook, params: params, trigger: trigger, receivedAt: receivedAt, source: source).validatedTarget()
     }
 
@@ -92,20 +94,26 @@ extension Event {
     /// accepted event is recorded, and a concatenation per piece cost 4% of an accept's CPU.
     public var recordJSON: String {
         var output = ""
-        output.reserveCapacity(192 + params.values.reduce(0) { $0 + $1.raw.utf8.count })
+        output.reserveCapacity(192 + (webhookBody.map { $0.bytes.count + 64 } ?? params.values.reduce(0) { $0 + $1.raw.utf8.count }))
         output += "{\"id\":"
         JSONValue.appendQuoted(id, to: &output)
         output += ",\"hook\":"
         JSONValue.appendQuoted(hook.rawValue, to: &output)
         output += ",\"params\":{"
-        var first = true
-        for spec in hook.params {
-            guard let param = params[spec.name] else { continue }
-            if !first { output += "," }
-            first = false
-            JSONValue.appendQuoted(spec.name, to: &output)
-            output += ":"
-            if spec.kind == .text { JSONValue.appendQuoted(param.raw, to: &output) } else { output += Self.singleLine(param.raw) }
+        let inlined = webhookBody.map { WebhookRecord.inlinesPayload(self, body: $0) }
+        if let inlined {
+            // A webhook's params are derived from its body: only an inlined payload is written.
+            if inlined, let payload = params["payload"] { output += "\"payload\":" + payload.raw }
+        } else {
+            var first = true
+            for spec in hook.params {
+                guard let param = params[spec.name] else { continue }
+                if !first { output += "," }
+                first = false
+                JSONValue.appendQuoted(spec.name, to: &output)
+                output += ":"
+                if param.isText { JSONValue.appendQuoted(param.raw, to: &output) } else { output += Self.singleLine(param.raw) }
+            }
         }
         output += "},\"trigger\":"
         if let trigger { JSONValue.appendQuoted(trigger, to: &output) } else { output += "null" }
@@ -116,7 +124,9 @@ extension Event {
         if let name = source.name { output += ",\"name\":"; JSONValue.appendQuoted(name, to: &output) }
         if let replayOf = source.replayOf { output += ",\"replayOf\":"; JSONValue.appendQuoted(replayOf, to: &output) }
         if let origin = source.origin { output += ",\"origin\":"; JSONValue.appendQuoted(origin, to: &output) }
-        output += "}}"
+        output += "}"
+        if let webhookBody, let inlined { WebhookRecord.appendMembers(of: webhookBody, inlined: inlined, to: &output) }
+        output += "}"
         return output
     }
 

@@ -44,7 +44,12 @@ extension Hook {
         case .discardEvent, .grabEvent, .reassignEvent:
             return [.init(name: "triage_eventsDetail", kind: .object, required: true)]
         case .webhook:
-            return [.init(name: "payload", kind: .anyJSON, required: true)]
+            // Derived from the request's body (`Event.webhook`); a hook body gives `payload`
+            // (and may give `headers`).
+            return [.init(name: "payload", kind: .anyJSON, required: true),
+                    .init(name: "payloadForm", kind: .object, required: false),
+                    .init(name: "payloadJSON", kind: .anyJSON, required: false),
+                    .init(name: "headers", kind: .object, required: false)]
         case .addObservableArtifact, .addObservableDomain, .addObservableIp, .addObservableMail, .addObservableUrl, .addObservableUserDetail:
             return [.init(name: "observablesDetail", kind: .object, required: true),
                     .init(name: "incidentsDetail", kind: .object, required: false)]

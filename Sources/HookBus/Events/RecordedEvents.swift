@@ -62,8 +62,10 @@ extension Event {
     /// params and target trigger, and records where it came from. A webhook event keeps its
     /// endpoint name so that endpoint's trigger restriction still applies.
     public func replayed(origin: String, now: Date = Date()) -> Event {
-        Event(id: Event.newID(now: now), hook: hook, params: params, trigger: trigger, receivedAt: now,
-              source: EventSource(kind: .replay, name: hook == .webhook ? source.name : nil, replayOf: id, origin: origin))
+        var replay = Event(id: Event.newID(now: now), hook: hook, params: params, trigger: trigger, receivedAt: now,
+                           source: EventSource(kind: .replay, name: hook == .webhook ? source.name : nil, replayOf: id, origin: origin))
+        replay.webhookBody = webhookBody
+        return replay
     }
 
     /// The body of `POST /api/v1/hooks/{hook}` that carries this event's params (and trigger).
@@ -71,7 +73,7 @@ extension Event {
         var members: [String] = []
         for spec in hook.params {
             guard let param = params[spec.name] else { continue }
-            members.append(JSONValue.quoted(spec.name) + ":" + (spec.kind == .text ? JSONValue.quoted(param.raw) : param.raw))
+            members.append(JSONValue.quoted(spec.name) + ":" + (param.isText ? JSONValue.quoted(param.raw) : param.raw))
         }
         if let trigger { members.append("\"trigger\":" + JSONValue.quoted(trigger)) }
         return "{" + members.joined(separator: ",") + "}"

@@ -6,6 +6,17 @@ public enum SkipReason: Sendable, Hashable, CustomStringConvertible {
     case notTargeted(named: String)
     /// The webhook endpoint the event came through is configured to reach other triggers only.
     case endpointRestricted(endpoint: String)
+    /// The endpoint's rules sent the event elsewhere: `rule` held and names other triggers.
+    case ruleRoutedElsewhere(endpoint: String, rule: String)
+    /// The endpoint's rules filtered the event: the rule that held names no trigger, or (nil) no
+    /// rule held. The event is stored; nothing runs.
+    case filtered(endpoint: String, rule: String?)
+
+    /// Whether the reason is a webhook rule's filter (counted in `hookbus_webhook_filtered_total`).
+    public var isFiltered: Bool {
+        if case .filtered = self { return true }
+        return false
+    }
 
     public var description: String {
         switch self {
@@ -15,6 +26,12 @@ public enum SkipReason: Sendable, Hashable, CustomStringConvertible {
             return "not the named trigger ('\(named)')"
         case let .endpointRestricted(endpoint):
             return "webhook endpoint '\(endpoint)' does not route to this trigger"
+        case let .ruleRoutedElsewhere(endpoint, rule):
+            return "rule '\(rule)' of webhook '\(endpoint)' routes to other triggers"
+        case let .filtered(endpoint, rule?):
+            return "filtered: rule '\(rule)' of webhook '\(endpoint)' routes to no trigger"
+        case let .filtered(endpoint, nil):
+            return "filtered: no rule of webhook '\(endpoint)' matched"
         }
     }
 }

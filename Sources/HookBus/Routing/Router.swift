@@ -42,7 +42,8 @@ public final class Router: Sendable {
     }
 
     /// Names a data attribute may not take over in a run's environment.
-    static let reservedNames: Set<String> = ["PATH", "LANG", "HOME", "TMPDIR", "HOOKBUS_EVENT_ID", "HOOKBUS_HOOK", "HOOKBUS_TRIGGER", "token", "incmanurl"]
+    static let reservedNames: Set<String> = ["PATH", "LANG", "HOME", "TMPDIR", "HOOKBUS_EVENT_ID", "HOOKBUS_HOOK", "HOOKBUS_TRIGGER",
+                                             "HOOKBUS_WEBHOOK", "HOOKBUS_CONTENT_TYPE", "HOOKBUS_PAYLOAD_ENCODING", "token", "incmanurl"]
 
     public init(catalog: Catalog, configuration: HookBusConfiguration) {
         self.catalog = catalog
@@ -53,7 +54,7 @@ public final class Router: Sendable {
         for integration in catalog.integrations {
             var entries: [InvocationEntry] = []
             if let instance = configuration.instances[integration.name] {
-                for attribute in integration.definition.dataAttributes where !Self.reservedNames.contains(attribute.name) {
+                for attribute in integration.definition.dataAttributes where !Self.reservedNames.contains(attribute.name) && !attribute.name.hasPrefix("HOOKBUS_HEADER_") {
                     switch instance.values[attribute.name] {
                     case let .plain(text): entries.append(InvocationEntry(attribute.name, .plain(text)))
                     case let .secret(secret): entries.append(InvocationEntry(attribute.name, .secret(secret)))
@@ -110,14 +111,28 @@ public final class Router: Sendable {
             }
             target = named[0]
         }
-        let allowed = endpointRestriction(for: event)
+        let endpoint = webhookEndpoint(of: event)
+        let ruling = endpoint?.rules.map { WebhookRuleDecision.decide($0, for: event) }
         let shared = SharedParams(event: event)
         return candidates.map { trigger in
+            func names(_ list: [String]) -> Bool { list.contains(trigger.name) || list.contains(trigger.qualifiedName) }
             if let target, target != trigger {
                 return .skip(integration: trigger.integration.name, trigger: trigger.name, reason: .notTargeted(named: event.trigger ?? target.name))
             }
-            if let (endpoint, names) = allowed, !names.contains(trigger.name), !names.contains(trigger.qualifiedName) {
-                return .skip(integration: trigger.integration.name, trigger: trigger.name, reason: .endpointRestricted(endpoint: endpoint))
+            if let endpoint, let allowed = endpoint.triggers, !names(allowed) {
+                return .skip(integration: trigger.integration.name, trigger: trigger.name, reason: .endpointRestricted(endpoint: endpoint.name))
+            }
+            if let endpoint, let ruling {
+                switch ruling {
+                case .unmatched:
+                    return .skip(integration: trigger.integration.name, trigger: trigger.name, reason: .filtered(endpoint: endpoint.name, rule: nil))
+                case let .routed(rule, triggers) where triggers.isEmpty:
+                    return .skip(integration: trigger.integration.name, trigger: trigger.name, reason: .filtered(endpoint: endpoint.name, rule: rule))
+                case let .routed(rule, triggers) where !names(triggers):
+                    return .skip(integration: trigger.integration.name, trigger: trigger.name, reason: .ruleRoutedElsewhere(endpoint: endpoint.name, rule: rule))
+                case .routed:
+                    break
+                }
             }
             if let field = trigger.action.checkNotNullField {
                 let result = NotNullCheck.check(field, in: event.subject)
@@ -138,10 +153,11 @@ public final class Router: Sendable {
         }
     }
 
-    private func endpointRestriction(for event: Event) -> (String, [String])? {
-        guard event.hook == .webhook, let name = event.source.name,
-              let triggers = configuration.webhooks[name]?.triggers else { return nil }
-        return (name, triggers)
+    /// The webhook endpoint whose trigger list and rules apply to the event: the one it came
+    /// through (kept on replay). A daemon's or a schedule's events came through none.
+    private func webhookEndpoint(of event: Event) -> WebhookEndpoint? {
+        guard event.hook == .webhook, event.source.kind == .webhook || event.source.kind == .replay, let name = event.source.name else { return nil }
+        return configuration.webhooks[name]
     }
 
     /// The parts of an invocation that are the same for every trigger of one event.
@@ -160,13 +176,22 @@ public final class Router: Sendable {
                 let oversized = spec.name.utf8.count + param.raw.utf8.count + 3 > Router.maximumStringBytes
                 if !params.isEmpty { stdin += "," }
                 params.append((spec.name, param.raw, oversized))
-                stdin += JSONValue.quoted(spec.name) + ":" + (spec.kind == .text ? JSONValue.quoted(param.raw) : param.raw)
+                stdin += JSONValue.quoted(spec.name) + ":" + (param.isText ? JSONValue.quoted(param.raw) : param.raw)
             }
             stdin += "}"
             self.params = params
             self.stdin = stdin
             orderingKey = event.orderingKey
-            eventEntries = [InvocationEntry("HOOKBUS_EVENT_ID", .plain(event.id)), InvocationEntry("HOOKBUS_HOOK", .plain(event.hook.rawValue))]
+            var entries = [InvocationEntry("HOOKBUS_EVENT_ID", .plain(event.id)), InvocationEntry("HOOKBUS_HOOK", .plain(event.hook.rawValue))]
+            if let body = event.webhookBody {
+                // What the request said beside its body: its endpoint, its content type, how
+                // `payload` carries the bytes, and the headers the endpoint keeps.
+                if let endpoint = event.source.name { entries.append(InvocationEntry("HOOKBUS_WEBHOOK", .plain(endpoint))) }
+                if let contentType = body.contentType { entries.append(InvocationEntry("HOOKBUS_CONTENT_TYPE", .plain(contentType))) }
+                entries.append(InvocationEntry("HOOKBUS_PAYLOAD_ENCODING", .plain(event.payloadEncoding.rawValue)))
+                for header in body.headers { entries.append(InvocationEntry(header.environmentName, .plain(header.value))) }
+            }
+            eventEntries = entries
         }
     }
 

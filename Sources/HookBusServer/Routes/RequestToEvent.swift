@@ -21,8 +21,8 @@ struct RequestToEvent {
 
     /// The body's bytes: 413 past `max_body_bytes` (a body without a declared length is read up
     /// to it), 400 when it cannot be read at all (a broken chunked encoding).
-    func read(_ request: Request) async throws(APIError) -> [UInt8] {
-        let limit = state.configuration.maxBodyBytes
+    func read(_ request: Request, limit: Int? = nil) async throws(APIError) -> [UInt8] {
+        let limit = limit ?? state.configuration.maxBodyBytes
         do {
             let buffer = try await request.body.collect(upTo: limit)
             return Array(buffer.readableBytesView)
@@ -70,31 +70,27 @@ struct RequestToEvent {
         return results
     }
 
-    /// A webhook's event: the endpoint, the head's limits, the body, the endpoint's own
-    /// authentication scheme (over the body's bytes), then the backlog, key and event.
+    /// A webhook's event: the endpoint, its limits on the head, the body (within the endpoint's
+    /// limit), the endpoint's own authentication over the body's bytes, then the backlog, key and
+    /// event — `HookAdmission`'s webhook steps in their order.
     func webhookEvent(_ request: Request, name: String, route: String) async throws(APIError) -> (event: Event, key: String?) {
-        guard let endpoint = state.configuration.webhooks[name] else {
-            throw counted(APIError(.notFound, "unknown_webhook", "no webhook endpoint named '\(name)' is configured\(Suggestion.hint(for: name, in: Array(state.configuration.webhooks.keys)))"))
+        let endpoint: WebhookEndpoint
+        switch admission.webhookEndpoint(name) {
+        case let .success(found): endpoint = found
+        case let .failure(refusal): throw counted(refusal)
         }
         let head = HookAdmission.Head(request.headers, authority: request.head.authority)
-        if let refusal = admission.checkLimits(head) { throw counted(refusal) }
-        let body = try await read(request)
-        try authenticateWebhook(endpoint, request: request, body: body, route: route)
-        if let refusal = admission.checkBacklog() ?? admission.checkIdempotencyKey(head) { throw counted(refusal) }
-        do {
-            return (try Event.fromWebhook(body: body, endpoint: name), head.idempotencyKey)
-        } catch {
-            throw counted(APIError(error))
-        }
-    }
-
-    private func authenticateWebhook(_ endpoint: WebhookEndpoint, request: Request, body: [UInt8], route: String) throws(APIError) {
+        if let refusal = admission.checkWebhookLimits(endpoint, head: head) { throw counted(refusal) }
+        let body = try await read(request, limit: admission.bodyLimit(endpoint))
         var query: [String: String] = [:]
         for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
-        let result = state.verifier.verify(endpoint.authentication, header: { name in HTTPField.Name(name).flatMap { request.headers[$0] } }, query: query, body: body)
-        if case let .failure(failure) = result {
+        if case let .failure(failure) = admission.authenticateWebhook(endpoint, fields: request.headers, query: query, body: body) {
             state.metrics.authenticationFailed(route: route, reason: failure.reason)
             throw APIError(.unauthorized, "unauthorized", "webhook '\(endpoint.name)' authentication failed: \(failure)")
+        }
+        switch admission.admitWebhook(endpoint, head: head, fields: request.headers, body: body) {
+        case let .success(event): return (event, head.idempotencyKey)
+        case let .failure(refusal): throw counted(refusal)
         }
     }
 

@@ -1,0 +1,193 @@
+public import Foundation
+
+/// Webhook events: made from a `WebhookBody`, which the event keeps; the params a trigger gets
+/// are derived from it here, in one place, whether the event was just received, read back from
+/// the store, or replayed from an export.
+///
+/// - `payload`: the body's bytes as text when they are UTF-8 without a NUL, otherwise their
+///   base64 (`HOOKBUS_PAYLOAD_ENCODING` says which). A JSON body is passed as the JSON text it was
+///   sent as; in the JSON object on stdin it is the value itself, any other body a string.
+/// - `payloadForm`: for `application/x-www-form-urlencoded` and `multipart/form-data`, the fields
+///   (`FormFields`).
+/// - `payloadJSON`: for a form whose `payload` field holds JSON (GitHub's form mode, Slack's
+///   interactive messages), that JSON — so such a sender reaches the trigger as JSON too.
+/// - `headers`: the headers the endpoint keeps, as an object.
+extension Event {
+    /// The form field whose JSON content becomes `payloadJSON`.
+    public static let formJSONField = "payload"
+
+    /// A webhook event of `body`.
+    /// - Throws: `EventError.malformed` when a body declared as JSON is not JSON, or a multipart
+    ///   body cannot be parsed: the sender is told, rather than its triggers failing later.
+    public static func webhook(_ body: WebhookBody, source: EventSource, id: String? = nil, trigger: String? = nil,
+                               receivedAt: Date = Date()) throws(EventError) -> Event {
+        var event = Event(id: id ?? Event.newID(now: receivedAt), hook: .webhook, params: try webhookParams(body), trigger: trigger,
+                          receivedAt: receivedAt, source: source)
+        event.webhookBody = body
+        return event
+    }
+
+    /// A webhook event whose body is a JSON value HookBus made (a daemon's object, a schedule's
+    /// end): its JSON text, declared `application/json`.
+    public static func webhook(json value: JSONValue, source: EventSource, receivedAt: Date = Date()) -> Event {
+        let text = value.jsonText
+        var event = Event(hook: .webhook, params: ["payload": EventParam(raw: text, value: value)], receivedAt: receivedAt, source: source)
+        event.webhookBody = WebhookBody(json: text)
+        return event
+    }
+
+    /// A webhook event received at `POST /api/v1/webhooks/{endpoint}`.
+    public static func fromWebhook(_ body: WebhookBody, endpoint: String, id: String? = nil, receivedAt: Date = Date()) throws(EventError) -> Event {
+        try webhook(body, source: EventSource(kind: .webhook, name: endpoint), id: id, receivedAt: receivedAt)
+    }
+
+    /// A webhook event of a body of `contentType` (JSON unless said otherwise).
+    public static func fromWebhook(body: [UInt8], endpoint: String, contentType: String? = "application/json", headers: [KeptHeader] = [],
+                                   id: String? = nil, receivedAt: Date = Date()) throws(EventError) -> Event {
+        try fromWebhook(WebhookBody(bytes: body, contentType: contentType, headers: headers), endpoint: endpoint, id: id, receivedAt: receivedAt)
+    }
+
+    /// How the event's `payload` carries its body (text for events without a kept body).
+    public var payloadEncoding: WebhookBody.Encoding {
+        guard let webhookBody, webhookBody.text == nil else { return .text }
+        return .base64
+    }
+
+    static func webhookParams(_ body: WebhookBody) throws(EventError) -> [String: EventParam] {
+        var params: [String: EventParam] = [:]
+        let text = body.text
+        switch body.kind {
+        case .json:
+            guard let text else { throw EventError(.malformed, "body is declared as JSON but is not UTF-8 text") }
+            do {
+                params["payload"] = EventParam(raw: text, value: try JSONParser.parse(text))
+            } catch {
+                throw EventError(.malformed, "body is declared as JSON but is not JSON: \(error)")
+            }
+        case .other where body.contentType == nil:
+            // No declared type (older senders, `curl -d` without -H): JSON when it is JSON.
+            if let text, let value = Self.jsonIfJSON(text) {
+                params["payload"] = EventParam(raw: text, value: value)
+            } else {
+                params["payload"] = .text(text ?? Data(body.bytes).base64EncodedString())
+            }
+        case .urlEncodedForm, .multipartForm, .other:
+            params["payload"] = .text(text ?? Data(body.bytes).base64EncodedString())
+            if let form = try FormFields.parse(body) {
+                params["payloadForm"] = EventParam(raw: form.jsonText, value: form)
+                if let field = form[formJSONField]?.stringValue, let value = Self.jsonIfJSON(field) {
+                    params["payloadJSON"] = EventParam(raw: field, value: value)
+                }
+            }
+        }
+        if !body.headers.isEmpty {
+            let headers = JSONValue.object(Dictionary(body.headers.map { ($0.name, JSONValue.string($0.value)) }, uniquingKeysWith: { first, _ in first }))
+            params["headers"] = EventParam(raw: headers.jsonText, value: headers)
+        }
+        return params
+    }
+
+    /// The value of `text` when it is a JSON document; nil when it is not (which only means the
+    /// text is passed as text).
+    private static func jsonIfJSON(_ text: String) -> JSONValue? {
+        do { return try JSONParser.parse(text) } catch { return nil }
+    }
+
+    /// The JSON view of the event's body that rules' `json:` conditions test: the JSON body, or
+    /// a form's `payload` field holding JSON.
+    public var webhookJSON: JSONValue? {
+        guard hook == .webhook else { return nil }
+        if let param = params["payloadJSON"] { return param.value }
+        guard let payload = params["payload"], !payload.isText else { return nil }
+        return payload.value
+    }
+}
+
+extension WebhookBody {
+    /// A JSON body (what daemons, schedules and `POST /api/v1/hooks/webhook` carry).
+    public init(json text: String) {
+        self.init(bytes: Array(text.utf8), contentType: "application/json")
+    }
+}
+
+// MARK: The recorded form
+
+/// How a webhook event's body is written in its recorded form (`Event.recordJSON`) and read back:
+///
+/// - a JSON body on one line is written where it always was, as `params.payload`, byte for byte;
+/// - any other body is written as `payloadText` (a JSON string of the exact text — newlines, CR,
+///   tabs escaped) or, when it is not UTF-8 or holds a NUL, as `payloadBase64`; `params` is then
+///   empty;
+/// - `contentType` and `headers` (an object) are written when the request had them.
+///
+/// A record without them (written before they existed) is read as a JSON body from
+/// `params.payload`, as it always was.
+enum WebhookRecord {
+    /// Whether `params.payload` can hold the body exactly: JSON text on one line, with nothing
+    /// around the value (a parser returns the value's own bytes, not the blanks around it).
+    static func inlinesPayload(_ event: Event, body: WebhookBody) -> Bool {
+        guard let payload = event.params["payload"], !payload.isText, let first = payload.raw.utf8.first, let last = payload.raw.utf8.last else { return false }
+        func isBlank(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D }
+        return !isBlank(first) && !isBlank(last) && !payload.raw.utf8.contains { $0 == 0x0A || $0 == 0x0D }
+    }
+
+    /// The members after `source`: `,"contentType":…,"headers":{…},"payloadText":…`.
+    static func appendMembers(of body: WebhookBody, inlined: Bool, to output: inout String) {
+        if let contentType = body.contentType {
+            output += ",\"contentType\":"
+            JSONValue.appendQuoted(contentType, to: &output)
+        }
+        if !body.headers.isEmpty {
+            output += ",\"headers\":{"
+            for (index, header) in body.headers.enumerated() {
+                if index > 0 { output += "," }
+                JSONValue.appendQuoted(header.name, to: &output)
+                output += ":"
+                JSONValue.appendQuoted(header.value, to: &output)
+            }
+            output += "}"
+        }
+        guard !inlined else { return }
+        if let text = body.text {
+            output += ",\"payloadText\":"
+            JSONValue.appendQuoted(text, to: &output)
+        } else {
+            output += ",\"payloadBase64\":\""
+            output += Data(body.bytes).base64EncodedString()
+            output += "\""
+        }
+    }
+
+    /// The body of a recorded webhook event (of the older form too: its `params.payload`, with
+    /// no content type, is a body that is JSON).
+    static func body(members: [JSONParser.Member], payloadMember: JSONParser.Member?) throws(EventError) -> WebhookBody {
+        func member(_ key: String) -> JSONValue? { members.first { $0.key == key }?.value }
+        var headers: [KeptHeader] = []
+        if let value = member("headers") {
+            guard let object = value.objectValue else { throw EventError(.wrongShape, "'headers' must be an object of header names and values") }
+            for name in object.keys.sorted() {
+                guard let text = object[name]?.stringValue else { throw EventError(.wrongShape, "header '\(name)' must be a string") }
+                headers.append(KeptHeader(name: name, value: text))
+            }
+        }
+        let contentType: String?
+        switch member("contentType") {
+        case nil, .null?: contentType = nil
+        case let .string(text)?: contentType = text
+        case let other?: throw EventError(.wrongShape, "'contentType' must be a string, not a \(other.typeName)")
+        }
+        let bytes: [UInt8]
+        if let value = member("payloadText") {
+            guard let text = value.stringValue else { throw EventError(.wrongShape, "'payloadText' must be a string") }
+            bytes = Array(text.utf8)
+        } else if let value = member("payloadBase64") {
+            guard let text = value.stringValue, let data = Data(base64Encoded: text) else { throw EventError(.wrongShape, "'payloadBase64' must be a base64 string") }
+            bytes = Array(data)
+        } else if let payloadMember {
+            bytes = Array(payloadMember.raw.utf8)
+        } else {
+            throw EventError(.missingParam, "hook 'webhook' needs param 'payload' (or 'payloadText' / 'payloadBase64')")
+        }
+        return WebhookBody(bytes: bytes, contentType: contentType, headers: headers)
+    }
+}
