@@ -131,6 +131,7 @@ public struct Dispatcher: Service {
                     }
                     for stored in claimed {
                         let plan = await engine.prepare(stored)
+                        if let endpoint = plan.filteredBy { metrics.webhookFiltered(endpoint: endpoint) }
                         group.addTask {
                             let runs = await engine.execute(plan, waitForDisk: false)
                             for run in runs {

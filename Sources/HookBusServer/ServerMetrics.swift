@@ -16,11 +16,12 @@ public final class ServerMetrics: Sendable {
     private let rejections = Mutex<[String: Counter]>([:])
     private let runs = Mutex<[String: Counter]>([:])
     private let authenticationFailures = Mutex<[String: Counter]>([:])
+    private let filtered = Mutex<[String: Counter]>([:])
 
     public init() {
         accepted = registry.makeCounter(name: "hookbus_events_accepted_total", help: "Events stored and answered 202.")
         duplicates = registry.makeCounter(name: "hookbus_events_duplicate_total", help: "Requests answered with an earlier event's id (idempotency).")
-        fastPath = registry.makeCounter(name: "hookbus_events_fast_path_total", help: "Hook events accepted on the connection's event loop, without the router (a subset of accepted and duplicate).")
+        fastPath = registry.makeCounter(name: "hookbus_events_fast_path_total", help: "Hook and webhook events accepted on the connection's event loop, without the router (a subset of accepted and duplicate).")
         backlogGauge = registry.makeGauge(name: "hookbus_backlog_events", help: "Events stored and not yet dispatched to the end.")
         storeWrite = registry.makeDurationHistogram(name: "hookbus_store_write_seconds", buckets: [.microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1)], help: "Duration of one group-commit transaction.")
         runDuration = registry.makeDurationHistogram(name: "hookbus_run_duration_seconds", buckets: [.milliseconds(10), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5), .seconds(15), .seconds(60), .seconds(300)], help: "Trigger run durations.")
@@ -75,6 +76,18 @@ public final class ServerMetrics: Sendable {
         }
         counter.increment()
         runDuration.record(duration)
+    }
+
+    /// A webhook event its endpoint's rules routed to no trigger (stored, nothing ran).
+    func webhookFiltered(endpoint: String) {
+        let counter = filtered.withLock { counters in
+            if let counter = counters[endpoint] { return counter }
+            let counter = registry.makeCounter(name: "hookbus_webhook_filtered_total", labels: [("endpoint", endpoint)],
+                                               help: "Webhook events stored but routed to no trigger by their endpoint's rules.")
+            counters[endpoint] = counter
+            return counter
+        }
+        counter.increment()
     }
 
     func backlog(_ count: Int) { backlogGauge.set(to: Double(count)) }

@@ -51,6 +51,8 @@ public final class Engine: Sendable {
         public let skipped: [(integration: String, trigger: String, reason: String)]
         /// Who asked for these runs by hand (a re-drive); nil for a sender's event.
         public var requestedBy: String? = nil
+        /// The webhook endpoint whose rules filtered the event (nothing runs), for its metric.
+        public var filteredBy: String? = nil
     }
 
     /// The result of one trigger's run, as recorded.
@@ -93,6 +95,7 @@ public final class Engine: Sendable {
         }
         var runs: [PlannedRun] = []
         var skipped: [(integration: String, trigger: String, reason: String)] = []
+        var filtered = false
         for decision in decisions {
             let qualified = "\(decision.integrationName)/\(decision.triggerName)"
             if let previousRuns, previousRuns[qualified] == nil { continue }
@@ -103,13 +106,15 @@ public final class Engine: Sendable {
                 runs.append(PlannedRun(invocation: invocation, ticket: ticket, previousRun: previousRuns?[qualified] ?? interrupted[qualified]))
             case let .skip(integration, trigger, reason):
                 skipped.append((integration, trigger, reason.description))
+                filtered = filtered || reason.isFiltered
             }
         }
         let now = Date()
         for skip in skipped {
             try? await store.runSkipped(eventID: event.id, attempt: stored.attempt, integration: skip.integration, trigger: skip.trigger, reason: skip.reason, at: now)
         }
-        return Plan(stored: stored, runs: runs, skipped: skipped, requestedBy: requestedBy)
+        return Plan(stored: stored, runs: runs, skipped: skipped, requestedBy: requestedBy,
+                    filteredBy: filtered && runs.isEmpty ? event.source.name : nil)
     }
 
     /// Runs the plan's triggers (in parallel where the pool and their ordering key allow),
