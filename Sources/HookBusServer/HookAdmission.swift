@@ -203,10 +203,19 @@ struct HookAdmission: Sendable {
         }
     }
 
-    /// Steps 3 to 5 for an authenticated webhook request whose body has been read.
+    /// Steps 3 to 5 for an authenticated webhook request whose body has been read, then the
+    /// last: a timestamped signature is used once (`SignatureReplayGuard`). It is entered only
+    /// here, when everything else has passed, so a request the fast path hands to the route is
+    /// not refused there as its own replay.
     func admitWebhook(_ endpoint: WebhookEndpoint, head: Head, fields: HTTPFields, body: [UInt8]) -> Result<Event, APIError> {
         if let refusal = checkBacklog() ?? checkIdempotencyKey(head) { return .failure(refusal) }
-        return webhookEvent(endpoint, head: head, fields: fields, body: body)
+        let event = webhookEvent(endpoint, head: head, fields: fields, body: body)
+        guard case .success = event,
+              let (key, tolerance) = SignatureReplayGuard.key(endpoint: endpoint, header: { name in HTTPField.Name(name).flatMap { fields[$0] } }) else { return event }
+        guard state.replayGuard.claim(key, tolerance: tolerance) else {
+            return .failure(APIError(.unauthorized, "unauthorized", "webhook '\(endpoint.name)' authentication failed: this signature was already used (a replayed request)"))
+        }
+        return event
     }
 
     // MARK: Helpers

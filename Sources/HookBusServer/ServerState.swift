@@ -14,6 +14,8 @@ public struct ServerState: Sendable {
     /// Wakes `?wait=N` requests when their event's runs end.
     public let completions = EventCompletions()
     let verifier = WebhookVerifier()
+    /// Timestamped webhook signatures seen within their window (`SignatureReplayGuard`).
+    let replayGuard = SignatureReplayGuard()
     /// The `Server` header of every answer, the router's and the fast path's.
     static let serverName = "HookBus"
 

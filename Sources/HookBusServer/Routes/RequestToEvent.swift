@@ -90,7 +90,9 @@ struct RequestToEvent {
         }
         switch admission.admitWebhook(endpoint, head: head, fields: request.headers, body: body) {
         case let .success(event): return (event, head.idempotencyKey)
-        case let .failure(refusal): throw counted(refusal)
+        case let .failure(refusal):
+            if refusal.status == .unauthorized { state.metrics.authenticationFailed(route: route, reason: "replayed_signature") }
+            throw counted(refusal)
         }
     }
 
