@@ -20,6 +20,18 @@ struct FireCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Run only this trigger (required for custom-action hooks).")
     var trigger: String?
 
+    @Option(name: .long, help: "For the webhook hook: the endpoint the event comes through (its trigger list and rules apply).")
+    var webhook: String?
+
+    @Option(name: .long, help: "For the webhook hook: the request's raw body (a file, or - for stdin), instead of --params.")
+    var body: String?
+
+    @Option(name: .long, help: "For --body: its Content-Type.")
+    var contentType: String?
+
+    @Option(name: .customLong("header"), help: "For the webhook hook: a request header, 'Name: value' (repeatable).")
+    var headers: [String] = []
+
     @Flag(name: .long, help: "Show the invocations that would run, without running anything.")
     var dryRun = false
 
@@ -29,16 +41,12 @@ struct FireCommand: AsyncParsableCommand {
     func run() async throws {
         let context: CommandContext
         do { context = try CommandContext(options: options, quiet: json) } catch { throw CommandFailure.exit("\(error)") }
-        var body = try params.map { try readInput($0) } ?? Array("{}".utf8)
-        if let trigger {
-            body = Self.addingTrigger(trigger, to: body)
-        }
         let event: Event
         let decisions: [RouteDecision]
         do {
-            event = try Event.fromHookBody(hook: hook, body: body, source: EventSource(kind: .cli))
+            event = try makeEvent(configuration: context.router.configuration)
             decisions = try context.router.route(event)
-        } catch {
+        } catch let error as EventError {
             throw CommandFailure.exit(error.message)
         }
         if dryRun {
@@ -47,6 +55,44 @@ struct FireCommand: AsyncParsableCommand {
             return
         }
         try await FireExecution.run(event: event, decisions: decisions, context: context, json: json)
+    }
+
+    /// The event: from `--params` (a hook body), or for a webhook from `--body` with its content
+    /// type and headers, as the endpoint named by `--webhook` would receive it.
+    private func makeEvent(configuration: HookBusConfiguration) throws -> Event {
+        let isWebhook = hook.caseInsensitiveCompare(Hook.webhook.rawValue) == .orderedSame
+        if !isWebhook, webhook != nil || body != nil || contentType != nil || !headers.isEmpty {
+            throw CommandFailure.exit("--webhook, --body, --content-type and --header are for the webhook hook")
+        }
+        if body != nil, params != nil { throw CommandFailure.exit("give --body or --params, not both") }
+        if contentType != nil, body == nil { throw CommandFailure.exit("--content-type describes --body") }
+        var endpoint: WebhookEndpoint?
+        if let webhook {
+            guard let found = configuration.webhooks[webhook] else {
+                throw CommandFailure.exit("no webhook endpoint named '\(webhook)' is configured\(Suggestion.hint(for: webhook, in: Array(configuration.webhooks.keys)))")
+            }
+            endpoint = found
+        }
+        var kept: [KeptHeader] = []
+        for header in headers {
+            guard let colon = header.firstIndex(of: ":") else { throw CommandFailure.exit("--header '\(header)' must be 'Name: value'") }
+            let name = header[..<colon].trimmingCharacters(in: .whitespaces)
+            // As the server does: only the headers the endpoint keeps, never its credentials.
+            if let endpoint, !endpoint.keptHeaders.contains(where: { $0.caseInsensitiveCompare(name) == .orderedSame }) { continue }
+            kept.append(KeptHeader(name: name, value: header[header.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
+        }
+        let source = EventSource(kind: .cli, name: webhook)
+        if let body {
+            return try Event.webhook(WebhookBody(bytes: try readInput(body), contentType: contentType, headers: kept), source: source, trigger: trigger)
+        }
+        var hookBody = try params.map { try readInput($0) } ?? Array("{}".utf8)
+        if let trigger { hookBody = Self.addingTrigger(trigger, to: hookBody) }
+        var event = try Event.fromHookBody(hook: hook, body: hookBody, source: source)
+        if isWebhook, let webhookBody = event.webhookBody, !kept.isEmpty {
+            event = try Event.webhook(WebhookBody(bytes: webhookBody.bytes, contentType: webhookBody.contentType, headers: kept),
+                                      source: source, id: event.id, trigger: event.trigger, receivedAt: event.receivedAt)
+        }
+        return event
     }
 
     /// Adds `"trigger": NAME` to a JSON object body (the body is already known to be an object

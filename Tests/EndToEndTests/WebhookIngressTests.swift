@@ -195,4 +195,20 @@ import Testing
         let (_, metrics) = try await fetchText(server.base + "/metrics")
         #expect(metric(#"hookbus_webhook_filtered_total{endpoint="github"}"#, in: metrics) == 2, "\(metrics)")
     }
+
+    @Test func fireDryRunShowsTheRulesDecision() throws {
+        let scratch = Scratch()
+        Self.setUp(scratch)
+        scratch.write("push.json", #"{"ref": "main"}"#)
+        let push = try hookbus(["fire", "webhook", "--hooks", "hooks", "--webhook", "github", "--body", "push.json", "--content-type", "application/json",
+                                "--header", "X-GitHub-Event: push", "--dry-run"], in: scratch.path)
+        #expect(push.status == 0, "\(push.stderr)")
+        #expect(push.stdout.contains("skip Ops/Dump: filtered: rule 'pushes' of webhook 'github' routes to no trigger"), "\(push.stdout)")
+        scratch.write("issue.txt", "payload=%7B%22action%22%3A%22opened%22%7D")
+        let opened = try hookbus(["fire", "webhook", "--hooks", "hooks", "--webhook", "github", "--body", "issue.txt",
+                                  "--content-type", "application/x-www-form-urlencoded", "--header", "X-GitHub-Event: issues", "--dry-run"], in: scratch.path)
+        #expect(opened.stdout.contains("run  Ops/Dump") && opened.stdout.contains(#"payloadJSON={"action":"opened"}"#), "\(opened.stdout)")
+        let typo = try hookbus(["fire", "webhook", "--hooks", "hooks", "--webhook", "githb", "--dry-run"], in: scratch.path)
+        #expect(typo.status != 0 && typo.stderr.contains("no webhook endpoint named 'githb' is configured (did you mean 'github'?)"), "\(typo.stderr)")
+    }
 }

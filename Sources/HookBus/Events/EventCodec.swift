@@ -101,9 +101,13 @@ extension Event {
         JSONValue.appendQuoted(hook.rawValue, to: &output)
         output += ",\"params\":{"
         let inlined = webhookBody.map { WebhookRecord.inlinesPayload(self, body: $0) }
-        if let inlined {
-            // A webhook's params are derived from its body: only an inlined payload is written.
-            if inlined, let payload = params["payload"] { output += "\"payload\":" + payload.raw }
+        if inlined != nil {
+            // A webhook's params are derived from its body: only `payload` is written, as the
+            // trigger gets it on stdin (exact when `inlined`; else `payloadText` follows).
+            if let payload = params["payload"] {
+                output += "\"payload\":"
+                if payload.isText { JSONValue.appendQuoted(payload.raw, to: &output) } else { output += Self.singleLine(payload.raw) }
+            }
         } else {
             var first = true
             for spec in hook.params {

@@ -114,10 +114,12 @@ extension WebhookBody {
 
 /// How a webhook event's body is written in its recorded form (`Event.recordJSON`) and read back:
 ///
-/// - a JSON body on one line is written where it always was, as `params.payload`, byte for byte;
-/// - any other body is written as `payloadText` (a JSON string of the exact text — newlines, CR,
-///   tabs escaped) or, when it is not UTF-8 or holds a NUL, as `payloadBase64`; `params` is then
-///   empty;
+/// - `params.payload` is always written, as the trigger gets it in the JSON on stdin: the JSON
+///   value of a JSON body (on one line), or a string (the text, or the base64);
+/// - when that is not the body byte for byte (a body that is not JSON, or JSON written over
+///   several lines or with blanks around it), the exact body follows as `payloadText` (a JSON
+///   string: newlines, CR and tabs escaped) or, when it is not UTF-8 or holds a NUL, as
+///   `payloadBase64`; readers take it first;
 /// - `contentType` and `headers` (an object) are written when the request had them.
 ///
 /// A record without them (written before they existed) is read as a JSON body from
@@ -184,7 +186,12 @@ enum WebhookRecord {
             guard let text = value.stringValue, let data = Data(base64Encoded: text) else { throw EventError(.wrongShape, "'payloadBase64' must be a base64 string") }
             bytes = Array(data)
         } else if let payloadMember {
-            bytes = Array(payloadMember.raw.utf8)
+            // A text body written by hand as a JSON string, or a JSON body as its own text.
+            if case let .string(text) = payloadMember.value, let contentType, WebhookBody.kind(of: WebhookBody.mediaType(of: contentType)) != .json {
+                bytes = Array(text.utf8)
+            } else {
+                bytes = Array(payloadMember.raw.utf8)
+            }
         } else {
             throw EventError(.missingParam, "hook 'webhook' needs param 'payload' (or 'payloadText' / 'payloadBase64')")
         }

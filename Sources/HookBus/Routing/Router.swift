@@ -154,9 +154,10 @@ public final class Router: Sendable {
     }
 
     /// The webhook endpoint whose trigger list and rules apply to the event: the one it came
-    /// through (kept on replay). A daemon's or a schedule's events came through none.
+    /// through (kept on replay), or `fire --webhook` names. A daemon's or a schedule's events
+    /// came through none.
     private func webhookEndpoint(of event: Event) -> WebhookEndpoint? {
-        guard event.hook == .webhook, event.source.kind == .webhook || event.source.kind == .replay, let name = event.source.name else { return nil }
+        guard event.hook == .webhook, event.source.kind != .daemon, event.source.kind != .schedule, let name = event.source.name else { return nil }
         return configuration.webhooks[name]
     }
 
