@@ -182,8 +182,8 @@ final class HookAcceptFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             admitted = admission.admitHook(String(hook), head: head, body: body)
         case let .webhook(endpoint):
             // No query string reaches here, so a query-token scheme finds none and the route answers.
-            guard case .success = admission.authenticateWebhook(endpoint, fields: request.headerFields, query: [:], body: body) else { return nil }
-            admitted = admission.admitWebhook(endpoint, head: head, fields: request.headerFields, body: body)
+            guard case let .success(verified) = admission.authenticateWebhook(endpoint, fields: request.headerFields, query: [:], body: body) else { return nil }
+            admitted = admission.admitWebhook(endpoint, verified: verified, head: head, fields: request.headerFields, body: body)
         }
         guard case let .success(event) = admitted else { return nil }
         return (event, state.engine.router.storesDone(event))

@@ -184,7 +184,7 @@ struct HookAdmission: Sendable {
     }
 
     /// 1. (webhooks) The endpoint's own scheme, over the body's exact bytes.
-    func authenticateWebhook(_ endpoint: WebhookEndpoint, fields: HTTPFields, query: [String: String], body: [UInt8]) -> Result<Void, WebhookVerifier.Failure> {
+    func authenticateWebhook(_ endpoint: WebhookEndpoint, fields: HTTPFields, query: [String: String], body: [UInt8]) -> Result<WebhookVerifier.Verified, WebhookVerifier.Failure> {
         state.verifier.verify(endpoint.authentication, header: { name in HTTPField.Name(name).flatMap { fields[$0] } }, query: query, body: body)
     }
 
@@ -192,9 +192,10 @@ struct HookAdmission: Sendable {
     ///    endpoint keeps (a field given several times joined with ", ", as HTTP combines them).
     func webhookEvent(_ endpoint: WebhookEndpoint, head: Head, fields: HTTPFields, body: [UInt8]) -> Result<Event, APIError> {
         var kept: [KeptHeader] = []
-        for name in endpoint.keptHeaders {
-            guard let field = HTTPField.Name(name), fields.contains(field) else { continue }
-            kept.append(KeptHeader(name: name, value: fields[values: field].joined(separator: ", ")))
+        for (name, field) in state.keptHeaderFields[endpoint.name] ?? [] {
+            let values = fields[values: field]
+            guard !values.isEmpty else { continue }
+            kept.append(KeptHeader(name: name, value: values.count == 1 ? values[0] : values.joined(separator: ", ")))
         }
         do {
             return .success(try Event.fromWebhook(WebhookBody(bytes: body, contentType: head.contentType, headers: kept), endpoint: endpoint.name))
@@ -207,12 +208,11 @@ struct HookAdmission: Sendable {
     /// last: a timestamped signature is used once (`SignatureReplayGuard`). It is entered only
     /// here, when everything else has passed, so a request the fast path hands to the route is
     /// not refused there as its own replay.
-    func admitWebhook(_ endpoint: WebhookEndpoint, head: Head, fields: HTTPFields, body: [UInt8]) -> Result<Event, APIError> {
+    func admitWebhook(_ endpoint: WebhookEndpoint, verified: WebhookVerifier.Verified, head: Head, fields: HTTPFields, body: [UInt8]) -> Result<Event, APIError> {
         if let refusal = checkBacklog() ?? checkIdempotencyKey(head) { return .failure(refusal) }
         let event = webhookEvent(endpoint, head: head, fields: fields, body: body)
-        guard case .success = event,
-              let (key, tolerance) = SignatureReplayGuard.key(endpoint: endpoint, header: { name in HTTPField.Name(name).flatMap { fields[$0] } }) else { return event }
-        guard state.replayGuard.claim(key, tolerance: tolerance) else {
+        guard case .success = event, let key = verified.replayKey, case let .hmac(scheme) = endpoint.authentication else { return event }
+        guard state.replayGuard.claim(key, tolerance: scheme.toleranceSeconds) else {
             return .failure(APIError(.unauthorized, "unauthorized", "webhook '\(endpoint.name)' authentication failed: this signature was already used (a replayed request)"))
         }
         return event

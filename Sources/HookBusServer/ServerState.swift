@@ -1,5 +1,6 @@
 public import Foundation
 public import HookBus
+import HTTPTypes
 
 /// Everything the HTTP layer needs, shared by all requests.
 public struct ServerState: Sendable {
@@ -16,6 +17,9 @@ public struct ServerState: Sendable {
     let verifier = WebhookVerifier()
     /// Timestamped webhook signatures seen within their window (`SignatureReplayGuard`).
     let replayGuard = SignatureReplayGuard()
+    /// Per webhook endpoint, the headers its events keep, as field names: worked out once, not
+    /// on every request.
+    let keptHeaderFields: [String: [(name: String, field: HTTPField.Name)]]
     /// The `Server` header of every answer, the router's and the fast path's.
     static let serverName = "HookBus"
 
@@ -26,6 +30,9 @@ public struct ServerState: Sendable {
         self.backlog = backlog
         self.wakeup = wakeup
         access = AccessPolicy(configuration)
+        keptHeaderFields = configuration.webhooks.mapValues { endpoint in
+            endpoint.keptHeaders.compactMap { name in HTTPField.Name(name).map { (name, $0) } }
+        }
         accepts = AcceptQueue(store: engine.store, idempotencyWindow: configuration.idempotencyWindowSeconds) { [metrics, backlog, wakeup] new, duration in
             metrics.storeWrite(duration)
             // Only events left for the dispatcher wake it: a commit of events no trigger listens

@@ -15,22 +15,16 @@ import Synchronization
 /// signed traffic of one window.
 final class SignatureReplayGuard: Sendable {
     private struct Table {
-        var expiries: [String: Date] = [:]
+        var expiries: [[UInt8]: Date] = [:]
         var nextSweep = Date.distantPast
     }
 
     private let table = Mutex(Table())
 
-    /// The key of a request's signature on a timestamped scheme (nil: not guarded).
-    static func key(endpoint: WebhookEndpoint, header: (String) -> String?) -> (key: String, tolerance: Double)? {
-        guard case let .hmac(scheme) = endpoint.authentication, scheme.timestampHeader != nil || scheme.timestampField != nil,
-              let signature = header(scheme.header) else { return nil }
-        let timestamp = scheme.timestampHeader.flatMap(header) ?? ""
-        return (endpoint.name + "\u{0}" + timestamp + "\u{0}" + signature, scheme.toleranceSeconds)
-    }
-
-    /// Enters the signature; false when it was entered before and has not expired.
-    func claim(_ key: String, tolerance: Double, now: Date = Date()) -> Bool {
+    /// Enters a verified signature (`WebhookVerifier.Verified.replayKey`: its timestamp and MAC,
+    /// which no two endpoints share unless they share a secret — then a request captured at one
+    /// is refused at the other too); false when it was entered before and has not expired.
+    func claim(_ key: [UInt8], tolerance: Double, now: Date = Date()) -> Bool {
         table.withLock { table in
             if now >= table.nextSweep {
                 // Forget what has expired, at most once a second.

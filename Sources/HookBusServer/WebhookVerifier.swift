@@ -32,16 +32,24 @@ public struct WebhookVerifier: Sendable {
         }
     }
 
+    /// What a successful check established.
+    public struct Verified: Sendable, Equatable {
+        /// For a timestamped HMAC scheme: its timestamp and the signature that matched, as bytes
+        /// — the same however the header spelled them (hex case, order, blanks, repeats), so a
+        /// replay cannot pass as new by rewriting the header (`SignatureReplayGuard`).
+        public var replayKey: [UInt8]?
+    }
+
     public init() {}
 
     /// - Parameters:
     ///   - header: case-insensitive header lookup.
     ///   - query: the request's query parameters.
     public func verify(_ authentication: WebhookEndpoint.Authentication, header: (String) -> String?, query: [String: String],
-                       body: [UInt8], now: Date = Date()) -> Result<Void, Failure> {
+                       body: [UInt8], now: Date = Date()) -> Result<Verified, Failure> {
         switch authentication {
         case .none:
-            return .success(())
+            return .success(Verified())
         case let .token(headerName, queryName, secrets):
             var presented: String?
             if let headerName, var value = header(headerName) {
@@ -53,20 +61,20 @@ public struct WebhookVerifier: Sendable {
             }
             if presented == nil, let queryName { presented = query[queryName] }
             guard let presented else { return .failure(.missingCredentials(headerName.map { "\($0) header" } ?? "'\(queryName ?? "token")' query parameter")) }
-            return secrets.contains { Self.constantTimeEquals(Array(presented.utf8), Array($0.reveal().utf8)) } ? .success(()) : .failure(.badCredentials)
+            return secrets.contains { Self.constantTimeEquals(Array(presented.utf8), Array($0.reveal().utf8)) } ? .success(Verified()) : .failure(.badCredentials)
         case let .hmac(scheme):
             return verifyHMAC(scheme, header: header, body: body, now: now)
         }
     }
 
-    private func verifyHMAC(_ scheme: WebhookEndpoint.HMACScheme, header: (String) -> String?, body: [UInt8], now: Date) -> Result<Void, Failure> {
+    private func verifyHMAC(_ scheme: WebhookEndpoint.HMACScheme, header: (String) -> String?, body: [UInt8], now: Date) -> Result<Verified, Failure> {
         guard let signatureHeader = header(scheme.header), !signatureHeader.isEmpty else {
             return .failure(.missingCredentials("\(scheme.header) header"))
         }
         // The elements of the signature header: `v1=abc,v1=def` or `t=123,v1=abc` or one value.
-        var elements: [String] = [signatureHeader]
+        var elements: [Substring] = [Substring(signatureHeader)]
         if let separator = scheme.separator ?? (scheme.timestampField != nil ? "," : nil) {
-            elements = signatureHeader.components(separatedBy: separator).map { $0.trimmingCharacters(in: .whitespaces) }
+            elements = Self.split(signatureHeader, by: separator)
         }
         var timestamp: String?
         if let field = scheme.timestampField {
@@ -82,10 +90,10 @@ public struct WebhookVerifier: Sendable {
         }
         let candidates: [[UInt8]] = elements.compactMap { element in
             guard element.hasPrefix(scheme.prefix) else { return nil }
-            let encoded = String(element.dropFirst(scheme.prefix.count))
+            let encoded = element.dropFirst(scheme.prefix.count)
             switch scheme.encoding {
             case .hex: return Self.hexBytes(encoded)
-            case .base64: return Data(base64Encoded: encoded).map { [UInt8]($0) }
+            case .base64: return Data(base64Encoded: String(encoded)).map { [UInt8]($0) }
             }
         }
         guard !candidates.isEmpty else { return .failure(.malformed("\(scheme.header) (expected '\(scheme.prefix)<signature>')")) }
@@ -95,14 +103,38 @@ public struct WebhookVerifier: Sendable {
             // Check every candidate without stopping early, so timing says nothing about which matched.
             var matched = false
             for candidate in candidates where Self.constantTimeEquals(candidate, expected) { matched = true }
-            if matched { return .success(()) }
+            if matched {
+                return .success(Verified(replayKey: timestamp.map { Array($0.utf8) + [0] + expected }))
+            }
         }
         return .failure(.badCredentials)
+    }
+
+    /// The pieces of `text` between `separator`s, blanks around each trimmed.
+    static func split(_ text: String, by separator: String) -> [Substring] {
+        var pieces: [Substring] = []
+        var rest = Substring(text)
+        while true {
+            let end = rest.firstRange(of: separator)
+            let piece = end.map { rest[..<$0.lowerBound] } ?? rest
+            pieces.append(Self.trimmed(piece))
+            guard let end else { return pieces }
+            rest = rest[end.upperBound...]
+        }
+    }
+
+    private static func trimmed(_ piece: Substring) -> Substring {
+        var piece = piece
+        while let first = piece.first, first == " " || first == "\t" { piece = piece.dropFirst() }
+        while let last = piece.last, last == " " || last == "\t" { piece = piece.dropLast() }
+        return piece
     }
 
     /// The bytes the sender signed: the template with `{timestamp}` and `{body}` filled in; the
     /// body is used byte for byte.
     static func signedBytes(template: String, timestamp: String?, body: [UInt8]) -> [UInt8] {
+        // The common case (GitHub, PagerDuty): the body itself, without a copy or Foundation.
+        if template == "{body}" { return body }
         let parts = template.components(separatedBy: "{body}")
         var bytes: [UInt8] = []
         for (index, part) in parts.enumerated() {
@@ -121,7 +153,7 @@ public struct WebhookVerifier: Sendable {
         }
     }
 
-    static func hexBytes(_ text: String) -> [UInt8]? {
+    static func hexBytes(_ text: some StringProtocol) -> [UInt8]? {
         let digits = Array(text.utf8)
         guard digits.count % 2 == 0 else { return nil }
         var bytes: [UInt8] = []

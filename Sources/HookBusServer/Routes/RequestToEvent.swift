@@ -84,11 +84,14 @@ struct RequestToEvent {
         let body = try await read(request, limit: admission.bodyLimit(endpoint))
         var query: [String: String] = [:]
         for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
-        if case let .failure(failure) = admission.authenticateWebhook(endpoint, fields: request.headers, query: query, body: body) {
+        let verified: WebhookVerifier.Verified
+        switch admission.authenticateWebhook(endpoint, fields: request.headers, query: query, body: body) {
+        case let .success(result): verified = result
+        case let .failure(failure):
             state.metrics.authenticationFailed(route: route, reason: failure.reason)
             throw APIError(.unauthorized, "unauthorized", "webhook '\(endpoint.name)' authentication failed: \(failure)")
         }
-        switch admission.admitWebhook(endpoint, head: head, fields: request.headers, body: body) {
+        switch admission.admitWebhook(endpoint, verified: verified, head: head, fields: request.headers, body: body) {
         case let .success(event): return (event, head.idempotencyKey)
         case let .failure(refusal):
             if refusal.status == .unauthorized { state.metrics.authenticationFailed(route: route, reason: "replayed_signature") }
