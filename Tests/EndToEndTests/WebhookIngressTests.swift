@@ -165,6 +165,12 @@ import Testing
         #expect(badJSON == 400 && body400?["error"]?["code"] == .string("malformed_json"), "\(String(describing: body400))")
         let (fits, _) = try await Self.post(server.base + "/api/v1/webhooks/small", Array("text fits".utf8), contentType: "text/markdown")
         #expect(fits == 202)
+        // A one-line JSON body is shown by the API as it was sent: key order, escapes, number forms.
+        let exact = #"{"b":"caf\u00e9 \/x","a":1.50}"#
+        let (status, answer) = try await Self.post(server.base + "/api/v1/webhooks/any", Array(exact.utf8), contentType: "application/json")
+        #expect(status == 202)
+        let (_, shown) = try await fetchText(server.base + "/api/v1/events/" + (answer?["event"]?.stringValue ?? "?"))
+        #expect(shown.contains(#""params":{"payload":"# + exact + "}"), "\(shown)")
     }
 
     @Test func rulesRouteOrFilterBeforeAnythingRuns() async throws {

@@ -13,14 +13,14 @@ struct AuditRoutes {
                 throw APIError(.notFound, "unknown_event", "no event with id '\(id)'")
             }
             let runs = try await store.runs(RunFilter(eventID: id, limit: 10_000)).reversed()
-            let event: JSONValue
-            do { event = try JSONParser.parse(stored.event.recordJSON) } catch {
-                throw APIError(.internalServerError, "unreadable_event", "event '\(id)' is stored but its record cannot be read: \(error)")
-            }
-            return jsonResponse(.object([
-                "event": event, "state": .string(stored.state.rawValue), "attempt": .number(String(stored.attempt)),
-                "runs": .array(runs.map(\.jsonValue)),
-            ]))
+            // The event in its recorded form as written, not parsed and written again: a
+            // payload's bytes (key order, escapes, number forms) are shown as they were sent.
+            let rest = JSONValue.object([
+                "state": .string(stored.state.rawValue), "attempt": .number(String(stored.attempt)), "runs": .array(runs.map(\.jsonValue)),
+            ]).jsonText
+            var body = "{\"event\":" + stored.event.recordJSON + ","
+            body += rest.dropFirst()
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
         }
         routes.get("/runs") { request, _ -> Response in
             let query = request.uri.queryParameters
