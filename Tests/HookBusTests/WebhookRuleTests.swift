@@ -73,6 +73,15 @@ import Testing
         #expect(push.values.allSatisfy { $0 == "filtered: rule 'pushes' of webhook 'github' routes to no trigger" }, "\(push)")
     }
 
+    @Test func aRuleWithoutWhenIsTheDefault() throws {
+        let config = Self.config + "\n      - name: default\n        triggers: ['Second webhook']\n"
+        let fixture = try fixture(config)
+        let other = try decisions(fixture, json: "{}", event: "star")
+        #expect(other["Second webhook"] == "run" && other["On webhook"] == "rule 'default' of webhook 'github' routes to other triggers", "\(other)")
+        // Rules before it still decide first.
+        #expect(try decisions(fixture, json: "{}", event: "push").values.allSatisfy { $0.hasPrefix("filtered: rule 'pushes'") })
+    }
+
     @Test func testsOnAbsentValuesAndNumbers() {
         func event(_ json: String) throws -> Event { try Event.fromWebhook(body: Array(json.utf8), endpoint: "x") }
         let path = try! OutputPath("n")

@@ -16,6 +16,7 @@ extension ConfigurationLoader {
     ///   - name: pushes
     ///     when: {header: X-GitHub-Event, equals: push}
     ///     triggers: []                # filtered: stored, nothing runs
+    ///   - triggers: ['Log event']     # no `when`: always holds (the default, last)
     /// ```
     ///
     /// A condition is one test (`header:`, `json:` or `form:` with `equals`, `one_of`, `matches`,
@@ -28,10 +29,6 @@ extension ConfigurationLoader {
             guard let view = reader.mapping(element, key: "webhooks.\(endpoint.name).rules[\(index)]") else { continue }
             _ = reader.reportUnknownKeys(in: view, known: ["name", "when", "triggers"], context: "webhook '\(endpoint.name)' rule")
             let name = view["name"].flatMap { reader.string($0, key: "rules.name") } ?? "rule \(index + 1)"
-            guard let whenNode = view["when"] else {
-                reader.sink.error("rule '\(name)' of webhook '\(endpoint.name)' needs 'when' (a condition)", at: reader.position(element))
-                continue
-            }
             guard let triggersNode = view["triggers"] else {
                 reader.sink.error("rule '\(name)' of webhook '\(endpoint.name)' needs 'triggers' (a list; [] filters the events it matches)", at: reader.position(element))
                 continue
@@ -46,7 +43,8 @@ extension ConfigurationLoader {
                 }
                 triggers.append(trigger)
             }
-            guard let condition = readCondition(whenNode, endpoint: endpoint, reader: &reader) else { continue }
+            // A rule without `when` always holds: last in the list, it is the default.
+            guard let condition = view["when"].map({ readCondition($0, endpoint: endpoint, reader: &reader) }) ?? .all([]) else { continue }
             rules.append(WebhookRule(name: name, condition: condition, triggers: triggers))
         }
         return rules
