@@ -14,7 +14,7 @@ public struct ServerState: Sendable {
     public let access: AccessPolicy
     /// Wakes `?wait=N` requests when their event's runs end.
     public let completions = EventCompletions()
-    let verifier = WebhookVerifier()
+    let verifier: WebhookVerifier
     /// Timestamped webhook signatures seen within their window (`SignatureReplayGuard`).
     let replayGuard = SignatureReplayGuard()
     /// Per webhook endpoint, the headers its events keep, as field names: worked out once, not
@@ -30,6 +30,7 @@ public struct ServerState: Sendable {
         self.backlog = backlog
         self.wakeup = wakeup
         access = AccessPolicy(configuration)
+        verifier = WebhookVerifier(endpoints: configuration.webhooks.values)
         keptHeaderFields = configuration.webhooks.mapValues { endpoint in
             endpoint.keptHeaders.compactMap { name in HTTPField.Name(name).map { (name, $0) } }
         }

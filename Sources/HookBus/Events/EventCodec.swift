@@ -106,7 +106,7 @@ extension Event {
             // trigger gets it on stdin (exact when `inlined`; else `payloadText` follows).
             if let payload = params["payload"] {
                 output += "\"payload\":"
-                if payload.isText { JSONValue.appendQuoted(payload.raw, to: &output) } else { output += Self.singleLine(payload.raw) }
+                if payload.isText { JSONValue.appendQuoted(payload.raw, to: &output) } else { output += inlined == true ? payload.raw : Self.singleLine(payload.raw) }
             }
         } else {
             var first = true

@@ -81,8 +81,17 @@ extension Event {
             }
         }
         if !body.headers.isEmpty {
-            let headers = JSONValue.object(Dictionary(body.headers.map { ($0.name, JSONValue.string($0.value)) }, uniquingKeysWith: { first, _ in first }))
-            params["headers"] = EventParam(raw: headers.jsonText, value: headers)
+            // Written directly, in the endpoint's order: every kept header's event builds it.
+            var raw = "{"
+            var members: [String: JSONValue] = [:]
+            for header in body.headers where members[header.name] == nil {
+                if !members.isEmpty { raw += "," }
+                JSONValue.appendQuoted(header.name, to: &raw)
+                raw += ":"
+                JSONValue.appendQuoted(header.value, to: &raw)
+                members[header.name] = .string(header.value)
+            }
+            params["headers"] = EventParam(raw: raw + "}", value: .object(members))
         }
         return params
     }
