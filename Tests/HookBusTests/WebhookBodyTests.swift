@@ -98,6 +98,22 @@ import Testing
         #expect(throws: EventError.self) { try Event.fromWebhook(body: Array(body.utf8), endpoint: "x", contentType: contentType) }
     }
 
+    /// Hostile forms under the body limit parse in linear time: one name repeated 200,000 times,
+    /// and a multipart body that is almost all near-delimiters. (A generous bound: quadratic
+    /// work here took minutes.)
+    @Test func hostileFormsDoNotStall() throws {
+        let started = ContinuousClock.now
+        let repeated = String(repeating: "a=1&", count: 200_000)
+        let form = try Event.fromWebhook(body: Array(repeated.utf8), endpoint: "x", contentType: "application/x-www-form-urlencoded")
+        #expect(form.params["payloadForm"]?.value["a"]?.arrayValue?.count == 200_000)
+        let boundary = String(repeating: "b", count: 70)
+        let near = "--" + boundary + "\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\n"
+            + String(repeating: "\r\n--" + String(repeating: "b", count: 69) + "c", count: 10_000) + "\r\n--" + boundary + "--"
+        let multipart = try Event.fromWebhook(body: Array(near.utf8), endpoint: "x", contentType: "multipart/form-data; boundary=" + boundary)
+        #expect(multipart.params["payloadForm"]?.value["x"]?.stringValue?.utf8.count == 10_000 * 74)
+        #expect(ContinuousClock.now - started < .seconds(20))
+    }
+
     @Test func recordsOfTheOlderFormAreStillRead() throws {
         let old = #"{"id":"evt_1","hook":"webhook","params":{"payload":{ "a": 1 }},"trigger":null,"receivedAt":"2026-01-02T03:04:05.000Z","source":{"kind":"webhook","name":"github"}}"#
         let event = try Event.fromRecord(old)

@@ -19,8 +19,9 @@ public enum FormFields {
         case .urlEncodedForm:
             return object(urlEncoded(body.bytes).map { ($0.name, .string($0.value)) })
         case .multipartForm:
-            guard let boundary = body.contentTypeParameter("boundary"), !boundary.isEmpty, boundary.utf8.count <= 200 else {
-                throw EventError(.malformed, "multipart/form-data needs a boundary parameter in its Content-Type")
+            // RFC 2046: 1 to 70 characters (which also bounds the delimiter search per byte).
+            guard let boundary = body.contentTypeParameter("boundary"), !boundary.isEmpty, boundary.utf8.count <= 70 else {
+                throw EventError(.malformed, "multipart/form-data needs a boundary parameter of 1 to 70 characters in its Content-Type")
             }
             return object(try multipart(body.bytes, boundary: boundary))
         case .json, .other:
@@ -28,17 +29,13 @@ public enum FormFields {
         }
     }
 
-    /// Fields in order into one object; repeated names collect their values into an array.
+    /// Fields in order into one object; repeated names collect their values into an array
+    /// (gathered first: appending to an array inside the object would copy it each time, and a
+    /// body of one name repeated would take quadratic time).
     static func object(_ fields: [(String, JSONValue)]) -> JSONValue {
-        var members: [String: JSONValue] = [:]
-        for (name, value) in fields {
-            switch members[name] {
-            case nil: members[name] = value
-            case let .array(values)?: members[name] = .array(values + [value])
-            case let first?: members[name] = .array([first, value])
-            }
-        }
-        return .object(members)
+        var values: [String: [JSONValue]] = [:]
+        for (name, value) in fields { values[name, default: []].append(value) }
+        return .object(values.mapValues { $0.count == 1 ? $0[0] : .array($0) })
     }
 
     // MARK: URL encoding
