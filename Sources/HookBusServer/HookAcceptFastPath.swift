@@ -168,8 +168,12 @@ final class HookAcceptFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             guard case .success = admission.authenticate(head), admission.checkLimits(head) == nil else { return nil }
             return (.hook(name), head)
         }
-        // A webhook authenticates over its body: that step comes when the body is complete.
-        guard case let .success(endpoint) = admission.webhookEndpoint(name), admission.checkWebhookLimits(endpoint, head: head) == nil else { return nil }
+        // A signed webhook authenticates over its body: that step comes when the body is
+        // complete. A body over the server's own limit (an endpoint may allow more) is parsed
+        // off the event loop, by the route.
+        guard length <= state.configuration.maxBodyBytes, case let .success(endpoint) = admission.webhookEndpoint(name),
+              admission.checkWebhookLimits(endpoint, head: head) == nil else { return nil }
+        if let early = admission.authenticateWebhookHead(endpoint, fields: request.headerFields, query: [:]), case .failure = early { return nil }
         return (.webhook(endpoint), head)
     }
 

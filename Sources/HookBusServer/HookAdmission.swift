@@ -73,7 +73,7 @@ struct HookAdmission: Sendable {
 
         func accepts(_ mediaType: String) -> Bool {
             switch self {
-            case .json: return mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json"))
+            case .json: return WebhookBody.kind(of: mediaType) == .json
             case .jsonLines: return mediaType == "application/x-ndjson" || mediaType == "application/jsonl"
             }
         }
@@ -101,11 +101,20 @@ struct HookAdmission: Sendable {
         guard format.accepts(Self.mediaType(of: type)) else {
             return APIError(.unsupportedMediaType, "unsupported_media_type", "Content-Type must be \(format.expected), not '\(type)'")
         }
-        let limit = state.configuration.maxBodyBytes
+        let limit = bodyLimit(format)
         if let length = head.contentLength, length > limit {
             return Self.tooLarge(limit, length: length)
         }
         return nil
+    }
+
+    /// The largest body of a route's format: `max_body_bytes`; for a bulk import also one
+    /// record of the largest webhook body an endpoint takes (a record is at most a third larger
+    /// than its body, `WebhookRecord`), so whatever was accepted can be imported again.
+    func bodyLimit(_ format: BodyFormat) -> Int {
+        let limit = state.configuration.maxBodyBytes
+        guard format == .jsonLines, let largest = state.configuration.webhooks.values.compactMap(\.maxBodyBytes).max() else { return limit }
+        return max(limit, largest / 3 * 4 + 64 * 1024)
     }
 
     /// 3. Room in the backlog: work waits on disk up to a bound, and senders are told to come
@@ -151,9 +160,10 @@ struct HookAdmission: Sendable {
 
     // MARK: Webhooks
     //
-    // A webhook endpoint's steps, in order: the endpoint (404), its limits on the head (415,
-    // 413), its own authentication over the body's bytes (401), then the backlog, the key and
-    // the event as for hooks.
+    // A webhook endpoint's steps, in order: 1. the endpoint (404), 2. its limits on the head
+    // (415, 413), 3. a token scheme on the head (401), 4. the body (413), 5. an HMAC scheme over
+    // the body's bytes (401), then the backlog, the key, the event, and a timestamped
+    // signature's single use (401).
 
     /// The endpoint a webhook request names.
     func webhookEndpoint(_ name: some StringProtocol) -> Result<WebhookEndpoint, APIError> {
@@ -183,7 +193,15 @@ struct HookAdmission: Sendable {
         return nil
     }
 
-    /// 1. (webhooks) The endpoint's own scheme, over the body's exact bytes.
+    /// 3. (webhooks) A scheme that signs nothing (`none`, `token`) judged on the head, before the
+    ///    body is read: a client without the token cannot make the server read and hold up to
+    ///    the endpoint's limit. Nil for `hmac`, which needs the body (step 5).
+    func authenticateWebhookHead(_ endpoint: WebhookEndpoint, fields: HTTPFields, query: [String: String]) -> Result<WebhookVerifier.Verified, WebhookVerifier.Failure>? {
+        if case .hmac = endpoint.authentication { return nil }
+        return authenticateWebhook(endpoint, fields: fields, query: query, body: [])
+    }
+
+    /// 5. (webhooks) The endpoint's own scheme, over the body's exact bytes (4 is reading it).
     func authenticateWebhook(_ endpoint: WebhookEndpoint, fields: HTTPFields, query: [String: String], body: [UInt8]) -> Result<WebhookVerifier.Verified, WebhookVerifier.Failure> {
         state.verifier.verify(endpoint.authentication, header: { name in HTTPField.Name(name).flatMap { fields[$0] } }, query: query, body: body)
     }
@@ -211,8 +229,8 @@ struct HookAdmission: Sendable {
     func admitWebhook(_ endpoint: WebhookEndpoint, verified: WebhookVerifier.Verified, head: Head, fields: HTTPFields, body: [UInt8]) -> Result<Event, APIError> {
         if let refusal = checkBacklog() ?? checkIdempotencyKey(head) { return .failure(refusal) }
         let event = webhookEvent(endpoint, head: head, fields: fields, body: body)
-        guard case .success = event, let key = verified.replayKey, case let .hmac(scheme) = endpoint.authentication else { return event }
-        guard state.replayGuard.claim(key, tolerance: scheme.toleranceSeconds) else {
+        guard case .success = event, let (digest, signedAt) = verified.replay, case let .hmac(scheme) = endpoint.authentication else { return event }
+        guard state.replayGuard.claim(digest, signedAt: signedAt, tolerance: scheme.toleranceSeconds) else {
             return .failure(APIError(.unauthorized, "unauthorized", "webhook '\(endpoint.name)' authentication failed: this signature was already used (a replayed request)"))
         }
         return event

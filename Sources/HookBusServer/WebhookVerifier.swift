@@ -34,10 +34,15 @@ public struct WebhookVerifier: Sendable {
 
     /// What a successful check established.
     public struct Verified: Sendable, Equatable {
-        /// For a timestamped HMAC scheme: its timestamp and the signature that matched, as bytes
-        /// — the same however the header spelled them (hex case, order, blanks, repeats), so a
-        /// replay cannot pass as new by rewriting the header (`SignatureReplayGuard`).
-        public var replayKey: [UInt8]?
+        /// For a timestamped HMAC scheme: a digest of what the sender signed (the template with
+        /// the timestamp and the body) and the time it was signed. It does not depend on how the
+        /// header spells its signatures (hex case, order, blanks, repeats, which of several keys
+        /// matched), so a replay cannot pass as new by rewriting the header (`SignatureReplayGuard`).
+        var replay: (digest: SHA256.Digest, signedAt: Double)?
+
+        public static func == (lhs: Verified, rhs: Verified) -> Bool {
+            lhs.replay?.digest == rhs.replay?.digest && lhs.replay?.signedAt == rhs.replay?.signedAt
+        }
     }
 
     /// An HMAC with its key already absorbed, per (algorithm, secret) of the configured
@@ -129,9 +134,11 @@ public struct WebhookVerifier: Sendable {
             guard let value = header(timestampHeader) else { return .failure(.missingCredentials("\(timestampHeader) header")) }
             timestamp = value
         }
+        var signedAt: Double?
         if let timestamp {
-            guard let seconds = Double(timestamp) else { return .failure(.malformed("timestamp '\(timestamp)'")) }
+            guard let seconds = Double(timestamp), seconds.isFinite else { return .failure(.malformed("timestamp '\(timestamp)'")) }
             guard abs(now.timeIntervalSince1970 - seconds) <= scheme.toleranceSeconds else { return .failure(.staleTimestamp) }
+            signedAt = seconds
         }
         let candidates: [[UInt8]] = elements.compactMap { element in
             guard element.hasPrefix(scheme.prefix) else { return nil }
@@ -150,7 +157,7 @@ public struct WebhookVerifier: Sendable {
             var matched = false
             for candidate in candidates where Self.constantTimeEquals(candidate, expected) { matched = true }
             if matched {
-                return .success(Verified(replayKey: timestamp.map { Array($0.utf8) + [0] + expected }))
+                return .success(Verified(replay: signedAt.map { (SHA256.hash(data: signed), $0) }))
             }
         }
         return .failure(.badCredentials)
@@ -206,20 +213,11 @@ public struct WebhookVerifier: Sendable {
         bytes.reserveCapacity(digits.count / 2)
         var index = 0
         while index < digits.count {
-            guard let high = hexValue(digits[index]), let low = hexValue(digits[index + 1]) else { return nil }
+            guard let high = Hex.value(digits[index]), let low = Hex.value(digits[index + 1]) else { return nil }
             bytes.append(high << 4 | low)
             index += 2
         }
         return bytes
-    }
-
-    private static func hexValue(_ digit: UInt8) -> UInt8? {
-        switch digit {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return digit - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return digit - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return digit - UInt8(ascii: "A") + 10
-        default: return nil
-        }
     }
 
     /// Compares in time that depends only on the lengths (`ConstantTime`, shared with the

@@ -73,14 +73,23 @@ struct FireCommand: AsyncParsableCommand {
             }
             endpoint = found
         }
-        var kept: [KeptHeader] = []
+        // As the server keeps them: only the endpoint's kept headers (never credentials), a name
+        // given several times joined into one value.
+        var given: [(name: String, values: [String])] = []
         for header in headers {
             guard let colon = header.firstIndex(of: ":") else { throw CommandFailure.exit("--header '\(header)' must be 'Name: value'") }
             let name = header[..<colon].trimmingCharacters(in: .whitespaces)
-            // As the server does: only the headers the endpoint keeps, never its credentials.
-            if let endpoint, !endpoint.keptHeaders.contains(where: { $0.caseInsensitiveCompare(name) == .orderedSame }) { continue }
-            kept.append(KeptHeader(name: name, value: header[header.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
+            let value = header[header.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            let keeps = endpoint.map { $0.keptHeaders.contains { $0.caseInsensitiveCompare(name) == .orderedSame } }
+                ?? (name.caseInsensitiveCompare("Authorization") != .orderedSame)
+            guard keeps else { continue }
+            if let index = given.firstIndex(where: { $0.name.caseInsensitiveCompare(name) == .orderedSame }) {
+                given[index].values.append(value)
+            } else {
+                given.append((name, [value]))
+            }
         }
+        let kept = given.map { KeptHeader(name: $0.name, value: $0.values.joined(separator: ", ")) }
         let source = EventSource(kind: .cli, name: webhook)
         if let body {
             return try Event.webhook(WebhookBody(bytes: try readInput(body), contentType: contentType, headers: kept), source: source, trigger: trigger)

@@ -89,7 +89,13 @@ import Testing
         let id = try #require(run?["event"]?.stringValue)
         let (_, event) = try await request("GET", server.base + "/api/v1/events/\(id)", headers: asOperator)
         #expect(event?["event"]?["source"]?["name"] == .string("alertmanager"), "\(String(describing: event))")
-        #expect(event?["event"]?["params"]?["payload"]?["receiver"] == .string("hookbus"), "\(String(describing: event))")
+        // Alertmanager ends its JSON with a newline: the body is kept exactly, as `payloadText`.
+        let body = try #require(event?["event"]?["payloadText"]?.stringValue, "\(String(describing: event))")
+        #expect(body.hasSuffix("\n"))
+        #expect(try JSONParser.parse(body)["receiver"] == .string("hookbus"))
+        // The bearer token Alertmanager sent is in neither the stored event nor the run.
+        let (_, shown) = try await fetchText(server.base + "/api/v1/events/\(id)", headers: asOperator)
+        #expect(!shown.contains(Self.webhookToken))
         let (_, all) = try await request("GET", server.base + "/api/v1/runs", headers: asOperator)
         #expect(all?["runs"]?.arrayValue.count == 1, "one notification, one run: \(String(describing: all))")
     }

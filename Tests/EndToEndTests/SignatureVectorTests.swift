@@ -32,6 +32,7 @@ import Testing
     static let pagerDutyOldKey = "pd-old-key-7c1f0e2a9b"
     static let pagerDutyNewKey = "pd-new-key-3d8e5a6f41"
     static let stripeSecret = "whsec_test_5f2b8c1e9a7d4036b2e1"
+    static let stripeNextSecret = "whsec_test_next_77c0d1e2f3a4b5c6"
     static let operatorToken = "auditor-0123456789abcdef"
 
     // MARK: Tests
@@ -230,6 +231,25 @@ import Testing
         #expect(try await live.acceptedCount() == before + 2, "only the first Stripe-style and the first Slack-style request may be stored")
     }
 
+    /// During a key rotation the sender signs with both keys (`v1=<old>,v1=<new>`) and the
+    /// endpoint holds both: the request replayed with only one of the two signatures matches the
+    /// other key, and must still be refused — what was signed is the same.
+    @Test func aReplayIsRefusedWhicheverKeyOfARotationItMatches() async throws {
+        let live = try LiveServer()
+        defer { live.stop() }
+        let body = Array(Self.stripeEvent.utf8)
+        let timestamp = now()
+        let signed = Array("\(timestamp).".utf8) + body
+        let old = hmacHex(.sha256, key: Self.stripeSecret, message: signed)
+        let next = hmacHex(.sha256, key: Self.stripeNextSecret, message: signed)
+        let first = try await live.post("stripe-rotating", body: body, contentType: "application/json", headers: ["Stripe-Signature": "t=\(timestamp),v1=\(old),v1=\(next)"])
+        _ = try live.expectAccepted(first, "a delivery signed with both keys of a rotation")
+        for variant in ["t=\(timestamp),v1=\(next)", "t=\(timestamp),v1=\(old)"] {
+            let again = try await live.post("stripe-rotating", body: body, contentType: "application/json", headers: ["Stripe-Signature": variant])
+            live.expectRefused(again, nil, "the delivery replayed as 'Stripe-Signature: \(variant)'")
+        }
+    }
+
     // MARK: Signing
 
     func now() -> Int { Int(Date().timeIntervalSince1970) }
@@ -383,6 +403,9 @@ final class LiveServer: @unchecked Sendable {
           stripe:
             auth: {scheme: hmac, header: Stripe-Signature, timestamp_field: t, prefix: 'v1=', template: '{timestamp}.{body}',
                    tolerance: 300, secrets: [{env: STRIPE_SECRET}]}
+          stripe-rotating:
+            auth: {scheme: hmac, header: Stripe-Signature, timestamp_field: t, prefix: 'v1=', template: '{timestamp}.{body}',
+                   tolerance: 300, secrets: [{env: STRIPE_SECRET}, {env: STRIPE_NEXT_SECRET}]}
 
         """
 
@@ -397,6 +420,7 @@ final class LiveServer: @unchecked Sendable {
             "PAGERDUTY_OTHER_KEY": "pd-unrelated-key-0a9b8c7d",
             "SLACK_SIGNING_SECRET": SignatureVectorTests.slackSecret,
             "STRIPE_SECRET": SignatureVectorTests.stripeSecret,
+            "STRIPE_NEXT_SECRET": SignatureVectorTests.stripeNextSecret,
         ]
         server = try ServerProcess(directory: scratch.path, arguments: ["--hooks", "hooks"], environment: environment, openOnLoopback: false)
     }

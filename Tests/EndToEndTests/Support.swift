@@ -171,7 +171,9 @@ func metric(_ name: String, in text: String) -> Int? {
 }
 
 /// A GET answered with text (`/metrics`): the status and the body.
-func fetchText(_ url: String) async throws -> (Int, String) {
-    let (data, response) = try await URLSession.shared.data(from: URL(string: url)!)
+func fetchText(_ url: String, headers: [String: String] = [:]) async throws -> (Int, String) {
+    var request = URLRequest(url: URL(string: url)!)
+    for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+    let (data, response) = try await URLSession.shared.data(for: request)
     return ((response as! HTTPURLResponse).statusCode, String(decoding: data, as: UTF8.self))
 }

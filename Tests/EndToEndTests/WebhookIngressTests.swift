@@ -44,6 +44,9 @@ import Testing
                 max_body_bytes: 16
                 content_types: [application/json, text/*]
                 triggers: [Dump]
+              guarded:
+                auth: {scheme: token, secrets: [{env: GUARD_TOKEN}]}
+                max_body_bytes: 16
               github:
                 auth: {scheme: none}
                 rules:
@@ -115,7 +118,7 @@ import Testing
     @Test func everyContentTypeReachesTheTriggerByteForByteAndSurvivesExportAndImport() async throws {
         let scratch = Scratch()
         Self.setUp(scratch)
-        let server = try ServerProcess(directory: scratch.path, arguments: ["--hooks", "hooks"])
+        let server = try ServerProcess(directory: scratch.path, arguments: ["--hooks", "hooks"], environment: ["GUARD_TOKEN": "guard-token"])
         defer { server.stop() }
         var firstRuns: [String: String] = [:]
         for (contentType, bytes) in Self.bodies {
@@ -155,7 +158,7 @@ import Testing
     @Test func endpointLimitsAreAnsweredPrecisely() async throws {
         let scratch = Scratch()
         Self.setUp(scratch)
-        let server = try ServerProcess(directory: scratch.path, arguments: ["--hooks", "hooks"])
+        let server = try ServerProcess(directory: scratch.path, arguments: ["--hooks", "hooks"], environment: ["GUARD_TOKEN": "guard-token"])
         defer { server.stop() }
         let (tooLarge, body413) = try await Self.post(server.base + "/api/v1/webhooks/small", Array(String(repeating: "x", count: 17).utf8), contentType: "text/plain")
         #expect(tooLarge == 413 && body413?["error"]?["code"] == .string("too_large"))
@@ -165,6 +168,15 @@ import Testing
         #expect(badJSON == 400 && body400?["error"]?["code"] == .string("malformed_json"), "\(String(describing: body400))")
         let (fits, _) = try await Self.post(server.base + "/api/v1/webhooks/small", Array("text fits".utf8), contentType: "text/markdown")
         #expect(fits == 202)
+        // A token endpoint judges the token before reading the body: a chunked body (no length
+        // to refuse on) from a client without the token is answered 401, not read to its limit.
+        let big = Array(String(repeating: "z", count: 100_000).utf8)
+        let (stranger, _) = try await Self.post(server.base + "/api/v1/webhooks/guarded", big, contentType: "text/plain",
+                                                headers: ["Transfer-Encoding": "chunked", "Authorization": "Bearer wrong"])
+        #expect(stranger == 401)
+        let (known, body) = try await Self.post(server.base + "/api/v1/webhooks/guarded", big, contentType: "text/plain",
+                                                headers: ["Transfer-Encoding": "chunked", "Authorization": "Bearer guard-token"])
+        #expect(known == 413 && body?["error"]?["code"] == .string("too_large"), "\(String(describing: body))")
         // A one-line JSON body is shown by the API as it was sent: key order, escapes, number forms.
         let exact = #"{"b":"caf\u00e9 \/x","a":1.50}"#
         let (status, answer) = try await Self.post(server.base + "/api/v1/webhooks/any", Array(exact.utf8), contentType: "application/json")
@@ -176,7 +188,7 @@ import Testing
     @Test func rulesRouteOrFilterBeforeAnythingRuns() async throws {
         let scratch = Scratch()
         Self.setUp(scratch)
-        let server = try ServerProcess(directory: scratch.path, arguments: ["--hooks", "hooks"])
+        let server = try ServerProcess(directory: scratch.path, arguments: ["--hooks", "hooks"], environment: ["GUARD_TOKEN": "guard-token"])
         defer { server.stop() }
         func send(_ json: String, event: String?) async throws -> [String: JSONValue] {
             let (status, answer) = try await Self.post(server.base + "/api/v1/webhooks/github", Array(json.utf8), contentType: "application/json",

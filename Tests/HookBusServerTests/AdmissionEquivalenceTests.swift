@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import HookBus
 import Hummingbird
@@ -46,10 +47,46 @@ import Testing
         post("/api/v1/hooks/updateIncident", update, fields: ["Content-Type: application/json", "Authorization: Bearer hook-token", "Host: attacker.example"]),
     ]
 
+    static func hex(_ key: String, _ message: String) -> String {
+        HMAC<SHA256>.authenticationCode(for: Data(message.utf8), using: SymmetricKey(data: Data(key.utf8))).map { String(format: "%02x", $0) }.joined()
+    }
+
+    static let githubBody = #"{"action":"opened","n":1}"#
+    static let githubForm = "payload=%7B%22action%22%3A%22opened%22%7D&x=1"
+    static let slackBody = "token=t&command=%2Fpage&text=db+down"
+    static let slackTime = String(Int(Date().timeIntervalSince1970))
+    static let slack = post("/api/v1/webhooks/slack", slackBody, fields: ["Content-Type: application/x-www-form-urlencoded", "X-Slack-Request-Timestamp: \(slackTime)",
+                                                                            "X-Slack-Signature: v0=" + hex("slack-secret", "v0:\(slackTime):\(slackBody)")])
+
+    /// Webhook requests: every content type, every refusal of an endpoint's steps, a replayed
+    /// signature. The last one is a chunked body over the endpoint's limit (no length: only the
+    /// route reads it, and a refused body may end the connection).
+    static let webhookRequests: [String] = [
+        post("/api/v1/webhooks/github", githubBody, fields: ["Content-Type: application/json", "X-Hub-Signature-256: sha256=" + hex("gh-secret", githubBody)]),
+        post("/api/v1/webhooks/github", githubForm, fields: ["Content-Type: application/x-www-form-urlencoded", "X-Hub-Signature-256: sha256=" + hex("gh-secret", githubForm)]),
+        post("/api/v1/webhooks/github", githubBody, fields: ["Content-Type: application/json", "X-Hub-Signature-256: sha256=" + hex("gh-secret", githubBody + " ")]),
+        post("/api/v1/webhooks/github", githubBody, fields: ["Content-Type: application/json"]),
+        slack,
+        slack,
+        post("/api/v1/webhooks/bearer", "a=1", fields: ["Content-Type: application/x-www-form-urlencoded", "Authorization: Bearer hook-token", "X-Event: push"]),
+        post("/api/v1/webhooks/bearer", "a=1", fields: ["Content-Type: application/x-www-form-urlencoded", "Authorization: Bearer wrong"]),
+        post("/api/v1/webhooks/open", "<alert/>\n", fields: ["Content-Type: application/xml"]),
+        post("/api/v1/webhooks/open", "no type at all", fields: []),
+        post("/api/v1/webhooks/open", "{broken", fields: ["Content-Type: application/json"]),
+        post("/api/v1/webhooks/open", "--b\r\nno headers end", fields: ["Content-Type: multipart/form-data; boundary=b"]),
+        post("/api/v1/webhooks/small", String(repeating: "x", count: 65), fields: ["Content-Type: application/json"]),
+        post("/api/v1/webhooks/small", "plain", fields: ["Content-Type: text/plain"]),
+        post("/api/v1/webhooks/smal", "{}", fields: ["Content-Type: application/json"]),
+        post("/api/v1/webhooks/open", "{}", fields: ["Content-Type: application/json", "Idempotency-Key: wh-1"]),
+        post("/api/v1/webhooks/open", "{}", fields: ["Content-Type: application/json", "Idempotency-Key: wh-1"]),
+        "POST /api/v1/webhooks/small HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n50\r\n"
+            + String(repeating: "y", count: 80) + "\r\n0\r\n\r\n",
+    ]
+
     /// The answers of the whole table and the fast path's count: pipelined on one connection
     /// (after the first request the route answers, the rest of the pipeline follows it there), or
     /// each request on a connection of its own.
-    static func answers(fastPath: Bool, pipelined: Bool, backlogLimit: Int = 1000) async throws -> (answers: [String], fastPathCount: Int) {
+    static func answers(fastPath: Bool, pipelined: Bool, backlogLimit: Int = 1000, requests: [String] = requests) async throws -> (answers: [String], fastPathCount: Int) {
         let fixture = try ServerFixture(backlogLimit: backlogLimit, fastPath: fastPath)
         let result = try await Application(router: makeRouter(state: fixture.state), server: .hookBus(state: fixture.state)).test(.live) { client in
             let port = try #require(client.port)
@@ -92,6 +129,21 @@ import Testing
         #expect(Set(on.answers.map { $0.prefix(3) }) == ["202", "400", "401", "403", "404", "413", "415", "422"])
         // With it on, the well-formed ones took it (one by one, all but the one whose Connection
         // field is given twice); with it off, none did.
+        #expect(pipelined ? on.fastPathCount >= 1 : on.fastPathCount == 8)
+        #expect(off.fastPathCount == 0)
+    }
+
+    @Test(arguments: [true, false])
+    func webhooksGetTheSameAnswersOnBothPaths(pipelined: Bool) async throws {
+        let on = try await Self.answers(fastPath: true, pipelined: pipelined, requests: Self.webhookRequests)
+        let off = try await Self.answers(fastPath: false, pipelined: pipelined, requests: Self.webhookRequests)
+        #expect(on.answers.count == Self.webhookRequests.count)
+        for (index, (fast, routed)) in zip(on.answers, off.answers).enumerated() {
+            #expect(fast == routed, "webhook request \(index): fast path on: \(fast) / off: \(routed)")
+        }
+        let statuses = on.answers.map { String($0.prefix(3)) }
+        #expect(statuses == ["202", "202", "401", "401", "202", "401", "202", "401", "202", "202", "400", "400", "413", "415", "404", "202", "202", "413"], "\(on.answers)")
+        #expect(on.answers[16].contains("\"duplicate\":true"))
         #expect(pipelined ? on.fastPathCount >= 1 : on.fastPathCount == 8)
         #expect(off.fastPathCount == 0)
     }

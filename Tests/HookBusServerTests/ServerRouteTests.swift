@@ -53,6 +53,13 @@ final class ServerFixture: Sendable {
                 auth: {scheme: token, query: token, secrets: [{env: HOOK_TOKEN}]}
               open:
                 auth: {scheme: none}
+              bearer:
+                auth: {scheme: token, secrets: [{env: HOOK_TOKEN}]}
+                pass_headers: [X-Event]
+              small:
+                auth: {scheme: none}
+                max_body_bytes: 64
+                content_types: [application/json, application/x-www-form-urlencoded]
             """)
         let loaded = DefinitionLoader().load([folder.appendingPathComponent("hooks").path])
         let configured = ConfigurationLoader(environment: ["HOOK_TOKEN": "hook-token", "OPERATOR_TOKEN": operatorToken, "METRICS_TOKEN": metricsToken,

@@ -17,21 +17,46 @@ import Testing
         (nil, Array("plain words, no type".utf8)),
         (nil, Array("{\"undeclared\": true}".utf8)),
         ("text/plain", []),
+        ("application/json", Array("null".utf8)),
+        ("application/json", Array("\"a bare string\"".utf8)),
+        ("application/json", Array(("\u{FEFF}" + "{}").utf8)),
+        ("multipart/form-data; boundary=zz", Array("--zz\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--zz--\r\n".utf8)),
+        ("text/plain", Array(String(repeating: "\u{1}\u{2}", count: 50).utf8)),
+        ("application/json", Array((String(repeating: "[", count: 254) + String(repeating: "]", count: 254)).utf8)),
     ]
 
     @Test(arguments: 0..<bodies.count)
     func theRecordedFormGivesBackTheSameBytes(_ index: Int) throws {
         let (contentType, bytes) = Self.bodies[index]
-        let body = WebhookBody(bytes: bytes, contentType: contentType, headers: [KeptHeader(name: "X-GitHub-Event", value: "issues")])
-        let event = try Event.fromWebhook(body, endpoint: "github")
+        let headers = [KeptHeader(name: "X-GitHub-Event", value: "issues"), KeptHeader(name: "X-GitHub-Delivery", value: "d-1"), KeptHeader(name: "Accept", value: "*/*")]
+        let body = WebhookBody(bytes: bytes, contentType: contentType, headers: headers)
+        let event: Event
+        do { event = try Event.fromWebhook(body, endpoint: "github") } catch {
+            // A byte-order mark is not JSON: the sender hears it (400), nothing is stored.
+            #expect(bytes.starts(with: [0xEF, 0xBB, 0xBF]), "\(error)")
+            return
+        }
         let record = event.recordJSON
         #expect(!record.contains("\n") && !record.contains("\r"))
         let again = try Event.fromRecord(record)
         #expect(again.webhookBody == body)
         #expect(again.params == event.params)
+        #expect(again.webhookBody?.headers.map(\.name) == ["X-GitHub-Event", "X-GitHub-Delivery", "Accept"])
+        // A record is never more than a third larger than its body (and some fixed members).
+        #expect(record.utf8.count <= bytes.count * 4 / 3 + 400, "\(record.utf8.count) for \(bytes.count)")
         #expect(again.source == EventSource(kind: .webhook, name: "github"))
         // A replay keeps the body too.
         #expect(try Event.fromRecord(again.replayed(origin: "test").recordJSON).webhookBody == body)
+    }
+
+    @Test func jsonDeeperThanARecordCanHoldIsRefusedAtTheDoor() {
+        let deep = String(repeating: "[", count: 255) + String(repeating: "]", count: 255)
+        #expect(throws: EventError.self) { try Event.fromWebhook(body: Array(deep.utf8), endpoint: "x") }
+    }
+
+    @Test func repeatedHeaderNamesKeepTheFirst() {
+        let body = WebhookBody(bytes: [], contentType: nil, headers: [KeptHeader(name: "X-A", value: "1"), KeptHeader(name: "x-a", value: "2")])
+        #expect(body.headers == [KeptHeader(name: "X-A", value: "1")])
     }
 
     @Test func payloadIsTheTextOrItsBase64() throws {

@@ -89,10 +89,34 @@ import Testing
             (.exists(true), #"{"n": 0}"#, true), (.exists(true), #"{"n": null}"#, false), (.exists(false), #"{}"#, true),
             (.compare(.gt, 5), #"{"n": 5.5}"#, true), (.compare(.gt, 5), #"{"n": "abc"}"#, false), (.compare(.lte, 5), #"{"n": 5}"#, true),
             (.compare(.lt, 0), #"{}"#, false), (.equals("true"), #"{"n": true}"#, true), (.oneOf(["1", "2"]), #"{"n": 2}"#, true),
+            // Numbers compare as numbers; a string is text, never a number.
+            (.equals("1"), #"{"n": 1.0}"#, true), (.equals("1"), #"{"n": "1.0"}"#, false), (.compare(.gt, 5), #"{"n": "9"}"#, false),
+            (.compare(.gt, 5), #"{"n": "inf"}"#, false),
+            // Null and an empty list are absent; a list's elements are tested one by one.
+            (.exists(true), #"{"n": []}"#, false), (.exists(false), #"{"n": null}"#, true), (.equals("b"), #"{"n": ["a", "b"]}"#, true),
+            (.compare(.gte, 3), #"{"n": [1, 2]}"#, false),
         ]
         for (test, json, expected) in cases {
             #expect((try? WebhookCondition.test(.json(path), test).holds(for: event(json))) == expected, "\(test) on \(json)")
         }
+    }
+
+    @Test func aTimestampTheSenderDoesNotSignIsRefusedAtLoad() throws {
+        let folder = TempFolder()
+        let path = folder.write("hookbus.yaml", """
+            webhooks:
+              stripe:
+                auth: {scheme: hmac, header: Stripe-Signature, timestamp_field: t, prefix: 'v1=', secrets: [{env: K}]}
+            """)
+        let result = ConfigurationLoader(environment: ["K": "k"]).load(path: path, catalog: try fixture().catalog)
+        let messages = result.diagnostics.map { $0.description.replacingOccurrences(of: folder.path + "/", with: "") }
+        #expect(messages.contains { $0.hasPrefix("hookbus.yaml:3:11: error: webhook 'stripe' takes a timestamp but its 'template' does not sign it") }, "\(messages)")
+    }
+
+    @Test func aRuleMayNameATriggerTheEndpointListsByItsOtherName() throws {
+        let config = Self.config.replacingOccurrences(of: "    pass_headers: [X-GitHub-Delivery]", with: "    pass_headers: [X-GitHub-Delivery]\n    triggers: ['Incident Tools/On webhook', 'Second webhook']")
+        let fixture = try fixture(config)
+        #expect(fixture.configuration.webhooks["github"]?.rules?.count == 3)
     }
 
     @Test func eventsWithoutRulesAndFromDaemonsAreNotFiltered() throws {
@@ -114,6 +138,10 @@ import Testing
         ("pass_headers: [X-Hub-Signature-256]\n", "hookbus.yaml:11:20: error: header 'X-Hub-Signature-256' carries credentials"),
         ("content_types: [json]\n", "hookbus.yaml:11:21: error: 'json' is not a media type"),
         ("max_body_bytes: 1000000000\n", "hookbus.yaml:11:21: error: 'max_body_bytes' is at most"),
+        ("rules:\n      - when: {header: X-A, one_of: []}\n        triggers: []\n", "hookbus.yaml:12:37: error: 'one_of' needs at least one value"),
+        ("rules:\n      - triggers: []\n      - when: {header: X-A, equals: b}\n        triggers: []\n", "hookbus.yaml:13:9: warning: rule 2 of webhook 'github' is never reached"),
+        ("pass_headers: [X-A, X_A]\n", "hookbus.yaml:9:3: error: webhook 'github' keeps headers 'X-A' and 'X_A', which would share the variable HOOKBUS_HEADER_X_A"),
+        ("content_types: [application/json]\n    rules:\n      - when: {form: a, equals: b}\n        triggers: []\n", "hookbus.yaml:13:22: warning: 'form: a' never holds"),
     ])
     func mistakesAreReportedAtTheirPosition(_ extra: String, _ expected: String) throws {
         let config = """

@@ -25,8 +25,12 @@ extension ConfigurationLoader {
     func readWebhookRules(_ node: Node, endpoint: WebhookEndpoint, webhookTriggers: [Trigger], reader: inout NodeReader) -> [WebhookRule]? {
         guard let elements = reader.sequence(node, key: "webhooks.\(endpoint.name).rules") else { return nil }
         var rules: [WebhookRule] = []
+        var defaultRule: String?
         for (index, element) in elements.enumerated() {
             guard let view = reader.mapping(element, key: "webhooks.\(endpoint.name).rules[\(index)]") else { continue }
+            if let defaultRule {
+                reader.sink.warning("rule \(index + 1) of webhook '\(endpoint.name)' is never reached: rule '\(defaultRule)' before it has no 'when' and always holds", at: reader.position(element))
+            }
             _ = reader.reportUnknownKeys(in: view, known: ["name", "when", "triggers"], context: "webhook '\(endpoint.name)' rule")
             let name = view["name"].flatMap { reader.string($0, key: "rules.name") } ?? "rule \(index + 1)"
             guard let triggersNode = view["triggers"] else {
@@ -36,14 +40,16 @@ extension ConfigurationLoader {
             var triggers: [String] = []
             for triggerNode in NodeReader.isNull(triggersNode) ? [] : reader.oneOrMany(triggersNode) {
                 guard let trigger = reader.string(triggerNode, key: "rules.triggers") else { continue }
-                if !webhookTriggers.contains(where: { $0.name == trigger || $0.qualifiedName == trigger }) {
+                let targets = webhookTriggers.filter { $0.name == trigger || $0.qualifiedName == trigger }
+                if targets.isEmpty {
                     reader.sink.error("rule '\(name)' of webhook '\(endpoint.name)' routes to '\(trigger)', which is not a loaded trigger with the 'webhook' hook\(Suggestion.hint(for: trigger, in: webhookTriggers.map(\.name)))", at: reader.position(triggerNode))
-                } else if let allowed = endpoint.triggers, !allowed.contains(trigger) {
+                } else if let allowed = endpoint.triggers, !targets.contains(where: { allowed.contains($0.name) || allowed.contains($0.qualifiedName) }) {
                     reader.sink.error("rule '\(name)' routes to '\(trigger)', which webhook '\(endpoint.name)' does not list in its 'triggers'", at: reader.position(triggerNode))
                 }
                 triggers.append(trigger)
             }
             // A rule without `when` always holds: last in the list, it is the default.
+            if view["when"] == nil { defaultRule = name }
             guard let condition = view["when"].map({ readCondition($0, endpoint: endpoint, reader: &reader) }) ?? .all([]) else { continue }
             rules.append(WebhookRule(name: name, condition: condition, triggers: triggers))
         }
@@ -97,6 +103,9 @@ extension ConfigurationLoader {
                 return nil
             }
         default:
+            if let types = endpoint.contentTypes, !types.contains(where: { WebhookBody.kind(of: $0) == .urlEncodedForm || WebhookBody.kind(of: $0) == .multipartForm }) {
+                reader.sink.warning("'form: \(subjectText)' never holds: webhook '\(endpoint.name)' takes no form bodies (content_types)", at: reader.position(subjectNode))
+            }
             subject = .form(subjectText)
         }
         let given = tests.filter { view[$0] != nil }
@@ -109,6 +118,10 @@ extension ConfigurationLoader {
             return reader.string(testNode, key: "equals").map { .test(subject, .equals($0)) }
         case "one_of":
             guard let list = reader.sequence(testNode, key: "one_of") else { return nil }
+            if list.isEmpty {
+                reader.sink.error("'one_of' needs at least one value", at: reader.position(testNode))
+                return nil
+            }
             return .test(subject, .oneOf(list.compactMap { reader.string($0, key: "one_of") }))
         case "matches":
             guard let pattern = reader.string(testNode, key: "matches") else { return nil }

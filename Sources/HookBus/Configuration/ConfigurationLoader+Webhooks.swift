@@ -47,6 +47,15 @@ extension ConfigurationLoader {
             if let rulesNode = endpoint["rules"] {
                 webhook.rules = readWebhookRules(rulesNode, endpoint: webhook, webhookTriggers: webhookTriggers, reader: &reader)
             }
+            // Two kept headers must not share a variable (`X-A` and `X_A` are both HOOKBUS_HEADER_X_A).
+            var variables: [String: String] = [:]
+            for name in webhook.keptHeaders {
+                let variable = KeptHeader(name: name, value: "").environmentName
+                if let other = variables[variable] {
+                    reader.sink.error("webhook '\(entry.key)' keeps headers '\(other)' and '\(name)', which would share the variable \(variable)", at: reader.position(entry.keyNode))
+                }
+                variables[variable] = name
+            }
             configuration.webhooks[entry.key] = webhook
         }
     }
@@ -153,6 +162,11 @@ extension ConfigurationLoader {
                     reader.sink.error("'auth.template' uses {timestamp} but neither 'timestamp_header' nor 'timestamp_field' says where it comes from", at: reader.position(templateNode))
                 }
                 scheme.template = template
+            }
+            if scheme.timestampHeader != nil || scheme.timestampField != nil, !scheme.template.contains("{timestamp}") {
+                // A timestamp the sender does not sign can be rewritten by anyone: it would
+                // protect against neither stale nor replayed requests.
+                reader.sink.error("webhook '\(endpoint)' takes a timestamp but its 'template' does not sign it: add {timestamp} (Slack: 'v0:{timestamp}:{body}', Stripe: '{timestamp}.{body}')", at: reader.position(auth["template"] ?? node))
             }
             return .hmac(scheme)
         default:

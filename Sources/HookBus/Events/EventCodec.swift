@@ -33,10 +33,7 @@ extension Event {
             // A JSON payload in a hook body (or a `--params` file): the JSON body it stands for,
             // with the `headers` given as an object of strings.
             var headers: [KeptHeader] = []
-            for (name, value) in (params["headers"]?.value.objectValue ?? [:]).sorted(by: { $0.key < $1.key }) {
-                guard let text = value.scalarText else { throw EventError(.wrongShape, "header '\(name)' must be a string") }
-                headers.append(KeptHeader(name: name, value: text))
-            }
+            if let object = params["headers"] { headers = try WebhookRecord.headers(objectText: object.raw) }
             return try webhook(WebhookBody(bytes: Array(payload.raw.utf8), contentType: "application/json", headers: headers),
                                source: source, id: id, trigger: trigger, receivedAt: receivedAt)
         }
@@ -83,7 +80,7 @@ extension Event {
         let id = recordedID ?? Event.newID()
         let trigger = member("trigger")?.value.stringValue
         if hook == .webhook {
-            let body = try WebhookRecord.body(members: members, payloadMember: paramMembers.first { $0.key == "payload" && $0.value != .null })
+            let body = try WebhookRecord.body(members: members, payloadMember: paramMembers.first { $0.key == "payload" })
             return try webhook(body, source: source, id: id, trigger: trigger, receivedAt: receivedAt)
         }
         let params = try validateParams(hook: hook, members: paramMembers)
@@ -101,13 +98,11 @@ extension Event {
         JSONValue.appendQuoted(hook.rawValue, to: &output)
         output += ",\"params\":{"
         let inlined = webhookBody.map { WebhookRecord.inlinesPayload(self, body: $0) }
-        if inlined != nil {
-            // A webhook's params are derived from its body: only `payload` is written, as the
-            // trigger gets it on stdin (exact when `inlined`; else `payloadText` follows).
-            if let payload = params["payload"] {
-                output += "\"payload\":"
-                if payload.isText { JSONValue.appendQuoted(payload.raw, to: &output) } else { output += inlined == true ? payload.raw : Self.singleLine(payload.raw) }
-            }
+        if let inlined {
+            // A webhook's params are derived from its body: only a payload that is the body
+            // byte for byte is written here; any other body follows as `payloadText` or
+            // `payloadBase64` (`WebhookRecord`), never twice.
+            if inlined, let payload = params["payload"] { output += "\"payload\":" + payload.raw }
         } else {
             var first = true
             for spec in hook.params {

@@ -64,7 +64,7 @@ public enum FormFields {
             if byte == UInt8(ascii: "+") {
                 output.append(UInt8(ascii: " "))
             } else if byte == UInt8(ascii: "%"), index + 2 < bytes.endIndex,
-                      let high = hexValue(bytes[index + 1]), let low = hexValue(bytes[index + 2]) {
+                      let high = Hex.value(bytes[index + 1]), let low = Hex.value(bytes[index + 2]) {
                 output.append(high << 4 | low)
                 index += 2
             } else {
@@ -73,15 +73,6 @@ public enum FormFields {
             index += 1
         }
         return String(decoding: output, as: UTF8.self)
-    }
-
-    static func hexValue(_ digit: UInt8) -> UInt8? {
-        switch digit {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return digit - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return digit - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return digit - UInt8(ascii: "A") + 10
-        default: return nil
-        }
     }
 
     // MARK: Multipart
@@ -110,14 +101,16 @@ public enum FormFields {
                 throw EventError(.malformed, "multipart delimiter is not followed by a line break")
             }
             position += 2
-            guard let headersEnd = find([0x0D, 0x0A, 0x0D, 0x0A], in: bytes, from: position - 2) else {
+            // The part ends at the next delimiter; its headers end at a blank line before it.
+            guard let partEnd = find(delimiter, in: bytes, from: position) else {
+                throw EventError(.malformed, "multipart body has no closing '--\(boundary)--' delimiter")
+            }
+            guard let headersEnd = find([0x0D, 0x0A, 0x0D, 0x0A], in: Array(bytes[(position - 2)..<partEnd]), from: 0).map({ $0 + position - 2 }) else {
                 throw EventError(.malformed, "multipart part \(fields.count + 1) has no blank line after its headers")
             }
             let headerText = String(decoding: bytes[position..<max(position, headersEnd)], as: UTF8.self)
             let contentStart = headersEnd + 4
-            guard let contentEnd = find(delimiter, in: bytes, from: contentStart) else {
-                throw EventError(.malformed, "multipart body has no closing '--\(boundary)--' delimiter")
-            }
+            let contentEnd = max(contentStart, partEnd)
             let content = Array(bytes[contentStart..<contentEnd])
             fields.append(try part(headers: headerText, content: content, number: fields.count + 1))
             position = contentEnd + delimiter.count
@@ -153,26 +146,38 @@ public enum FormFields {
         return (name, .object(file))
     }
 
-    /// `name="value"` (or unquoted) in a Content-Disposition value; `\"` inside quotes is a quote.
+    /// `name="value"` (or unquoted) in a Content-Disposition value (`form-data; name="a";
+    /// filename="b;c"`): its parameters read in order, quoted strings whole (`\"` inside them is
+    /// a quote), so a quoted value holding `;` or `name=` is not mistaken for a parameter.
     static func dispositionParameter(_ parameter: String, in value: String) -> String? {
         var rest = Substring(value)
-        while let semicolon = rest.firstIndex(of: ";") {
-            rest = rest[rest.index(after: semicolon)...].drop { $0 == " " || $0 == "\t" }
-            guard let equals = rest.firstIndex(of: "="), rest[..<equals].trimmingCharacters(in: .whitespaces).lowercased() == parameter else { continue }
-            var text = rest[rest.index(after: equals)...].drop { $0 == " " }
-            guard text.first == "\"" else {
-                return String(text.prefix { $0 != ";" }).trimmingCharacters(in: .whitespaces)
+        guard let first = rest.firstIndex(of: ";") else { return nil }
+        rest = rest[rest.index(after: first)...]
+        while !rest.isEmpty {
+            rest = rest.drop { $0 == " " || $0 == "\t" || $0 == ";" }
+            guard let equals = rest.firstIndex(of: "=") else { return nil }
+            let name = rest[..<equals].trimmingCharacters(in: .whitespaces).lowercased()
+            rest = rest[rest.index(after: equals)...].drop { $0 == " " }
+            var text = ""
+            if rest.first == "\"" {
+                rest = rest.dropFirst()
+                var escaped = false
+                var closed = false
+                while let character = rest.first {
+                    rest = rest.dropFirst()
+                    if escaped { text.append(character); escaped = false; continue }
+                    if character == "\\" { escaped = true; continue }
+                    if character == "\"" { closed = true; break }
+                    text.append(character)
+                }
+                guard closed else { return nil }
+            } else {
+                let end = rest.firstIndex(of: ";") ?? rest.endIndex
+                text = rest[..<end].trimmingCharacters(in: .whitespaces)
+                rest = rest[end...]
             }
-            text = text.dropFirst()
-            var result = ""
-            var escaped = false
-            for character in text {
-                if escaped { result.append(character); escaped = false; continue }
-                if character == "\\" { escaped = true; continue }
-                if character == "\"" { return result }
-                result.append(character)
-            }
-            return nil
+            if name == parameter { return text }
+            rest = rest.drop { $0 != ";" }
         }
         return nil
     }

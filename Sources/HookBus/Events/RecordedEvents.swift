@@ -10,8 +10,9 @@ public struct RecordedEventReader: Sendable {
         public let result: Result<Event, EventError>
     }
 
-    /// Longest line accepted (a 1 MiB payload and its escaping fit comfortably).
-    public static let maximumLineBytes = 16 << 20
+    /// Longest line accepted: the record of the largest webhook body an endpoint may take (a
+    /// record is at most a third larger than its body), and some.
+    public static let maximumLineBytes = WebhookEndpoint.largestBody / 3 * 4 + (1 << 20)
 
     private let handle: FileHandle
 

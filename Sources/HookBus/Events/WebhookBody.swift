@@ -27,10 +27,16 @@ public struct WebhookBody: Sendable, Hashable {
     public let contentType: String?
     public let headers: [KeptHeader]
 
+    /// - Parameter headers: in the endpoint's order; a name given again (in any letter case) is
+    ///   dropped — a request's repeated field arrives joined into one value.
     public init(bytes: [UInt8], contentType: String?, headers: [KeptHeader] = []) {
         self.bytes = bytes
         self.contentType = contentType
-        self.headers = headers
+        var kept: [KeptHeader] = []
+        for header in headers where !kept.contains(where: { $0.name.caseInsensitiveCompare(header.name) == .orderedSame }) {
+            kept.append(header)
+        }
+        self.headers = kept
     }
 
     /// How `payload` carries the bytes.
@@ -55,7 +61,7 @@ public struct WebhookBody: Sendable, Hashable {
         return Self.kind(of: mediaType)
     }
 
-    static func kind(of mediaType: String) -> Kind {
+    public static func kind(of mediaType: String) -> Kind {
         if mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json")) { return .json }
         if mediaType == "application/x-www-form-urlencoded" { return .urlEncodedForm }
         if mediaType == "multipart/form-data" { return .multipartForm }

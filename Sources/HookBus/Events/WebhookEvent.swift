@@ -60,7 +60,7 @@ extension Event {
         case .json:
             guard let text else { throw EventError(.malformed, "body is declared as JSON but is not UTF-8 text") }
             do {
-                params["payload"] = EventParam(raw: text, value: try JSONParser.parse(text))
+                params["payload"] = EventParam(raw: text, value: try JSONParser.parse(text, maximumDepth: payloadDepth))
             } catch {
                 throw EventError(.malformed, "body is declared as JSON but is not JSON: \(error)")
             }
@@ -84,7 +84,7 @@ extension Event {
             // Written directly, in the endpoint's order: every kept header's event builds it.
             var raw = "{"
             var members: [String: JSONValue] = [:]
-            for header in body.headers where members[header.name] == nil {
+            for header in body.headers {
                 if !members.isEmpty { raw += "," }
                 JSONValue.appendQuoted(header.name, to: &raw)
                 raw += ":"
@@ -99,8 +99,12 @@ extension Event {
     /// The value of `text` when it is a JSON document; nil when it is not (which only means the
     /// text is passed as text).
     private static func jsonIfJSON(_ text: String) -> JSONValue? {
-        do { return try JSONParser.parse(text) } catch { return nil }
+        do { return try JSONParser.parse(text, maximumDepth: payloadDepth) } catch { return nil }
     }
+
+    /// The nesting a webhook's JSON may have: its record holds it two levels deeper (in
+    /// `params`), and must be read back within the parser's limit.
+    static let payloadDepth = JSONParser.defaultDepth - 2
 
     /// The JSON view of the event's body that rules' `json:` conditions test: the JSON body, or
     /// a form's `payload` field holding JSON.
@@ -123,13 +127,13 @@ extension WebhookBody {
 
 /// How a webhook event's body is written in its recorded form (`Event.recordJSON`) and read back:
 ///
-/// - `params.payload` is always written, as the trigger gets it in the JSON on stdin: the JSON
-///   value of a JSON body (on one line), or a string (the text, or the base64);
-/// - when that is not the body byte for byte (a body that is not JSON, or JSON written over
-///   several lines or with blanks around it), the exact body follows as `payloadText` (a JSON
-///   string: newlines, CR and tabs escaped) or, when it is not UTF-8 or holds a NUL, as
-///   `payloadBase64`; readers take it first;
-/// - `contentType` and `headers` (an object) are written when the request had them.
+/// - a JSON body on one line, with nothing around the value, is written where it always was, as
+///   `params.payload`, byte for byte;
+/// - any other body (JSON over several lines or with blanks around it, text, bytes) is written
+///   once, as `payloadText` (a JSON string of the exact text: newlines, CR and tabs escaped) or,
+///   when it is not UTF-8, holds a NUL or would escape to more than its base64, as
+///   `payloadBase64`; `params` is then empty. A record is at most a third larger than its body;
+/// - `contentType` and `headers` (an object, in the endpoint's order) when the request had them.
 ///
 /// A record without them (written before they existed) is read as a JSON body from
 /// `params.payload`, as it always was.
@@ -140,6 +144,37 @@ enum WebhookRecord {
         guard let payload = event.params["payload"], !payload.isText, let first = payload.raw.utf8.first, let last = payload.raw.utf8.last else { return false }
         func isBlank(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D }
         return !isBlank(first) && !isBlank(last) && !payload.raw.utf8.contains { $0 == 0x0A || $0 == 0x0D }
+    }
+
+    /// The length of `text` as a JSON string's content. Text that escapes to more than its
+    /// base64 (mostly control characters: `\u0001` is six bytes for one) is written as base64,
+    /// so a record is never more than a third larger than its body.
+    static func escapedSize(_ text: String) -> Int {
+        var size = 0
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), 0x09, 0x0A, 0x0D: size += 2
+            case ..<0x20: size += 6
+            default: size += 1
+            }
+        }
+        return size
+    }
+
+    /// Kept headers from a JSON object of names and string values, in the object's order (the
+    /// endpoint's order, as written).
+    static func headers(objectText: String) throws(EventError) -> [KeptHeader] {
+        var parser = JSONParser(objectText)
+        let members: [JSONParser.Member]
+        do { members = try parser.parseObjectMembers() } catch {
+            throw EventError(.wrongShape, "'headers' must be an object of header names and values")
+        }
+        var headers: [KeptHeader] = []
+        for member in members {
+            guard case let .string(value) = member.value else { throw EventError(.wrongShape, "header '\(member.key)' must be a string, not a \(member.value.typeName)") }
+            headers.append(KeptHeader(name: member.key, value: value))
+        }
+        return headers
     }
 
     /// The members after `source`: `,"contentType":…,"headers":{…},"payloadText":…`.
@@ -159,7 +194,7 @@ enum WebhookRecord {
             output += "}"
         }
         guard !inlined else { return }
-        if let text = body.text {
+        if let text = body.text, escapedSize(text) <= (body.bytes.count + 2) / 3 * 4 {
             output += ",\"payloadText\":"
             JSONValue.appendQuoted(text, to: &output)
         } else {
@@ -174,13 +209,7 @@ enum WebhookRecord {
     static func body(members: [JSONParser.Member], payloadMember: JSONParser.Member?) throws(EventError) -> WebhookBody {
         func member(_ key: String) -> JSONValue? { members.first { $0.key == key }?.value }
         var headers: [KeptHeader] = []
-        if let value = member("headers") {
-            guard let object = value.objectValue else { throw EventError(.wrongShape, "'headers' must be an object of header names and values") }
-            for name in object.keys.sorted() {
-                guard let text = object[name]?.stringValue else { throw EventError(.wrongShape, "header '\(name)' must be a string") }
-                headers.append(KeptHeader(name: name, value: text))
-            }
-        }
+        if let object = members.first(where: { $0.key == "headers" }) { headers = try Self.headers(objectText: object.raw) }
         let contentType: String?
         switch member("contentType") {
         case nil, .null?: contentType = nil

@@ -82,44 +82,54 @@ public indirect enum WebhookCondition: Sendable {
         }
     }
 
-    /// The scalar texts the subject has in the event: none when it is absent; several for a
-    /// repeated form field or a path that projects an array.
-    static func values(of subject: Subject, in event: Event) -> [String]? {
+    /// The values the subject has in the event: nil when it is absent (a missing header, path
+    /// or field, a JSON null, an empty array); the elements of an array (a `[]` projection, an
+    /// array value, a repeated form field), each tested. Headers and form fields are strings.
+    static func values(of subject: Subject, in event: Event) -> [JSONValue]? {
+        let found: [JSONValue]
         switch subject {
         case let .header(name):
-            return event.webhookBody?.headers.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }.map { [$0.value] }
+            guard let header = event.webhookBody?.headers.first(where: { $0.name.caseInsensitiveCompare(name) == .orderedSame }) else { return nil }
+            found = [.string(header.value)]
         case let .json(path):
-            guard let json = event.webhookJSON, let value = path.evaluate(json), value != .null else { return nil }
-            return texts(of: value)
+            guard let json = event.webhookJSON, let value = path.evaluate(json) else { return nil }
+            found = value.arrayValue ?? [value]
         case let .form(field):
             guard let value = event.params["payloadForm"]?.value[field] else { return nil }
-            return texts(of: value)
+            found = value.arrayValue ?? [value]
         }
-    }
-
-    private static func texts(of value: JSONValue) -> [String] {
-        switch value {
-        case let .array(elements): return elements.map(OutputPath.text)
-        default: return [OutputPath.text(value)]
-        }
+        let present = found.filter { $0 != .null }
+        return present.isEmpty ? nil : present
     }
 }
 
 extension WebhookCondition.Test {
     /// Whether the test holds for the subject's values (nil: absent). Every test but `exists`
-    /// fails on an absent subject; on several values it holds when one of them passes.
-    func holds(for values: [String]?) -> Bool {
+    /// fails on an absent subject; on several values it holds when one of them passes. Numbers
+    /// compare as numbers (`1.0` equals `1`), and only JSON numbers take `gt`…`lte` (a string
+    /// "9" is text, not a number); `matches` tests a value's text.
+    func holds(for values: [JSONValue]?) -> Bool {
         if case let .exists(expected) = self { return (values != nil) == expected }
         guard let values else { return false }
         return values.contains { value in
             switch self {
-            case let .equals(expected): return value == expected
-            case let .oneOf(choices): return choices.contains(value)
-            case let .matches(pattern): return pattern.matches(value)
-            case let .compare(comparison, bound): return Double(value).map { comparison.holds($0, bound) } ?? false
+            case let .equals(expected): return Self.equals(value, expected)
+            case let .oneOf(choices): return choices.contains { Self.equals(value, $0) }
+            case let .matches(pattern): return pattern.matches(OutputPath.text(value))
+            case let .compare(comparison, bound): return Self.number(value).map { comparison.holds($0, bound) } ?? false
             case .exists: return true
             }
         }
+    }
+
+    private static func equals(_ value: JSONValue, _ expected: String) -> Bool {
+        if let number = number(value), let other = Double(expected), other.isFinite { return number == other }
+        return OutputPath.text(value) == expected
+    }
+
+    private static func number(_ value: JSONValue) -> Double? {
+        guard case let .number(text) = value, let number = Double(text), number.isFinite else { return nil }
+        return number
     }
 }
 
@@ -130,7 +140,7 @@ public enum WebhookRuleDecision: Sendable, Equatable {
     /// No rule held.
     case unmatched
 
-    /// The triggers the event may reach (nil: none).
+    /// The triggers the event may reach (empty: none).
     public var triggers: [String] {
         if case let .routed(_, triggers) = self { return triggers }
         return []

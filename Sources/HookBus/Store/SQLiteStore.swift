@@ -1,5 +1,6 @@
 public import Foundation
 import GRDB
+import Logging
 
 /// The embedded store: one SQLite file through GRDB, in WAL mode.
 ///
@@ -193,6 +194,8 @@ public struct SQLiteStore: EventStore {
 
     /// The queries of the dispatch index (`events_state`, partial: see migration v5), tested to
     /// use it.
+    static let logger = Logger(label: "hookbus.store")
+
     static let claimSQL = "SELECT seq, record, attempt FROM events WHERE state <> 'done' AND state = 'pending' ORDER BY seq LIMIT ?"
     static let recoverSQL = "UPDATE events SET state = 'pending', attempt = attempt + 1 WHERE state <> 'done' AND state = 'running'"
     static let backlogSQL = "SELECT COUNT(*) FROM events WHERE state <> 'done'"
@@ -206,10 +209,12 @@ public struct SQLiteStore: EventStore {
                 let markRunning = try db.cachedStatement(sql: "UPDATE events SET state = 'running' WHERE seq = ?")
                 for row in rows {
                     try markRunning.execute(arguments: [row["seq"] as Int64])
-                    if let event = try? Event.fromRecord(row["record"]) {
-                        claimed.append(StoredEvent(event: event, state: .running, attempt: row["attempt"]))
-                    } else {
-                        // A row this version cannot read is closed rather than retried forever.
+                    do {
+                        claimed.append(StoredEvent(event: try Event.fromRecord(row["record"]), state: .running, attempt: row["attempt"]))
+                    } catch {
+                        // A row this version cannot read is closed rather than retried forever,
+                        // and said so: its record stays in the store for a person to look at.
+                        Self.logger.error("a stored event cannot be read and is closed without runs: \(error.message)", metadata: ["seq": "\(row["seq"] as Int64)"])
                         try db.execute(sql: "UPDATE events SET state = 'done', completed_at = ? WHERE seq = ?", arguments: [Date().timeIntervalSince1970, row["seq"] as Int64])
                     }
                 }

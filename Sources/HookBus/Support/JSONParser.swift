@@ -19,21 +19,24 @@ public struct JSONParser {
         public let raw: String
     }
 
+    /// The nesting allowed by default.
+    public static let defaultDepth = 256
+
     private let bytes: [UInt8]
     private var index = 0
     private let maximumDepth: Int
 
-    public init(_ bytes: [UInt8], maximumDepth: Int = 256) {
+    public init(_ bytes: [UInt8], maximumDepth: Int = JSONParser.defaultDepth) {
         self.bytes = bytes
         self.maximumDepth = maximumDepth
     }
 
-    public init(_ text: String, maximumDepth: Int = 256) {
+    public init(_ text: String, maximumDepth: Int = JSONParser.defaultDepth) {
         self.init(Array(text.utf8), maximumDepth: maximumDepth)
     }
 
     /// Parses one complete JSON text.
-    public static func parse(_ text: String, maximumDepth: Int = 256) throws(Error) -> JSONValue {
+    public static func parse(_ text: String, maximumDepth: Int = JSONParser.defaultDepth) throws(Error) -> JSONValue {
         var parser = JSONParser(text, maximumDepth: maximumDepth)
         return try parser.parseDocument()
     }

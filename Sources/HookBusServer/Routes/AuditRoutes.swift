@@ -13,8 +13,9 @@ struct AuditRoutes {
                 throw APIError(.notFound, "unknown_event", "no event with id '\(id)'")
             }
             let runs = try await store.runs(RunFilter(eventID: id, limit: 10_000)).reversed()
-            // The event in its recorded form as written, not parsed and written again: a
-            // payload's bytes (key order, escapes, number forms) are shown as they were sent.
+            // The event's record (`Event.recordJSON`) spliced in as text rather than through a
+            // JSON tree, which would sort keys and rewrite escapes: a payload's bytes (key order,
+            // escapes, number forms) are shown as they were sent.
             let rest = JSONValue.object([
                 "state": .string(stored.state.rawValue), "attempt": .number(String(stored.attempt)), "runs": .array(runs.map(\.jsonValue)),
             ]).jsonText

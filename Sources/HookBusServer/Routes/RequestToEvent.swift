@@ -16,7 +16,7 @@ struct RequestToEvent {
     /// A JSON (or JSON Lines) body: the head's limits, then the bytes within `max_body_bytes`.
     func body(of request: Request, format: HookAdmission.BodyFormat = .json) async throws(APIError) -> [UInt8] {
         if let refusal = admission.checkLimits(HookAdmission.Head(request.headers, authority: request.head.authority), format: format) { throw counted(refusal) }
-        return try await read(request)
+        return try await read(request, limit: admission.bodyLimit(format))
     }
 
     /// The body's bytes: 413 past `max_body_bytes` (a body without a declared length is read up
@@ -70,9 +70,9 @@ struct RequestToEvent {
         return results
     }
 
-    /// A webhook's event: the endpoint, its limits on the head, the body (within the endpoint's
-    /// limit), the endpoint's own authentication over the body's bytes, then the backlog, key and
-    /// event — `HookAdmission`'s webhook steps in their order.
+    /// A webhook's event: `HookAdmission`'s webhook steps in their order — the endpoint, its
+    /// limits on the head, a token on the head, the body (within the endpoint's limit), a
+    /// signature over the body's bytes, then the backlog, key and event.
     func webhookEvent(_ request: Request, name: String, route: String) async throws(APIError) -> (event: Event, key: String?) {
         let endpoint: WebhookEndpoint
         switch admission.webhookEndpoint(name) {
@@ -81,17 +81,21 @@ struct RequestToEvent {
         }
         let head = HookAdmission.Head(request.headers, authority: request.head.authority)
         if let refusal = admission.checkWebhookLimits(endpoint, head: head) { throw counted(refusal) }
-        let body = try await read(request, limit: admission.bodyLimit(endpoint))
         var query: [String: String] = [:]
         for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
-        let verified: WebhookVerifier.Verified
-        switch admission.authenticateWebhook(endpoint, fields: request.headers, query: query, body: body) {
-        case let .success(result): verified = result
-        case let .failure(failure):
-            state.metrics.authenticationFailed(route: route, reason: failure.reason)
-            throw APIError(.unauthorized, "unauthorized", "webhook '\(endpoint.name)' authentication failed: \(failure)")
+        func checked(_ result: Result<WebhookVerifier.Verified, WebhookVerifier.Failure>) throws(APIError) -> WebhookVerifier.Verified {
+            switch result {
+            case let .success(verified): return verified
+            case let .failure(failure):
+                state.metrics.authenticationFailed(route: route, reason: failure.reason)
+                throw APIError(.unauthorized, "unauthorized", "webhook '\(endpoint.name)' authentication failed: \(failure)")
+            }
         }
-        switch admission.admitWebhook(endpoint, verified: verified, head: head, fields: request.headers, body: body) {
+        var verified: WebhookVerifier.Verified?
+        if let result = admission.authenticateWebhookHead(endpoint, fields: request.headers, query: query) { verified = try checked(result) }
+        let body = try await read(request, limit: admission.bodyLimit(endpoint))
+        if verified == nil { verified = try checked(admission.authenticateWebhook(endpoint, fields: request.headers, query: query, body: body)) }
+        switch admission.admitWebhook(endpoint, verified: verified ?? WebhookVerifier.Verified(), head: head, fields: request.headers, body: body) {
         case let .success(event): return (event, head.idempotencyKey)
         case let .failure(refusal):
             if refusal.status == .unauthorized { state.metrics.authenticationFailed(route: route, reason: "replayed_signature") }
