@@ -121,9 +121,11 @@ import Testing
         #expect(AccessPolicy(configuration).openRoles.isEmpty)
         #expect(AccessPolicy.startProblem(configuration)?.contains("open_on_loopback") == true)
         configuration.openOnLoopback = false
-        // The fixture's `open` webhook has no authentication: not on an address others reach.
-        #expect(AccessPolicy.startProblem(configuration)?.contains("webhook 'open'") == true)
+        // The fixture's `open` and `small` webhooks have no authentication: not on an address
+        // others reach.
+        #expect(AccessPolicy.startProblem(configuration)?.contains("has auth scheme none") == true)
         configuration.webhooks["open"] = nil
+        configuration.webhooks["small"] = nil
         #expect(AccessPolicy.startProblem(configuration) == nil)
     }
 
