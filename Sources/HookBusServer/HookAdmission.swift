@@ -203,7 +203,19 @@ struct HookAdmission: Sendable {
 
     /// 5. (webhooks) The endpoint's own scheme, over the body's exact bytes (4 is reading it).
     func authenticateWebhook(_ endpoint: WebhookEndpoint, fields: HTTPFields, query: [String: String], body: [UInt8]) -> Result<WebhookVerifier.Verified, WebhookVerifier.Failure> {
-        state.verifier.verify(endpoint.authentication, header: { name in HTTPField.Name(name).flatMap { fields[$0] } }, query: query, body: body)
+        state.verifier.verify(endpoint.authentication, header: { name in (state.authenticationFields[name] ?? HTTPField.Name(name)).flatMap { Self.value(of: $0, in: fields) } },
+                              query: query, body: body)
+    }
+
+    /// A field's value; a field given several times is their values joined with ", ", as HTTP
+    /// combines them. One pass, and no joining for the usual single field (`HTTPFields`'
+    /// subscript joined through a lazy view every time).
+    static func value(of name: HTTPField.Name, in fields: HTTPFields) -> String? {
+        var found: String?
+        for field in fields where field.name == name {
+            found = found.map { $0 + ", " + field.value } ?? field.value
+        }
+        return found
     }
 
     /// 5. (webhooks) The event: the body as received, its content type, and the headers the

@@ -20,6 +20,9 @@ public struct ServerState: Sendable {
     /// Per webhook endpoint, the headers its events keep, as field names: worked out once, not
     /// on every request.
     let keptHeaderFields: [String: [(name: String, field: HTTPField.Name)]]
+    /// The field names of every header a webhook scheme reads, worked out once (a name is
+    /// validated and lower-cased when made).
+    let authenticationFields: [String: HTTPField.Name]
     /// The `Server` header of every answer, the router's and the fast path's.
     static let serverName = "HookBus"
 
@@ -31,6 +34,17 @@ public struct ServerState: Sendable {
         self.wakeup = wakeup
         access = AccessPolicy(configuration)
         verifier = WebhookVerifier(endpoints: configuration.webhooks.values)
+        var fields: [String: HTTPField.Name] = [:]
+        for endpoint in configuration.webhooks.values {
+            var names: [String] = []
+            switch endpoint.authentication {
+            case .none: break
+            case let .token(header, _, _): names = header.map { [$0] } ?? []
+            case let .hmac(scheme): names = [scheme.header] + (scheme.timestampHeader.map { [$0] } ?? [])
+            }
+            for name in names { fields[name] = HTTPField.Name(name) }
+        }
+        authenticationFields = fields
         keptHeaderFields = configuration.webhooks.mapValues { endpoint in
             endpoint.keptHeaders.compactMap { name in HTTPField.Name(name).map { (name, $0) } }
         }

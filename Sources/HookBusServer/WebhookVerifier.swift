@@ -63,11 +63,19 @@ public struct WebhookVerifier: Sendable {
             }
         }
 
+        /// The code of `message`, fed and read as raw buffers (the generic `DataProtocol` paths
+        /// of an array cost more than the hashing of a small body).
         func code(for message: [UInt8]) -> [UInt8] {
             switch state {
-            case var .sha1(mac): mac.update(data: message); return Array(mac.finalize())
-            case var .sha256(mac): mac.update(data: message); return Array(mac.finalize())
-            case var .sha512(mac): mac.update(data: message); return Array(mac.finalize())
+            case var .sha1(mac):
+                message.withUnsafeBytes { mac.update(data: $0) }
+                return mac.finalize().withUnsafeBytes { Array($0) }
+            case var .sha256(mac):
+                message.withUnsafeBytes { mac.update(data: $0) }
+                return mac.finalize().withUnsafeBytes { Array($0) }
+            case var .sha512(mac):
+                message.withUnsafeBytes { mac.update(data: $0) }
+                return mac.finalize().withUnsafeBytes { Array($0) }
             }
         }
     }
@@ -140,12 +148,13 @@ public struct WebhookVerifier: Sendable {
             guard abs(now.timeIntervalSince1970 - seconds) <= scheme.toleranceSeconds else { return .failure(.staleTimestamp) }
             signedAt = seconds
         }
+        let prefix = scheme.prefix.utf8
         let candidates: [[UInt8]] = elements.compactMap { element in
-            guard element.hasPrefix(scheme.prefix) else { return nil }
-            let encoded = element.dropFirst(scheme.prefix.count)
+            guard element.utf8.starts(with: prefix) else { return nil }
+            let encoded = element.utf8.dropFirst(prefix.count)
             switch scheme.encoding {
             case .hex: return Self.hexBytes(encoded)
-            case .base64: return Data(base64Encoded: String(encoded)).map { [UInt8]($0) }
+            case .base64: return Data(base64Encoded: String(Substring(encoded))).map { [UInt8]($0) }
             }
         }
         guard !candidates.isEmpty else { return .failure(.malformed("\(scheme.header) (expected '\(scheme.prefix)<signature>')")) }
@@ -207,15 +216,23 @@ public struct WebhookVerifier: Sendable {
     }
 
     static func hexBytes(_ text: some StringProtocol) -> [UInt8]? {
-        let digits = Array(text.utf8)
+        hexBytes(text.utf8)
+    }
+
+    /// The bytes of hex digits, read in pairs without copying them first.
+    static func hexBytes(_ digits: some Collection<UInt8>) -> [UInt8]? {
         guard digits.count % 2 == 0 else { return nil }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(digits.count / 2)
-        var index = 0
-        while index < digits.count {
-            guard let high = Hex.value(digits[index]), let low = Hex.value(digits[index + 1]) else { return nil }
-            bytes.append(high << 4 | low)
-            index += 2
+        var high: UInt8?
+        for digit in digits {
+            guard let value = Hex.value(digit) else { return nil }
+            if let first = high {
+                bytes.append(first << 4 | value)
+                high = nil
+            } else {
+                high = value
+            }
         }
         return bytes
     }

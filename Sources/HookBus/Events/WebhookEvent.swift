@@ -60,7 +60,9 @@ extension Event {
         case .json:
             guard let text else { throw EventError(.malformed, "body is declared as JSON but is not UTF-8 text") }
             do {
-                params["payload"] = EventParam(raw: text, value: try JSONParser.parse(text, maximumDepth: payloadDepth))
+                // Parsed from the bytes as they are (parsing the text would copy it back to bytes).
+                var parser = JSONParser(body.bytes, maximumDepth: payloadDepth)
+                params["payload"] = EventParam(raw: text, value: try parser.parseDocument())
             } catch {
                 throw EventError(.malformed, "body is declared as JSON but is not JSON: \(error)")
             }
