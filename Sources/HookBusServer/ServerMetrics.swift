@@ -17,9 +17,13 @@ public final class ServerMetrics: Sendable {
     private let runs = Mutex<[String: Counter]>([:])
     private let authenticationFailures = Mutex<[String: Counter]>([:])
     private let filtered = Mutex<[String: Counter]>([:])
+    private let auditFailures: Counter
+    private let auditFailuresReported = Mutex(0)
 
     public init() {
         accepted = registry.makeCounter(name: "hookbus_events_accepted_total", help: "Events stored and answered 202.")
+        auditFailures = registry.makeCounter(name: "hookbus_audit_write_failures_total",
+                                             help: "Writes of run records the store refused (each is retried until it succeeds).")
         duplicates = registry.makeCounter(name: "hookbus_events_duplicate_total", help: "Requests answered with an earlier event's id (idempotency).")
         fastPath = registry.makeCounter(name: "hookbus_events_fast_path_total", help: "Hook and webhook events accepted on the connection's event loop, without the router (a subset of accepted and duplicate).")
         backlogGauge = registry.makeGauge(name: "hookbus_backlog_events", help: "Events stored and not yet dispatched to the end.")
@@ -88,6 +92,17 @@ public final class ServerMetrics: Sendable {
             return counter
         }
         counter.increment()
+    }
+
+    /// `hookbus_audit_write_failures_total`: the store counts its failed audit writes
+    /// (`AuditHealth`); the counter is brought up to that count whenever the metrics are read.
+    func auditWriteFailures(_ total: Int) {
+        let delta = auditFailuresReported.withLock { reported -> Int in
+            let delta = max(0, total - reported)
+            reported = max(reported, total)
+            return delta
+        }
+        if delta > 0 { auditFailures.increment(by: Int64(delta)) }
     }
 
     func backlog(_ count: Int) { backlogGauge.set(to: Double(count)) }

@@ -3,6 +3,9 @@ public import Foundation
 /// The store of events and runs: the durable queue the dispatcher works from and the audit
 /// trail. The engine only knows this protocol; SQLite is the embedded default.
 public protocol EventStore: Sendable {
+    /// Whether run records are being written: a store retries a refused write and says so here.
+    var auditHealth: AuditHealth { get }
+
     /// Stores events durably (all in one transaction) before anyone is told they were accepted.
     /// An event whose idempotency key (or id) was seen within `idempotencyWindow` is not stored
     /// again; its original id is returned. With `claimed`, new events are stored already

@@ -12,9 +12,16 @@ public struct SQLiteStore: EventStore {
     private let writer: DatabasePool
     private let recorder: RunRecorder
     public let path: String
+    /// Whether run records are being written (failures are retried, never dropped).
+    public let auditHealth = AuditHealth()
+    /// This store's salt in run ids, held while the store is used.
+    private let claim: SaltClaim
+    private let runIDs: RunIDs
 
     /// Opens (creating it and its folder when needed) the database at `path` and migrates it.
-    public init(path: String) throws {
+    /// - Parameter auditGiveUp: how long one refused run record is retried before it is given up
+    ///   (`RunRecorder.giveUpAfter`).
+    public init(path: String, auditGiveUp: Duration = .seconds(600)) throws {
         self.path = path
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         var configuration = Configuration()
@@ -25,7 +32,9 @@ public struct SQLiteStore: EventStore {
         }
         writer = try DatabasePool(path: path, configuration: configuration)
         try Self.migrator.migrate(writer)
-        recorder = RunRecorder(writer: writer)
+        recorder = RunRecorder(writer: writer, health: auditHealth, giveUpAfter: auditGiveUp)
+        claim = try SaltClaim(writer)
+        runIDs = RunIDs(salt: claim.salt)
     }
 
     static var migrator: DatabaseMigrator {
@@ -116,6 +125,9 @@ public struct SQLiteStore: EventStore {
             // test, a re-drive, a schedule's runs. Null for runs of events a sender sent.
             try db.execute(sql: "ALTER TABLE runs ADD COLUMN requested_by TEXT")
             try db.execute(sql: "ALTER TABLE schedules ADD COLUMN started_by TEXT")
+        }
+        migrator.registerMigration("v8: run-id salts held by the processes writing the store") { db in
+            try db.execute(sql: "CREATE TABLE run_id_salts (salt INTEGER PRIMARY KEY, pid INTEGER NOT NULL, claimed_at REAL NOT NULL)")
         }
         return migrator
     }
@@ -234,7 +246,7 @@ public struct SQLiteStore: EventStore {
     }
 
     public func runStarted(eventID: String, attempt: Int, integration: String, trigger: String, invocation: String?, previousRun: Int64?, requestedBy: String?, at date: Date) async throws -> Int64 {
-        let id = RunIDs.next(now: date)
+        let id = runIDs.next(now: date)
         await recorder.enqueue(.started(id: id, eventID: eventID, attempt: attempt, integration: integration, trigger: trigger,
                                         invocation: invocation, previousRun: previousRun, requestedBy: requestedBy, at: date.timeIntervalSince1970))
         return id
@@ -245,7 +257,7 @@ public struct SQLiteStore: EventStore {
     }
 
     public func runSkipped(eventID: String, attempt: Int, integration: String, trigger: String, reason: String, at date: Date) async throws {
-        await recorder.enqueue(.skipped(id: RunIDs.next(now: date), eventID: eventID, attempt: attempt, integration: integration,
+        await recorder.enqueue(.skipped(id: runIDs.next(now: date), eventID: eventID, attempt: attempt, integration: integration,
                                         trigger: trigger, reason: reason, at: date.timeIntervalSince1970))
     }
 

@@ -11,10 +11,18 @@ struct SystemRoutes {
 
     func register<Open: RouterMethods, Guarded: RouterMethods>(open: Open, metrics: Guarded) where Open.Context == HookBusRequestContext, Guarded.Context == HookBusRequestContext {
         open.get("/healthz") { _, _ -> Response in
-            jsonResponse(.object(["status": .string("ok"), "backlog": .number(String(state.backlog.count))]))
+            // Degraded (still 200: the server accepts and runs) while run records wait for a
+            // write the store keeps refusing, or once one was given up. The error itself is for
+            // the logs, not anyone who asks.
+            let audit = state.engine.store.auditHealth.snapshot
+            return jsonResponse(.object([
+                "status": .string(audit.failing || audit.lost > 0 ? "degraded" : "ok"), "backlog": .number(String(state.backlog.count)),
+                "audit": .object(["writing": .bool(!audit.failing), "failures": .number(String(audit.failures)), "lost": .number(String(audit.lost))]),
+            ]))
         }
         metrics.get("/metrics") { _, _ -> Response in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: ResponseBody(byteBuffer: ByteBuffer(string: state.metrics.render())))
+            state.metrics.auditWriteFailures(state.engine.store.auditHealth.snapshot.failures)
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: ResponseBody(byteBuffer: ByteBuffer(string: state.metrics.render())))
         }
     }
 }
