@@ -1,4 +1,5 @@
 public import Foundation
+import Logging
 import Synchronization
 
 /// Ties the store, the router and the runner together: takes a stored event, decides what runs,
@@ -12,6 +13,21 @@ public final class Engine: Sendable {
     let minter: TokenMinter
     private let verbosity: HookBusConfiguration.AuditVerbosity
     private let stopping = Atomic<Bool>(false)
+    private static let logger = Logger(label: "hookbus.engine")
+
+    /// One access to the audit trail. A store retries the writes it queues, so a failure here
+    /// is one it could not even take: logged with the event it concerns and counted on the
+    /// store's `AuditHealth` (`/healthz` degraded), never dropped unseen. A read that fails
+    /// (after an interruption) is logged too: its triggers then run again (at-least-once).
+    private func audit<T>(_ what: String, event: String, _ access: () async throws -> T) async -> T? {
+        do {
+            return try await access()
+        } catch {
+            Self.logger.error("audit trail: \(what) failed", metadata: ["event": "\(event)", "error": "\(error)"])
+            store.auditHealth.failed(error)
+            return nil
+        }
+    }
 
     public init(store: any EventStore, router: Router, runner: any TriggerRunner) {
         self.store = store
@@ -79,8 +95,10 @@ public final class Engine: Sendable {
             decisions = try router.route(event)
         } catch {
             let now = Date()
-            if let id = try? await store.runStarted(eventID: event.id, attempt: stored.attempt, integration: "-", trigger: event.trigger ?? "-", invocation: nil, previousRun: nil, requestedBy: requestedBy, at: now) {
-                try? await store.runEnded(id: id, result: .error(error.message, at: now), keepOutput: true)
+            if let id = await audit("recording an event that cannot be routed", event: event.id, {
+                try await store.runStarted(eventID: event.id, attempt: stored.attempt, integration: "-", trigger: event.trigger ?? "-", invocation: nil, previousRun: nil, requestedBy: requestedBy, at: now)
+            }) {
+                _ = await audit("recording an event that cannot be routed", event: event.id) { try await store.runEnded(id: id, result: .error(error.message, at: now), keepOutput: true) }
             }
             return Plan(stored: stored, runs: [], skipped: [], requestedBy: requestedBy)
         }
@@ -88,8 +106,11 @@ public final class Engine: Sendable {
         var finished: Set<String> = []
         var interrupted: [String: Int64] = [:]
         if stored.attempt > 1 && previousRuns == nil {
-            finished = (try? await store.finishedTriggers(eventID: event.id)) ?? []
-            for run in (try? await store.runs(RunFilter(eventID: event.id, outcome: RunOutcome.interrupted.rawValue, limit: 10_000))) ?? [] {
+            finished = await audit("reading the triggers that finished before an interruption", event: event.id) { try await store.finishedTriggers(eventID: event.id) } ?? []
+            let interruptedRuns = await audit("reading the interrupted runs", event: event.id) {
+                try await store.runs(RunFilter(eventID: event.id, outcome: RunOutcome.interrupted.rawValue, limit: 10_000))
+            }
+            for run in interruptedRuns ?? [] {
                 interrupted["\(run.integration)/\(run.trigger)"] = max(interrupted["\(run.integration)/\(run.trigger)"] ?? 0, run.id)
             }
         }
@@ -111,7 +132,9 @@ public final class Engine: Sendable {
         }
         let now = Date()
         for skip in skipped {
-            try? await store.runSkipped(eventID: event.id, attempt: stored.attempt, integration: skip.integration, trigger: skip.trigger, reason: skip.reason, at: now)
+            _ = await audit("recording a skip", event: event.id) {
+                try await store.runSkipped(eventID: event.id, attempt: stored.attempt, integration: skip.integration, trigger: skip.trigger, reason: skip.reason, at: now)
+            }
         }
         return Plan(stored: stored, runs: runs, skipped: skipped, requestedBy: requestedBy,
                     filteredBy: filtered && runs.isEmpty ? event.source.name : nil)
@@ -135,7 +158,7 @@ public final class Engine: Sendable {
         // An event whose runs were not all started (HookBus is stopping) stays running, to be
         // recovered on the next start.
         if !completed.contains(where: { $0.runID == nil && $0.result.outcome == .interrupted }) {
-            try? await store.eventDone(plan.stored.event.id, waitForDisk: waitForDisk)
+            _ = await audit("marking the event done", event: plan.stored.event.id) { try await store.eventDone(plan.stored.event.id, waitForDisk: waitForDisk) }
         }
         return completed
     }
@@ -153,16 +176,18 @@ public final class Engine: Sendable {
             await pool.finish(planned.ticket)
             return CompletedRun(runID: nil, invocation: invocation, result: RunResult(outcome: .interrupted, startedAt: Date(), endedAt: Date(), reason: "HookBus is stopping"))
         }
-        let runID = try? await store.runStarted(eventID: stored.event.id, attempt: stored.attempt, integration: invocation.integration,
-                                                trigger: invocation.trigger, invocation: AuditInvocation.json(invocation),
-                                                previousRun: planned.previousRun, requestedBy: requestedBy, at: Date())
+        let runID = await audit("recording a run's start", event: stored.event.id) {
+            try await store.runStarted(eventID: stored.event.id, attempt: stored.attempt, integration: invocation.integration,
+                                       trigger: invocation.trigger, invocation: AuditInvocation.json(invocation),
+                                       previousRun: planned.previousRun, requestedBy: requestedBy, at: Date())
+        }
         let token = minter.token(for: invocation)
         var result = await runner.run(invocation, token: token)
         await pool.finish(planned.ticket)
         Self.finish(&result, of: invocation, token: token)
         if let runID {
             let keep = verbosity == .all || result.outcome.isFailure
-            try? await store.runEnded(id: runID, result: result, keepOutput: keep)
+            _ = await audit("recording a run's end", event: stored.event.id) { try await store.runEnded(id: runID, result: result, keepOutput: keep) }
         }
         return CompletedRun(runID: runID, invocation: invocation, result: result, requestedBy: requestedBy)
     }
