@@ -103,6 +103,9 @@ public struct Dispatcher: Service {
         self.shutdownGrace = shutdownGrace
     }
 
+    /// How long a stop waits for the last run records when the store refuses them.
+    static let finalFlushLimit = Duration.seconds(10)
+
     public func run() async throws {
         let recovered = try await engine.store.recoverInterrupted()
         if recovered > 0 { logger.warning("recovered events left running by a previous process; their interrupted runs will be repeated", metadata: ["events": "\(recovered)"]) }
@@ -162,8 +165,28 @@ public struct Dispatcher: Service {
                 }
             }
             // The runs' records and done marks are written in batches that nobody waited for:
-            // they reach the disk before the server exits.
-            do { try await engine.store.flush() } catch { logger.error("the last run records could not be written: \(error)") }
+            // they reach the disk before the server exits — unless the store keeps refusing them
+            // (it retries), in which case the stop does not wait for ever: what is left unwritten
+            // is what a crash would leave, and those runs are repeated on the next start.
+            // A race without structure: a flush the store keeps refusing cannot be cancelled,
+            // and a task group would wait for it.
+            let written = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+                let answered = Atomic<Bool>(false)
+                let answer: @Sendable (Bool) -> Void = { value in
+                    if !answered.exchange(true, ordering: .relaxed) { continuation.resume(returning: value) }
+                }
+                Task {
+                    do { try await engine.store.flush() } catch { logger.error("the last run records could not be written: \(error)") }
+                    answer(true)
+                }
+                Task {
+                    try? await Task.sleep(for: Self.finalFlushLimit)  // never cancelled: it only ends the wait
+                    answer(false)
+                }
+            }
+            if !written {
+                logger.critical("the store still refuses run records after \(Self.finalFlushLimit); stopping without them: their runs will be repeated on the next start")
+            }
         } onGracefulShutdown: {
             stopping.store(true, ordering: .relaxed)
             wakeup.signal()

@@ -82,4 +82,31 @@ import Testing
         let (_, health) = try await request("GET", server.base + "/healthz")
         #expect(health?["status"] == .string("ok"), "\(String(describing: health))")
     }
+
+    /// A stop does not wait for ever for records the store refuses: it gives up after its limit,
+    /// says so, and the next start repeats the run whose record was lost (at-least-once).
+    @Test func aStopDoesNotHangOnAStoreThatRefusesAndTheRunIsRepeatedAfter() async throws {
+        let scratch = Scratch()
+        Self.setUp(scratch)
+        let first = try ServerProcess(directory: scratch.path, arguments: ["--hooks", "hooks"])
+        let database = scratch.path + "/data/hookbus.sqlite"
+        #expect(try Self.sqlite(database, "CREATE TRIGGER refuse BEFORE INSERT ON runs BEGIN SELECT RAISE(ABORT, 'injected: runs refused'); END;") == 0)
+        let (status, answer) = try await request("POST", first.base + "/api/v1/hooks/newIncident", body: #"{"incidentsDetail": {"id": 3}}"#)
+        #expect(status == 202)
+        _ = try await eventually(within: .seconds(30)) { first.log.contains("audit records could not be written") }
+        kill(first.process.processIdentifier, SIGTERM)
+        let stopped = await eventually(within: .seconds(60)) { !first.process.isRunning }
+        #expect(stopped, "the server did not stop")
+        #expect(first.log.contains("stopping without them"), "\(first.log)")
+
+        #expect(try Self.sqlite(database, "DROP TRIGGER refuse;") == 0)
+        let second = try ServerProcess(directory: scratch.path, arguments: ["--hooks", "hooks"])
+        defer { second.stop() }
+        let id = try #require(answer?["event"]?.stringValue)
+        let repeated = try await eventually(within: .seconds(30)) {
+            let (_, event) = try await request("GET", second.base + "/api/v1/events/\(id)")
+            return event?["state"] == .string("done") && event?["runs"]?.arrayValue.contains { $0["outcome"] == .string("succeeded") } == true
+        }
+        #expect(repeated)
+    }
 }
