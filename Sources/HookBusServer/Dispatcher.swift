@@ -168,22 +168,8 @@ public struct Dispatcher: Service {
             // they reach the disk before the server exits — unless the store keeps refusing them
             // (it retries), in which case the stop does not wait for ever: what is left unwritten
             // is what a crash would leave, and those runs are repeated on the next start.
-            // A race without structure: a flush the store keeps refusing cannot be cancelled,
-            // and a task group would wait for it.
-            let written = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-                let answered = Atomic<Bool>(false)
-                let answer: @Sendable (Bool) -> Void = { value in
-                    if !answered.exchange(true, ordering: .relaxed) { continuation.resume(returning: value) }
-                }
-                Task {
-                    do { try await engine.store.flush() } catch { logger.error("the last run records could not be written: \(error)") }
-                    answer(true)
-                }
-                Task {
-                    try? await Task.sleep(for: Self.finalFlushLimit)  // never cancelled: it only ends the wait
-                    answer(false)
-                }
-            }
+            let written = await endsWithin(Self.finalFlushLimit, { try await engine.store.flush() },
+                                           failed: { logger.error("the last run records could not be written: \($0)") })
             if !written {
                 logger.critical("the store still refuses run records after \(Self.finalFlushLimit); stopping without them: their runs will be repeated on the next start")
             }

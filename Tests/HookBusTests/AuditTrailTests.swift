@@ -75,36 +75,55 @@ import Testing
         #expect(first.auditHealth.snapshot.failures == 0 && second.auditHealth.snapshot.failures == 0)
     }
 
-    /// A record the store can never take (its event does not exist) is given up after the
-    /// retry limit, logged and counted as lost; the records around it are written.
+    /// A record the store can never take (its event does not exist: a broken key) is given up
+    /// at once, logged and counted as lost; the records around it are written.
     @Test func aRecordTheStoreNeverTakesIsGivenUpLoudlyAndTheOthersAreWritten() async throws {
         let folder = TempFolder()
-        let store = try SQLiteStore(path: folder.url.appendingPathComponent("hookbus.sqlite").path, auditGiveUp: .milliseconds(300))
+        let store = try SQLiteStore(path: folder.url.appendingPathComponent("hookbus.sqlite").path)
         let eventID = try await storedEvent(store)
         let good = try await store.runStarted(eventID: eventID, attempt: 1, integration: "I", trigger: "T", invocation: nil, previousRun: nil, requestedBy: nil, at: Date())
         _ = try await store.runStarted(eventID: "evt_missing", attempt: 1, integration: "I", trigger: "T", invocation: nil, previousRun: nil, requestedBy: nil, at: Date())
         let after = try await store.runStarted(eventID: eventID, attempt: 1, integration: "I", trigger: "U", invocation: nil, previousRun: nil, requestedBy: nil, at: Date())
-        try await store.flush()
+        // Whoever waits for the records hears that one was given up.
+        await #expect(throws: AuditRecordsLost.self) { try await store.flush() }
         #expect(Set(try await store.runs(RunFilter(limit: 10)).map(\.id)) == [good, after])
         #expect(store.auditHealth.snapshot.lost == 1)
         #expect(store.auditHealth.snapshot.failures >= 4)
     }
 
-    @Test func aSaltOfAProcessThatIsGoneIsTakenBack() throws {
+    /// Salts are leases the kernel holds for a process: another process (python3, locking bytes
+    /// of the salts file as a HookBus would) holding them all keeps a store from opening, with a
+    /// reason; once it has ended — however it ended — they are free again.
+    @Test func saltsAreLeasesThatEndWithTheProcessHoldingThem() async throws {
         let folder = TempFolder()
         let path = folder.url.appendingPathComponent("hookbus.sqlite").path
-        _ = try SQLiteStore(path: path)
-        // A process that has ended holds every salt.
-        let ended = Process()
-        ended.executableURL = URL(fileURLWithPath: "/bin/true")
-        try ended.run()
-        ended.waitUntilExit()
-        let values = (0..<64).map { "(\($0), \(ended.processIdentifier), 0)" }.joined(separator: ",")
-        try sqlite(path, "DELETE FROM run_id_salts; INSERT INTO run_id_salts (salt, pid, claimed_at) VALUES \(values);")
-        #expect(throws: Never.self) { _ = try SQLiteStore(path: path) }
-        // While a live process holds every salt, a store cannot be opened, and says why.
-        let live = (0..<64).map { "(\($0), \(getpid()), 0)" }.joined(separator: ",")
-        try sqlite(path, "DELETE FROM run_id_salts; INSERT INTO run_id_salts (salt, pid, claimed_at) VALUES \(live);")
-        #expect { _ = try SQLiteStore(path: path) } throws: { "\($0)".contains("no run-id salt is free") }
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        holder.arguments = ["-c", """
+            import fcntl, os, sys, time
+            fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)
+            for salt in range(64): fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, salt, 0)
+            print('held', flush=True)
+            time.sleep(60)
+            """, path + "-salts"]
+        let output = Pipe()
+        holder.standardOutput = output
+        try holder.run()
+        defer { if holder.isRunning { holder.terminate() } }
+        #expect(String(decoding: output.fileHandleForReading.availableData, as: UTF8.self).hasPrefix("held"))
+        #expect { _ = try SQLiteStore(path: path) } throws: { "\($0)".contains("all 64 run-id salts of this database are held") }
+        kill(holder.processIdentifier, SIGKILL)
+        holder.waitUntilExit()
+        let store = try SQLiteStore(path: path)
+        let eventID = try await storedEvent(store)
+        #expect(try await store.runStarted(eventID: eventID, attempt: 1, integration: "I", trigger: "T", invocation: nil, previousRun: nil, requestedBy: nil, at: Date()) > 0)
+    }
+
+    @Test func aThousandIdsInOneMillisecondDoNotSpillIntoTheNextSalt() {
+        let ids = RunIDs(salt: 5)
+        let now = Date()
+        let made = (0..<3000).map { _ in ids.next(now: now) }
+        #expect(Set(made).count == 3000)
+        #expect(made.allSatisfy { ($0 >> 10) & 63 == 5 })
     }
 }

@@ -19,12 +19,13 @@ public final class Engine: Sendable {
     /// is one it could not even take: logged with the event it concerns and counted on the
     /// store's `AuditHealth` (`/healthz` degraded), never dropped unseen. A read that fails
     /// (after an interruption) is logged too: its triggers then run again (at-least-once).
-    private func audit<T>(_ what: String, event: String, _ access: () async throws -> T) async -> T? {
+    private func audit<T>(_ what: String, event: String, reading: Bool = false, _ access: () async throws -> T) async -> T? {
         do {
             return try await access()
         } catch {
             Self.logger.error("audit trail: \(what) failed", metadata: ["event": "\(event)", "error": "\(error)"])
-            store.auditHealth.failed(error)
+            // A failed read is logged only: the health says whether records are being written.
+            if !reading { store.auditHealth.failed(error) }
             return nil
         }
     }
@@ -106,8 +107,8 @@ public final class Engine: Sendable {
         var finished: Set<String> = []
         var interrupted: [String: Int64] = [:]
         if stored.attempt > 1 && previousRuns == nil {
-            finished = await audit("reading the triggers that finished before an interruption", event: event.id) { try await store.finishedTriggers(eventID: event.id) } ?? []
-            let interruptedRuns = await audit("reading the interrupted runs", event: event.id) {
+            finished = await audit("reading the triggers that finished before an interruption", event: event.id, reading: true) { try await store.finishedTriggers(eventID: event.id) } ?? []
+            let interruptedRuns = await audit("reading the interrupted runs", event: event.id, reading: true) {
                 try await store.runs(RunFilter(eventID: event.id, outcome: RunOutcome.interrupted.rawValue, limit: 10_000))
             }
             for run in interruptedRuns ?? [] {

@@ -35,7 +35,11 @@ public final class AuditHealth: Sendable {
         state.withLock { $0.lost += count }
     }
 
-    func recovered() {
-        state.withLock { $0.failing = false }
+    /// Clears `failing`; whether it was set (checked and cleared at once).
+    func recovered() -> Bool {
+        state.withLock { state in
+            defer { state.failing = false }
+            return state.failing
+        }
     }
 }

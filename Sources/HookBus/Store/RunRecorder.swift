@@ -10,6 +10,11 @@ import Synchronization
 /// A run's start row may therefore still be in memory when the process crashes. On restart such
 /// a run has no row, so its trigger simply runs again (at-least-once); a start that did reach the
 /// disk is recorded `interrupted` and repeated with a link to it.
+/// What a waiter for run records hears when one of them was given up (`RunRecorder.write`).
+struct AuditRecordsLost: Error, CustomStringConvertible {
+    var description: String { "some audit records could not be written and were given up (see the log)" }
+}
+
 actor RunRecorder {
     enum Operation: Sendable {
         case started(id: Int64, eventID: String, attempt: Int, integration: String, trigger: String, invocation: String?, previousRun: Int64?, requestedBy: String?, at: Double)
@@ -30,6 +35,11 @@ actor RunRecorder {
     private var enqueued = 0
     /// The pause before the next retry of a refused write; back to its least after a success.
     private var retryDelay = Duration.milliseconds(50)
+    /// Runs whose start was given up (their end is given up too), and the queue marks up to
+    /// which records were given up and waiters resumed.
+    private var givenUpRuns: Set<Int64> = []
+    private var lastGivenUpMark = 0
+    private var lastResumedMark = 0
 
     /// How long a batch waits for company before it is written. Runs end a few hundred times a
     /// second at most; writing each start and end in its own transaction costs a trivial run
@@ -87,11 +97,20 @@ actor RunRecorder {
             }
             let batch = queue
             queue.removeAll(keepingCapacity: true)
-            await write(batch)
+            let givenUp = await write(batch)
             committed += batch.count
+            if givenUp > 0 { lastGivenUpMark = committed }
             let done = waiters.filter { $0.index <= committed }
             waiters.removeAll { $0.index <= committed }
-            for waiter in done { waiter.continuation.resume() }
+            for waiter in done {
+                // A waiter whose records include one given up is told so, not that all is written.
+                if waiter.index > lastResumedMark, lastGivenUpMark > lastResumedMark {
+                    waiter.continuation.resume(throwing: AuditRecordsLost())
+                } else {
+                    waiter.continuation.resume()
+                }
+            }
+            lastResumedMark = committed
         }
         flushing = false
     }
@@ -101,26 +120,45 @@ actor RunRecorder {
     /// each retried the same way until the store takes it or `giveUpAfter` has passed. Every
     /// failure is logged with the runs it concerns and counted (`AuditHealth`). Whoever waits for
     /// the batch (a `?wait`, the CLI) waits for these writes.
-    private func write(_ batch: [Operation]) async {
-        if await attempt(batch, tries: 3) { return }
+    /// - Returns: how many records were given up.
+    private func write(_ batch: [Operation]) async -> Int {
+        if await attempt(batch, tries: 3) == nil { return 0 }
+        var givenUp = 0
         for operation in batch {
+            // The end of a run whose start was given up has no row to update: given up too.
+            if case let .ended(id, _, _) = operation, givenUpRuns.contains(id) {
+                giveUp(operation, reason: "its start was given up")
+                givenUp += 1
+                continue
+            }
             let started = ContinuousClock.now
-            while !(await attempt([operation], tries: 1)) {
-                guard ContinuousClock.now - started < giveUpAfter else {
-                    health.lost(1)
-                    logger.critical("an audit record was refused for \(giveUpAfter) and is given up", metadata: [
-                        "runs": "\(Self.runIDs([operation]).map(String.init).joined(separator: ","))",
-                        "events": "\(Self.eventIDs([operation]).joined(separator: ","))",
-                    ])
+            while let error = await attempt([operation], tries: 1) {
+                // A record that breaks a key (its event is gone, its id is taken) never will be
+                // taken: it is not retried for ten minutes while everything after it waits.
+                let permanent = (error as? DatabaseError).map { [.SQLITE_CONSTRAINT_FOREIGNKEY, .SQLITE_CONSTRAINT_PRIMARYKEY, .SQLITE_CONSTRAINT_UNIQUE].contains($0.extendedResultCode) } ?? false
+                guard !permanent, ContinuousClock.now - started < giveUpAfter else {
+                    giveUp(operation, reason: permanent ? "the store can never take it: \(error)" : "the store refused it for \(giveUpAfter)")
+                    givenUp += 1
                     break
                 }
             }
         }
+        return givenUp
+    }
+
+    private func giveUp(_ operation: Operation, reason: String) {
+        for id in Self.runIDs([operation]) { givenUpRuns.insert(id) }
+        health.lost(1)
+        logger.critical("an audit record is given up: \(reason)", metadata: [
+            "runs": "\(Self.runIDs([operation]).map(String.init).joined(separator: ","))",
+            "events": "\(Self.eventIDs([operation]).joined(separator: ","))",
+        ])
     }
 
     /// Up to `tries` attempts at writing `operations` in one transaction, with the pause before
-    /// each retry; whether they were written.
-    private func attempt(_ operations: [Operation], tries: Int) async -> Bool {
+    /// each retry; nil when they were written, else the last error.
+    private func attempt(_ operations: [Operation], tries: Int) async -> (any Error)? {
+        var last: (any Error)?
         for _ in 0..<tries {
             do {
                 try await writer.writeWithoutTransaction { db in
@@ -131,12 +169,10 @@ actor RunRecorder {
                     }
                 }
                 retryDelay = .milliseconds(50)
-                if health.snapshot.failing {
-                    health.recovered()
-                    logger.notice("the audit trail is written again")
-                }
-                return true
+                if health.recovered() { logger.notice("the audit trail is written again") }
+                return nil
             } catch {
+                last = error
                 health.failed(error)
                 logger.error("audit records could not be written; retrying in \(retryDelay)", metadata: [
                     "error": "\(error)", "runs": "\(Self.runIDs(operations).map(String.init).joined(separator: ","))",
@@ -146,7 +182,7 @@ actor RunRecorder {
                 retryDelay = min(retryDelay * 2, Self.longestRetryDelay)
             }
         }
-        return false
+        return last
     }
 
     static func runIDs(_ batch: [Operation]) -> [Int64] {
@@ -247,45 +283,64 @@ final class RunIDs: Sendable {
     func next(now: Date = Date()) -> Int64 {
         let base = Int64(now.timeIntervalSince1970 * 1000) << 16 | salt
         return last.withLock { last in
-            last = max(last + 1, base)
+            var next = last + 1
+            // The counter has 10 bits: past 1,023 ids in one millisecond it does not carry into
+            // the salt, it moves on to the next millisecond.
+            if next & 0x3FF == 0 { next = ((last >> 16) + 1) << 16 | salt }
+            last = max(next, base)
             return last
         }
     }
 }
 
-/// A run-id salt held in the store (`run_id_salts`) while this store is open: claimed at open,
-/// given back when the store is no longer used. The store is a local file, so every process
-/// writing it runs on this machine: a salt whose process has gone (a crash, `kill -9`) is taken
-/// back by the next one to open the store.
+/// A run-id salt held by this process while a store is open: a lease taken with the kernel, an
+/// `fcntl` lock on byte `salt` of a file beside the database (`hookbus.sqlite-salts`). The
+/// kernel ends it when the process ends however it ends (`kill -9`, out of memory), whatever
+/// its pid is next time and across containers sharing the file: no table of pids to clean up.
+///
+/// POSIX locks belong to the process, not to the descriptor, and closing any descriptor of the
+/// file drops them all: so one descriptor per file is kept for the process's life, and the salts
+/// this process holds are remembered here, for a second store on the same file in one process.
 final class SaltClaim: Sendable {
     let salt: Int64
-    private let writer: DatabasePool
-    private let logger = Logger(label: "hookbus.store")
+    private let lockPath: String
+    private static let held = Mutex<[String: (descriptor: Int32, salts: Set<Int64>)]>([:])
 
-    init(_ writer: DatabasePool) throws {
-        self.writer = writer
-        salt = try writer.write { db in
-            for row in try Row.fetchAll(db, sql: "SELECT salt, pid FROM run_id_salts") {
-                let pid: Int32 = row["pid"]
-                if kill(pid, 0) != 0 && errno == ESRCH {
-                    try db.execute(sql: "DELETE FROM run_id_salts WHERE salt = ?", arguments: [row["salt"] as Int64])
+    init(databasePath: String) throws {
+        let lockPath = databasePath + "-salts"
+        self.lockPath = lockPath
+        let claimed: Result<Int64, DatabaseError> = Self.held.withLock { held in
+            var entry = held[lockPath] ?? (descriptor: open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600), salts: [])
+            guard entry.descriptor >= 0 else {
+                return .failure(DatabaseError(message: "cannot open \(lockPath) for the run-id salts: \(String(cString: strerror(errno)))"))
+            }
+            defer { held[lockPath] = entry }
+            for candidate in Int64(0)..<64 where !entry.salts.contains(candidate) {
+                if Self.lock(entry.descriptor, byte: candidate, F_WRLCK) {
+                    entry.salts.insert(candidate)
+                    return .success(candidate)
                 }
             }
-            let taken = Set(try Int64.fetchAll(db, sql: "SELECT salt FROM run_id_salts"))
-            guard let free = (0..<Int64(64)).first(where: { !taken.contains($0) }) else {
-                throw DatabaseError(message: "64 stores of live processes have this database open: no run-id salt is free")
-            }
-            try db.execute(sql: "INSERT INTO run_id_salts (salt, pid, claimed_at) VALUES (?, ?, ?)", arguments: [free, getpid(), Date().timeIntervalSince1970])
-            return free
+            return .failure(DatabaseError(message: "all 64 run-id salts of this database are held by processes using it (\(lockPath)): no store can be opened until one ends"))
         }
+        salt = try claimed.get()
     }
 
     deinit {
-        do {
-            try writer.write { db in try db.execute(sql: "DELETE FROM run_id_salts WHERE salt = ? AND pid = ?", arguments: [salt, getpid()]) }
-        } catch {
-            // Not lost: the next process to open the store takes the salt back once this one is gone.
-            logger.warning("the run-id salt could not be given back: \(error)", metadata: ["salt": "\(salt)"])
+        Self.held.withLock { held in
+            guard var entry = held[lockPath] else { return }
+            _ = Self.lock(entry.descriptor, byte: salt, F_UNLCK)
+            entry.salts.remove(salt)
+            held[lockPath] = entry
         }
+    }
+
+    private static func lock(_ descriptor: Int32, byte: Int64, _ type: Int32) -> Bool {
+        var lock = flock()
+        lock.l_type = Int16(type)
+        lock.l_whence = Int16(SEEK_SET)
+        lock.l_start = off_t(byte)
+        lock.l_len = 1
+        return fcntl(descriptor, F_SETLK, &lock) == 0
     }
 }

@@ -33,7 +33,7 @@ public struct SQLiteStore: EventStore {
         writer = try DatabasePool(path: path, configuration: configuration)
         try Self.migrator.migrate(writer)
         recorder = RunRecorder(writer: writer, health: auditHealth, giveUpAfter: auditGiveUp)
-        claim = try SaltClaim(writer)
+        claim = try SaltClaim(databasePath: path)
         runIDs = RunIDs(salt: claim.salt)
     }
 
@@ -125,9 +125,6 @@ public struct SQLiteStore: EventStore {
             // test, a re-drive, a schedule's runs. Null for runs of events a sender sent.
             try db.execute(sql: "ALTER TABLE runs ADD COLUMN requested_by TEXT")
             try db.execute(sql: "ALTER TABLE schedules ADD COLUMN started_by TEXT")
-        }
-        migrator.registerMigration("v8: run-id salts held by the processes writing the store") { db in
-            try db.execute(sql: "CREATE TABLE run_id_salts (salt INTEGER PRIMARY KEY, pid INTEGER NOT NULL, claimed_at REAL NOT NULL)")
         }
         return migrator
     }

@@ -39,12 +39,14 @@ func accept(_ event: Event, key: String?, request: Request, state: ServerState) 
 /// look every second also catches an event another process dispatched.
 private func waitForRuns(of eventID: String, seconds: Double, state: ServerState) async throws -> Bool {
     let store = state.engine.store
-    let isDone: () async throws -> Bool = {
-        // The dispatcher does not wait for its records to reach the disk; this answer does.
-        try await store.flush()
+    let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
+    let isDone: @Sendable () async throws -> Bool = {
+        // The dispatcher does not wait for its records to reach the disk; this answer does —
+        // within the wait: records the store refuses are retried for long (`RunRecorder`), and
+        // the answer is then the 202 of a wait that ran out.
+        guard await endsWithin(max(.zero, deadline - ContinuousClock.now), { try await store.flush() }) else { return false }
         return try await store.event(id: eventID)?.state == .done
     }
-    let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
     while true {
         let left = deadline - ContinuousClock.now
         guard left > .zero else { return try await isDone() }
