@@ -98,7 +98,7 @@ struct HookAdmission: Sendable {
         if head.repeated == .contentType {
             return APIError(.unsupportedMediaType, "unsupported_media_type", "Content-Type is given more than once")
         }
-        guard format.accepts(Self.mediaType(of: type)) else {
+        guard format.accepts(WebhookBody.mediaType(of: type)) else {
             return APIError(.unsupportedMediaType, "unsupported_media_type", "Content-Type must be \(format.expected), not '\(type)'")
         }
         let limit = bodyLimit(format)
@@ -254,10 +254,6 @@ struct HookAdmission: Sendable {
         APIError(.contentTooLarge, "too_large", length.map { "body of \($0) bytes is over the \(limit)-byte limit" } ?? "body is over the \(limit)-byte limit")
     }
 
-    /// The media type of a Content-Type value (`WebhookBody.mediaType(of:)`).
-    static func mediaType(of contentType: String) -> String {
-        WebhookBody.mediaType(of: contentType)
-    }
 
     /// An `Idempotency-Key` is 1-255 bytes.
     static func isValidIdempotencyKey(_ key: String) -> Bool {
