@@ -109,16 +109,31 @@ public struct Dispatcher: Service {
     public func run() async throws {
         let recovered = try await engine.store.recoverInterrupted()
         if recovered > 0 { logger.warning("recovered events left running by a previous process; their interrupted runs will be repeated", metadata: ["events": "\(recovered)"]) }
+        try await engine.loadDeferredRuns()
         backlog.set(try await engine.store.backlog())
         metrics.backlog(backlog.count)
         let stopping = Atomic<Bool>(false)
         let limit = engine.pool.limit
+        var lastDeferredLook = ContinuousClock.now
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 while !stopping.load(ordering: .relaxed) {
                     // Claim again while a few dozen runs still wait, so the slots never idle while
                     // the next claim (a write, behind the audit trail's) is under way.
                     await engine.pool.waitForRoom(maxWaiting: max(32, 4 * limit))
+                    // Deferred runs first (they are older): retries that are due, runs held
+                    // behind them, runs within their integration's limits again. Looked for
+                    // when this process deferred any, and once a second for those another
+                    // process (`hookbus fire` on the same store) left.
+                    let now = ContinuousClock.now
+                    if engine.mayHaveDeferredRuns || now - lastDeferredLook > .seconds(1) {
+                        lastDeferredLook = now
+                        do {
+                            for plan in try await engine.claimDeferred(limit: max(32, 4 * limit)) { execute(plan, in: &group) }
+                        } catch {
+                            logger.error("cannot claim deferred runs: \(error)")
+                        }
+                    }
                     let claimed: [StoredEvent]
                     do {
                         claimed = try await engine.store.claimPending(limit: max(128, 16 * limit))
@@ -129,23 +144,15 @@ public struct Dispatcher: Service {
                     }
                     if claimed.isEmpty {
                         metrics.backlog(backlog.count)
+                        metrics.waiting(engine.gate, poolWaiting: await engine.pool.waiting)
+                        // Shorter while deferred runs exist: a retry is due to the quarter second.
                         await wakeup.wait(timeout: .milliseconds(250))
                         continue
                     }
                     for stored in claimed {
                         let plan = await engine.prepare(stored)
                         if let endpoint = plan.filteredBy { metrics.webhookFiltered(endpoint: endpoint) }
-                        group.addTask {
-                            let runs = await engine.execute(plan, waitForDisk: false)
-                            for run in runs {
-                                metrics.run(outcome: run.result.outcome.rawValue, trigger: run.invocation.trigger, duration: .seconds(run.result.duration))
-                                logger.log(level: run.result.outcome.isFailure ? .warning : .info, "run \(run.result.outcome.rawValue)",
-                                           metadata: ["event": "\(stored.event.id)", "trigger": "\(run.invocation.integration)/\(run.invocation.trigger)",
-                                                      "duration": "\(String(format: "%.3f", run.result.duration))"])
-                            }
-                            backlog.add(-1)
-                            completions.finished(stored.event.id)
-                        }
+                        execute(plan, in: &group, countsInBacklog: true)
                     }
                 }
                 // Shutting down: running triggers get a grace period, then are ended; they stay
@@ -177,6 +184,33 @@ public struct Dispatcher: Service {
             stopping.store(true, ordering: .relaxed)
             wakeup.signal()
             Task { await engine.pool.stopProducing() }
+        }
+    }
+}
+
+extension Dispatcher {
+    /// Runs a plan in its own task; logs and counts each run, and tells whoever waits for the
+    /// event (`?wait`). `countsInBacklog`: an event the dispatcher claimed (not a deferred run).
+    func execute(_ plan: Engine.Plan, in group: inout DiscardingTaskGroup, countsInBacklog: Bool = false) {
+        group.addTask {
+            let execution = await engine.execute(plan, waitForDisk: false)
+            let eventID = plan.stored.event.id
+            for run in execution.runs {
+                let trigger = "\(run.invocation.integration)/\(run.invocation.trigger)"
+                metrics.run(outcome: run.result.outcome.rawValue, trigger: run.invocation.trigger, duration: .seconds(run.result.duration))
+                if run.result.outcome == .dead { metrics.dead(trigger: run.invocation.trigger) }
+                if run.retry != nil { metrics.retried(trigger: run.invocation.trigger) }
+                var metadata: Logger.Metadata = ["event": "\(eventID)", "trigger": "\(trigger)", "duration": "\(String(format: "%.3f", run.result.duration))"]
+                if let id = run.runID { metadata["run"] = "\(id)" }
+                if let retry = run.retry { metadata["retry"] = "\(retry.reason)" }
+                let level: Logger.Level = run.result.outcome == .dead ? .error : run.result.outcome.isFailure ? .warning : .info
+                logger.log(level: level, "run \(run.result.outcome.rawValue)", metadata: metadata)
+            }
+            for row in execution.waiting {
+                logger.info("run waits on disk (\(row.kind.rawValue))", metadata: ["event": "\(eventID)", "trigger": "\(row.qualifiedTrigger)", "reason": "\(row.reason)"])
+            }
+            if countsInBacklog { backlog.add(-1) }
+            completions.finished(eventID)
         }
     }
 }

@@ -18,12 +18,20 @@ public final class ServerMetrics: Sendable {
     private let authenticationFailures = Mutex<[String: Counter]>([:])
     private let filtered = Mutex<[String: Counter]>([:])
     private let auditFailures: Counter
+    private let dead = Mutex<[String: Counter]>([:])
+    private let retries = Mutex<[String: Counter]>([:])
+    private let waitingGauges: [WaitReason.Kind: Gauge]
     private let auditFailuresReported = Mutex(0)
 
     public init() {
         accepted = registry.makeCounter(name: "hookbus_events_accepted_total", help: "Events stored and answered 202.")
         auditFailures = registry.makeCounter(name: "hookbus_audit_write_failures_total",
                                              help: "Writes of run records the store refused (each is retried until it succeeds).")
+        let registry = self.registry
+        waitingGauges = Dictionary(uniqueKeysWithValues: WaitReason.Kind.allCases.filter { $0 != .backlog }.map { kind in
+            (kind, registry.makeGauge(name: "hookbus_runs_waiting", labels: [("reason", kind.rawValue)],
+                                      help: "Runs not started, by why: slot (run pool full), order (behind an earlier run of the element), retry (due later), limit (the integration's limits). Pending events are hookbus_backlog_events."))
+        })
         duplicates = registry.makeCounter(name: "hookbus_events_duplicate_total", help: "Requests answered with an earlier event's id (idempotency).")
         fastPath = registry.makeCounter(name: "hookbus_events_fast_path_total", help: "Hook and webhook events accepted on the connection's event loop, without the router (a subset of accepted and duplicate).")
         backlogGauge = registry.makeGauge(name: "hookbus_backlog_events", help: "Events stored and not yet dispatched to the end.")
@@ -106,6 +114,32 @@ public final class ServerMetrics: Sendable {
     }
 
     func backlog(_ count: Int) { backlogGauge.set(to: Double(count)) }
+
+    /// `hookbus_runs_waiting{reason}` from the gate's counts and the pool's line.
+    func waiting(_ gate: RunGate, poolWaiting: Int) {
+        let byKind = gate.waitingByKind
+        waitingGauges[.retry]?.set(to: Double(byKind[.retry] ?? 0))
+        waitingGauges[.order]?.set(to: Double(byKind[.order] ?? 0))
+        waitingGauges[.limit]?.set(to: Double(byKind[.limit] ?? 0))
+        waitingGauges[.slot]?.set(to: Double(poolWaiting))
+    }
+
+    /// `hookbus_runs_dead_total{trigger}`: a run given up after its policy's last try.
+    func dead(trigger: String) { counter(in: dead, key: trigger, name: "hookbus_runs_dead_total", labels: [("trigger", trigger)],
+                                         help: "Runs given up after the last try their retry policy allows (dead letters), by trigger.").increment() }
+
+    /// `hookbus_run_retries_total{trigger}`: a failed try whose policy runs it again.
+    func retried(trigger: String) { counter(in: retries, key: trigger, name: "hookbus_run_retries_total", labels: [("trigger", trigger)],
+                                            help: "Failed tries that their retry policy runs again, by trigger.").increment() }
+
+    private func counter(in counters: borrowing Mutex<[String: Counter]>, key: String, name: String, labels: [(String, String)], help: String) -> Counter {
+        counters.withLock { counters in
+            if let counter = counters[key] { return counter }
+            let counter = registry.makeCounter(name: name, labels: labels, help: help)
+            counters[key] = counter
+            return counter
+        }
+    }
 
     public func render() -> String { registry.emitToString() }
 }

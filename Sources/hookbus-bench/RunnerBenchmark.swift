@@ -130,7 +130,7 @@ struct RunnerBenchmark: AsyncParsableCommand {
                 await engine.pool.waitForRoom(maxWaiting: max(32, 4 * limit))
                 for event in batch {
                     let plan = await engine.prepare(StoredEvent(event: event, state: .running, attempt: 1))
-                    group.addTask { succeededRuns.value.add(await engine.execute(plan, waitForDisk: false).filter { $0.result.outcome == .succeeded }.count, ordering: .relaxed) }
+                    group.addTask { succeededRuns.value.add(await engine.execute(plan, waitForDisk: false).runs.filter { $0.result.outcome == .succeeded }.count, ordering: .relaxed) }
                 }
             }
         }

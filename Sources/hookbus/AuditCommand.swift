@@ -15,13 +15,13 @@ struct AuditCommand: AsyncParsableCommand {
 struct AuditFilterOptions: ParsableArguments {
     @Option(name: .long, help: "Only runs of this event.") var event: String?
     @Option(name: .long, help: "Only runs of this trigger (Action or Integration/Action).") var trigger: String?
-    @Option(name: .long, help: "Only runs with this outcome (succeeded, failed, 'timed out', killed, skipped, interrupted, error).") var outcome: String?
+    @Option(name: .long, help: "Only runs with this outcome (succeeded, failed, 'timed out', killed, skipped, interrupted, error, dead), or 'waiting': runs not yet run, with why.") var outcome: String?
     @Option(name: .long, help: "Only runs since this time: ISO 8601, or an age such as 30m, 12h, 7d.") var since: String?
     @Option(name: .long, help: "At most this many rows (newest first).") var limit: Int = 50
 
     func validate() throws {
-        if let outcome, !RunOutcome.allCases.map(\.rawValue).contains(outcome) && outcome != "running" {
-            throw ValidationError("unknown outcome '\(outcome)'; one of \(RunOutcome.allCases.map(\.rawValue).joined(separator: ", "))")
+        if let outcome, !RunOutcome.allCases.map(\.rawValue).contains(outcome) && outcome != "running" && outcome != "waiting" {
+            throw ValidationError("unknown outcome '\(outcome)'; one of \(RunOutcome.allCases.map(\.rawValue).joined(separator: ", ")), running, waiting")
         }
         if let since, parseSince(since) == nil { throw ValidationError("--since must be an ISO 8601 time or an age like 30m, 12h, 7d") }
         if limit < 1 { throw ValidationError("--limit must be at least 1") }
@@ -46,8 +46,12 @@ struct AuditListCommand: AsyncParsableCommand {
     func run() async throws {
         let store: SQLiteStore
         do { store = try AuditStoreLocator.open(options) } catch { throw CommandFailure.exit("\(error)") }
-        var runs = try await store.runs(filters.filter).reversed() as [RunRecord]
         let table = AuditTable(json: json)
+        if filters.outcome == nil && !follow || filters.outcome == "waiting" {
+            try await printWaiting(store, table: table)
+            if filters.outcome == "waiting" { return }
+        }
+        var runs = try await store.runs(filters.filter).reversed() as [RunRecord]
         if !json && !follow && runs.isEmpty { print("no runs match") }
         if !json && !runs.isEmpty { table.header() }
         for run in runs { table.print(run) }
@@ -71,6 +75,28 @@ struct AuditListCommand: AsyncParsableCommand {
             for run in done { table.print(run) }
             if let newest = done.last?.id { last = newest }
         }
+    }
+}
+
+extension AuditListCommand {
+    /// Runs not yet run, with why (`DeferredRun`), and the events not yet dispatched: nothing
+    /// that has not finished is listed without a reason. (Runs waiting in a server's memory for
+    /// a slot are shown by its `GET /api/v1/events/{id}`.)
+    func printWaiting(_ store: SQLiteStore, table: AuditTable) async throws {
+        let rows = try await store.deferredRuns(eventID: filters.event, limit: filters.limit).filter { row in
+            filters.trigger.map { $0 == row.trigger || $0 == row.qualifiedTrigger } ?? true
+        }
+        let backlog = try await store.backlog()
+        if json {
+            for row in rows { Swift.print(row.jsonValue.jsonText) }
+            return
+        }
+        if !rows.isEmpty {
+            Swift.print("WAITING  FOR     DUE                  TRIGGER / EVENT")
+            for row in rows { table.print(row) }
+        }
+        if backlog > 0 { Swift.print("\(backlog) event\(backlog == 1 ? "" : "s") stored and not yet dispatched or still running (the backlog)") }
+        if !rows.isEmpty || backlog > 0 { Swift.print("") }
     }
 }
 
@@ -108,6 +134,13 @@ struct AuditTable {
         if run.outcome != RunOutcome.succeeded.rawValue && run.outcome != RunOutcome.skipped.rawValue, let stderr = run.stderr?.trimmingCharacters(in: .whitespacesAndNewlines), !stderr.isEmpty {
             for line in stderr.split(separator: "\n").prefix(20) { Swift.print("        stderr| \(line)") }
         }
+    }
+
+    /// A run waiting on disk: what it waits for, when it is due, and why in words.
+    func print(_ row: DeferredRun) {
+        let due = row.dueAt.formatted(.iso8601.year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: false).timeSeparator(.colon))
+        Swift.print("\(pad(row.claimed ? "starting" : "waiting", 8)) \(pad(row.kind.rawValue, 7)) \(pad(due, 20)) \(row.qualifiedTrigger)  \(row.eventID)")
+        Swift.print("        reason: \(row.reason)")
     }
 
     private func pad(_ text: String, _ width: Int) -> String {

@@ -8,12 +8,19 @@ enum FireExecution {
         let engine = try context.makeEngine()
         let accepted = try await engine.store.accept([(event, nil)], idempotencyWindow: 0, claimed: true)
         guard let first = accepted.first, !first.duplicate else { throw CommandFailure.exit("event \(event.id) was already stored") }
-        let (plan, runs) = await engine.dispatch(StoredEvent(event: event, state: .running, attempt: 1))
+        let (plan, firstRuns, waiting) = await engine.dispatch(StoredEvent(event: event, state: .running, attempt: 1))
         let printer = RunPrinter(json: json)
-        if !json { print("event \(event.id) \(event.hook.rawValue): \(runs.count) run\(runs.count == 1 ? "" : "s"), \(plan.skipped.count) skipped") }
+        if !json { print("event \(event.id) \(event.hook.rawValue): \(firstRuns.count) run\(firstRuns.count == 1 ? "" : "s"), \(plan.skipped.count) skipped") }
         for skip in plan.skipped { printer.skip(eventID: event.id, integration: skip.integration, trigger: skip.trigger, reason: skip.reason) }
-        for run in runs { printer.run(eventID: event.id, run) }
-        if runs.contains(where: { $0.result.outcome.isFailure }) { throw ExitCode(1) }
+        var runs = firstRuns
+        for run in firstRuns { printer.run(eventID: event.id, run) }
+        if !waiting.isEmpty || firstRuns.contains(where: { $0.retry != nil }) {
+            try await LocalRetries(engine: engine, eventIDs: [event.id]).run { run in
+                printer.run(eventID: event.id, run)
+                runs.append(run)
+            }
+        }
+        if LocalRetries.anyFinalFailure(runs) { throw ExitCode(1) }
     }
 }
 

@@ -15,12 +15,18 @@ struct LocalReplayer {
         let router = context.router
         let engine = dryRun ? nil : try context.makeEngine()
         var local = summary
-        await withTaskGroup(of: [Engine.CompletedRun].self) { group in
+        var deferredEvents: Set<String> = []
+        var finished: [Engine.CompletedRun] = []
+        await withTaskGroup(of: Engine.Execution.self) { group in
             var inFlight = 0
-            func collect(_ runs: [Engine.CompletedRun]) {
+            func collect(_ execution: Engine.Execution) {
                 inFlight -= 1
-                for run in runs { local.runs[run.result.outcome.rawValue, default: 0] += 1 }
-                for run in runs where output.json { output.result(run.jsonValue().jsonText) }
+                for run in execution.runs {
+                    if run.retry != nil { deferredEvents.insert(run.invocation.eventID) }
+                    finished.append(run)
+                }
+                for row in execution.waiting { deferredEvents.insert(row.eventID) }
+                for run in execution.runs where output.json { output.result(run.jsonValue().jsonText) }
             }
             do {
                 try await reader.forEachLine { line in
@@ -76,8 +82,19 @@ struct LocalReplayer {
                 output.problem("\(file): \(error)")
                 local.stoppedEarly = true
             }
-            while let runs = await group.next() { collect(runs) }
+            while let execution = await group.next() { collect(execution) }
         }
+        if let engine, !deferredEvents.isEmpty {
+            do {
+                try await LocalRetries(engine: engine, eventIDs: deferredEvents).run { run in
+                    finished.append(run)
+                    if output.json { output.result(run.jsonValue().jsonText) }
+                }
+            } catch {
+                output.problem("the retries of \(deferredEvents.count) events could not all run here: \(error.message); they stay in the store for `hookbus serve`")
+            }
+        }
+        Self.count(finished, into: &local)
         summary = local
     }
 
@@ -107,15 +124,30 @@ struct LocalReplayer {
                 continue
             }
             summary.dispatched += 1
-            let (_, runs) = await engine.dispatch(stored, previousRuns: previous, requestedBy: CommandContext.actor)
+            var (_, runs, waiting) = await engine.dispatch(stored, previousRuns: previous, requestedBy: CommandContext.actor)
+            if !waiting.isEmpty || runs.contains(where: { $0.retry != nil }) {
+                try await LocalRetries(engine: engine, eventIDs: [id]).run { runs.append($0) }
+            }
+            Self.count(runs, into: &summary)
             for run in runs {
-                summary.runs[run.result.outcome.rawValue, default: 0] += 1
                 if output.json { output.result(run.jsonValue().jsonText) } else {
                     output.problem("\(id): \(run.invocation.integration)/\(run.invocation.trigger) \(run.result.outcome.rawValue)\(run.result.outcome.isFailure && !run.result.stderr.isEmpty ? ": " + run.result.stderr.trimmingCharacters(in: .whitespacesAndNewlines) : "")")
                 }
             }
             output.progress(done: summary.read, total: ids.count, what: "re-driven")
         }
+    }
+
+    /// Counts runs by the outcome of each trigger's last try: a run that failed and then
+    /// succeeded on its retry is one success (its tries are all in the audit trail).
+    static func count(_ runs: [Engine.CompletedRun], into summary: inout ReplaySummary) {
+        var last: [String: RunOutcome] = [:]
+        var order: [String] = []
+        for run in runs {
+            let key = "\(run.invocation.eventID) \(run.invocation.integration)/\(run.invocation.trigger)"
+            if last.updateValue(run.result.outcome, forKey: key) == nil { order.append(key) }
+        }
+        for key in order { summary.runs[last[key]!.rawValue, default: 0] += 1 }
     }
 
     static func describe(_ decision: RouteDecision) -> String {

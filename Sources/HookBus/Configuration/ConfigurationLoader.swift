@@ -39,7 +39,7 @@ public struct ConfigurationLoader: Sendable {
         self.secrets = secrets
     }
 
-    static let topKeys = ["data_dir", "incident_system", "proxy_url", "interpreters", "runner", "audit", "server", "integrations", "webhooks", "daemons"]
+    static let topKeys = ["data_dir", "incident_system", "proxy_url", "interpreters", "runner", "retry", "audit", "server", "integrations", "webhooks", "daemons"]
 
     /// Loads `path`; nil `path` means no file: defaults, still checked against the catalog.
     public func load(path: String?, catalog: Catalog) -> ConfigurationLoadResult {
@@ -66,6 +66,9 @@ public struct ConfigurationLoader: Sendable {
             readIncidentSystem(root["incident_system"], into: &configuration, reader: &reader)
             readInterpreters(root["interpreters"], into: &configuration, reader: &reader)
             readRunner(root["runner"], into: &configuration, reader: &reader)
+            if let node = root["retry"], let policy = retryPolicy(node, key: "retry", over: .default, reader: &reader) {
+                configuration.retryPolicy = policy
+            }
             readAudit(root["audit"], into: &configuration, reader: &reader)
             readServer(root["server"], into: &configuration, reader: &reader)
             readWebhooks(root["webhooks"], catalog: catalog, into: &configuration, reader: &reader)
@@ -186,7 +189,9 @@ public struct ConfigurationLoader: Sendable {
             let section = configured[integration.name]
             var settings: MappingView?
             if let section {
-                _ = reader.reportUnknownKeys(in: section.view, known: ["settings", "timeout", "action_timeouts"], context: "integration '\(integration.name)'")
+                _ = reader.reportUnknownKeys(in: section.view, known: ["settings", "timeout", "action_timeouts", "retry", "action_retry", "order", "max_concurrency", "max_per_minute"],
+                                             context: "integration '\(integration.name)'")
+                readDeliverySettings(section.view, integration: integration, global: configuration.retryPolicy, into: &instance, reader: &reader)
                 settings = section.view["settings"].flatMap { reader.mapping($0, key: "settings") }
                 instance.timeoutSeconds = section.view["timeout"].flatMap { positiveNumber($0, key: "timeout", reader: &reader) }
                 if let timeouts = section.view["action_timeouts"].flatMap({ reader.mapping($0, key: "action_timeouts") }) {

@@ -18,6 +18,14 @@ public struct HookBusConfiguration: Sendable {
         public var timeoutSeconds: Double?
         /// Time limits per action name.
         public var actionTimeouts: [String: Double] = [:]
+        /// The integration's retry policy (`retry:`), over the global one; nil for the global.
+        public var retry: RetryPolicy?
+        /// Retry policies per action name (`action_retry:`), over the integration's.
+        public var actionRetries: [String: RetryPolicy] = [:]
+        /// `order:` whether a run waiting for its retry holds later runs about the same element.
+        public var order: OrderMode = .strict
+        /// `max_concurrency` and `max_per_minute`.
+        public var limits = IntegrationLimits()
 
         public init() {}
     }
@@ -45,6 +53,8 @@ public struct HookBusConfiguration: Sendable {
     public var timeoutSeconds: Double = 60
     public var graceSeconds: Double = 5
     public var outputLimitBytes: Int = 1 << 20
+    /// `retry:` the policy of every integration that does not give its own.
+    public var retryPolicy: RetryPolicy = .default
     /// `runner.run_dir`: where run folders go; nil for the memory-backed default (`RunFolders`).
     public var runDirectory: String?
     /// `runner.locale`: the `LANG` runs get; nil for none (the C locale, see `Router`).
@@ -82,6 +92,11 @@ public struct HookBusConfiguration: Sendable {
     /// The time limit for a run of `action` of `integration`: action, then integration, then global.
     public func timeout(integration: String, action: String) -> Double {
         instances[integration]?.actionTimeouts[action] ?? instances[integration]?.timeoutSeconds ?? timeoutSeconds
+    }
+
+    /// The retry policy of `action` of `integration`: action, then integration, then global.
+    public func retryPolicy(integration: String, action: String) -> RetryPolicy {
+        instances[integration]?.actionRetries[action] ?? instances[integration]?.retry ?? retryPolicy
     }
 
     /// The SQLite file of the audit trail and event store.

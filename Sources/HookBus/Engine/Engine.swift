@@ -9,17 +9,19 @@ public final class Engine: Sendable {
     public let store: any EventStore
     public let runner: any TriggerRunner
     public let pool: RunPool
+    /// Limits, strict order, and why runs wait (`RunGate`).
+    public let gate: RunGate
     private let routerState: Mutex<Router>
     let minter: TokenMinter
     private let verbosity: HookBusConfiguration.AuditVerbosity
     private let stopping = Atomic<Bool>(false)
-    private static let logger = Logger(label: "hookbus.engine")
+    static let logger = Logger(label: "hookbus.engine")
 
     /// One access to the audit trail. A store retries the writes it queues, so a failure here
     /// is one it could not even take: logged with the event it concerns and counted on the
     /// store's `AuditHealth` (`/healthz` degraded), never dropped unseen. A read that fails
     /// (after an interruption) is logged too: its triggers then run again (at-least-once).
-    private func audit<T>(_ what: String, event: String, reading: Bool = false, _ access: () async throws -> T) async -> T? {
+    func audit<T>(_ what: String, event: String, reading: Bool = false, _ access: () async throws -> T) async -> T? {
         do {
             return try await access()
         } catch {
@@ -35,6 +37,7 @@ public final class Engine: Sendable {
         self.runner = runner
         routerState = Mutex(router)
         pool = RunPool(limit: router.configuration.concurrency)
+        gate = RunGate(limits: router.configuration.instances.mapValues(\.limits))
         minter = TokenMinter(source: router.configuration.token)
         verbosity = router.configuration.auditVerbosity
     }
@@ -44,6 +47,8 @@ public final class Engine: Sendable {
     public func stopStartingRuns() {
         stopping.store(true, ordering: .relaxed)
     }
+
+    var isStopping: Bool { stopping.load(ordering: .relaxed) }
 
     /// The router in use; a reload swaps it whole.
     public var router: Router { routerState.withLock { $0 } }
@@ -59,17 +64,35 @@ public final class Engine: Sendable {
         public let invocation: Invocation
         let ticket: RunPool.Ticket
         let previousRun: Int64?
+        /// The attempt it is recorded with.
+        let attempt: Int
+        /// `Integration|key` when its integration keeps strict order (`DeferredRun.holdKey`).
+        let holdKey: String?
+        /// The deferred run it carries out (claimed from the store), if any.
+        var deferred: DeferredRun? = nil
+        /// Whether it counts against its integration's limits (`RunGate`).
+        let admitted: Bool
     }
 
     /// What `prepare` decided for an event; `execute` carries it out.
     public struct Plan: Sendable {
         public let stored: StoredEvent
-        public let runs: [PlannedRun]
+        public internal(set) var runs: [PlannedRun]
         public let skipped: [(integration: String, trigger: String, reason: String)]
         /// Who asked for these runs by hand (a re-drive); nil for a sender's event.
         public var requestedBy: String? = nil
         /// The webhook endpoint whose rules filtered the event (nothing runs), for its metric.
         public var filteredBy: String? = nil
+        /// Runs that wait on disk instead (beyond their integration's limits).
+        public var waiting: [DeferredRun] = []
+        /// A plan of claimed deferred runs: their releases, not `execute`, end the event.
+        var ofDeferredRuns = false
+    }
+
+    /// What `execute` did: the runs that ran, and those that now wait on disk (with why).
+    public struct Execution: Sendable {
+        public var runs: [CompletedRun]
+        public var waiting: [DeferredRun]
     }
 
     /// The result of one trigger's run, as recorded.
@@ -79,6 +102,8 @@ public final class Engine: Sendable {
         public let result: RunResult
         /// Who asked for it by hand, as recorded; nil for a sender's event.
         public var requestedBy: String? = nil
+        /// Its retry, when its policy runs it again (`RetryPolicy`).
+        public var retry: DeferredRun? = nil
     }
 
     /// Routes the event and takes places in the pool for its runs, in call order — call it in
@@ -116,6 +141,7 @@ public final class Engine: Sendable {
             }
         }
         var runs: [PlannedRun] = []
+        var waiting: [DeferredRun] = []
         var skipped: [(integration: String, trigger: String, reason: String)] = []
         var filtered = false
         for decision in decisions {
@@ -124,8 +150,19 @@ public final class Engine: Sendable {
             if finished.contains(qualified) { continue }
             switch decision {
             case let .run(invocation):
+                let previousRun = previousRuns?[qualified] ?? interrupted[qualified]
+                let holdKey = DeferredRun.holdKey(integration: invocation.integration, orderingKey: invocation.orderingKey,
+                                                  order: router.configuration.instances[invocation.integration]?.order ?? .strict)
+                if case let .wait(reason, dueAt) = gate.admitNew(integration: invocation.integration) {
+                    waiting.append(DeferredRun(eventID: event.id, integration: invocation.integration, trigger: invocation.trigger, holdKey: holdKey,
+                                               kind: .limit, reason: reason, dueAt: dueAt, attempt: stored.attempt, tries: 0,
+                                               previousRun: previousRun, requestedBy: requestedBy))
+                    continue
+                }
                 let ticket = await pool.enqueue(key: invocation.orderingKey)
-                runs.append(PlannedRun(invocation: invocation, ticket: ticket, previousRun: previousRuns?[qualified] ?? interrupted[qualified]))
+                gate.queued(eventID: event.id, integration: invocation.integration, trigger: invocation.trigger, ticket: ticket)
+                runs.append(PlannedRun(invocation: invocation, ticket: ticket, previousRun: previousRun, attempt: stored.attempt, holdKey: holdKey,
+                                       admitted: gate.isLimited(invocation.integration)))
             case let .skip(integration, trigger, reason):
                 skipped.append((integration, trigger, reason.description))
                 filtered = filtered || reason.isFiltered
@@ -137,8 +174,12 @@ public final class Engine: Sendable {
                 try await store.runSkipped(eventID: event.id, attempt: stored.attempt, integration: skip.integration, trigger: skip.trigger, reason: skip.reason, at: now)
             }
         }
+        for row in waiting {
+            gate.deferred(row)
+            _ = await audit("recording a run that waits for its integration's limits", event: event.id) { try await store.deferRun(.insert(row)) }
+        }
         return Plan(stored: stored, runs: runs, skipped: skipped, requestedBy: requestedBy,
-                    filteredBy: filtered && runs.isEmpty ? event.source.name : nil)
+                    filteredBy: filtered && runs.isEmpty && waiting.isEmpty ? event.source.name : nil, waiting: waiting)
     }
 
     /// Runs the plan's triggers (in parallel where the pool and their ordering key allow),
@@ -146,51 +187,99 @@ public final class Engine: Sendable {
     /// - Parameter waitForDisk: return only once the records are committed. The CLI and tests
     ///   read them back (or exit) next; the server's dispatcher passes false and saves a thread
     ///   wake-up per event — its audit trail lags by one batch window, as the runs' records do.
-    public func execute(_ plan: Plan, waitForDisk: Bool = true) async -> [CompletedRun] {
+    public func execute(_ plan: Plan, waitForDisk: Bool = true) async -> Execution {
         // Most events start one run: no task group (a task and a wake-up fewer per run).
-        let completed = plan.runs.count == 1 ? [await runOne(plan.runs[0], stored: plan.stored, requestedBy: plan.requestedBy)] : await withTaskGroup(of: (Int, CompletedRun).self) { group in
+        let steps = plan.runs.count == 1 ? [await runOne(plan.runs[0], stored: plan.stored, requestedBy: plan.requestedBy)] : await withTaskGroup(of: (Int, RunStep).self) { group in
             for (index, planned) in plan.runs.enumerated() {
                 group.addTask { (index, await self.runOne(planned, stored: plan.stored, requestedBy: plan.requestedBy)) }
             }
-            var results: [(Int, CompletedRun)] = []
+            var results: [(Int, RunStep)] = []
             for await result in group { results.append(result) }
             return results.sorted { $0.0 < $1.0 }.map(\.1)
         }
-        // An event whose runs were not all started (HookBus is stopping) stays running, to be
-        // recovered on the next start.
-        if !completed.contains(where: { $0.runID == nil && $0.result.outcome == .interrupted }) {
-            _ = await audit("marking the event done", event: plan.stored.event.id) { try await store.eventDone(plan.stored.event.id, waitForDisk: waitForDisk) }
+        var execution = Execution(runs: [], waiting: plan.waiting)
+        var notStarted = false
+        for step in steps {
+            switch step {
+            case let .ran(run): execution.runs.append(run)
+            case let .waiting(row): execution.waiting.append(row)
+            case let .notStarted(run):
+                execution.runs.append(run)
+                notStarted = true
+            }
         }
-        return completed
+        // An event whose runs were not all started (HookBus is stopping) stays running, to be
+        // recovered on the next start. The runs of deferred rows end their event themselves.
+        if !notStarted && !plan.ofDeferredRuns {
+            _ = await audit("marking the event done", event: plan.stored.event.id) { try await store.eventDone(plan.stored.event.id, waitForDisk: waitForDisk) }
+        } else if waitForDisk {
+            _ = await audit("writing the run records", event: plan.stored.event.id) { try await store.flush() }
+        }
+        return execution
     }
 
     /// `prepare` then `execute`, for one event at a time (the CLI).
-    public func dispatch(_ stored: StoredEvent, previousRuns: [String: Int64]? = nil, requestedBy: String? = nil) async -> (plan: Plan, runs: [CompletedRun]) {
+    public func dispatch(_ stored: StoredEvent, previousRuns: [String: Int64]? = nil, requestedBy: String? = nil) async -> (plan: Plan, runs: [CompletedRun], waiting: [DeferredRun]) {
         let plan = await prepare(stored, previousRuns: previousRuns, requestedBy: requestedBy)
-        return (plan, await execute(plan))
+        let execution = await execute(plan)
+        return (plan, execution.runs, execution.waiting)
     }
 
-    private func runOne(_ planned: PlannedRun, stored: StoredEvent, requestedBy: String?) async -> CompletedRun {
+    /// What became of one planned run.
+    enum RunStep: Sendable {
+        case ran(CompletedRun)
+        /// It waits on disk behind an earlier run of its element (strict order).
+        case waiting(DeferredRun)
+        /// HookBus is stopping: not started (repeated on the next start).
+        case notStarted(CompletedRun)
+    }
+
+    private func runOne(_ planned: PlannedRun, stored: StoredEvent, requestedBy: String?) async -> RunStep {
         let invocation = planned.invocation
         await pool.wait(planned.ticket)
         if stopping.load(ordering: .relaxed) {
             await pool.finish(planned.ticket)
-            return CompletedRun(runID: nil, invocation: invocation, result: RunResult(outcome: .interrupted, startedAt: Date(), endedAt: Date(), reason: "HookBus is stopping"))
+            if planned.admitted { gate.release(integration: invocation.integration) }
+            return .notStarted(CompletedRun(runID: nil, invocation: invocation, result: RunResult(outcome: .interrupted, startedAt: Date(), endedAt: Date(), reason: "HookBus is stopping")))
+        }
+        // Strict order: behind an element whose earlier run waits for its retry, a fresh run
+        // waits on disk too (the claimed deferred runs are the oldest of their element already).
+        if planned.deferred == nil, let key = planned.holdKey, let holder = gate.holder(of: key) {
+            let row = DeferredRun(eventID: stored.event.id, integration: invocation.integration, trigger: invocation.trigger, holdKey: key, kind: .order,
+                                  reason: Self.heldReason(key: key, holder: holder), dueAt: Date(), attempt: planned.attempt, tries: 0,
+                                  previousRun: planned.previousRun, requestedBy: requestedBy)
+            gate.deferred(row)
+            gate.started(eventID: stored.event.id, ticket: planned.ticket, runID: nil)
+            _ = await audit("recording a run held behind an earlier one", event: stored.event.id) { try await store.deferRun(.insert(row)) }
+            await pool.finish(planned.ticket)
+            if planned.admitted { gate.release(integration: invocation.integration) }
+            return .waiting(row)
         }
         let runID = await audit("recording a run's start", event: stored.event.id) {
-            try await store.runStarted(eventID: stored.event.id, attempt: stored.attempt, integration: invocation.integration,
+            try await store.runStarted(eventID: stored.event.id, attempt: planned.attempt, integration: invocation.integration,
                                        trigger: invocation.trigger, invocation: AuditInvocation.json(invocation),
                                        previousRun: planned.previousRun, requestedBy: requestedBy, at: Date())
         }
+        gate.started(eventID: stored.event.id, ticket: planned.ticket, runID: runID)
+        if let row = planned.deferred, let runID {
+            _ = await audit("linking a deferred run to its run", event: stored.event.id) { try await store.deferredRunStarted(row: row.id, runID: runID) }
+        }
         let token = minter.token(for: invocation)
         var result = await runner.run(invocation, token: token)
-        await pool.finish(planned.ticket)
         Self.finish(&result, of: invocation, token: token)
+        // Decided and counted before the slot is given up: the next run of the element must
+        // see the hold of this run's retry.
+        let (change, retry) = followUp(&result, of: planned, runID: runID, stored: stored, requestedBy: requestedBy)
+        gate.ended(ticket: planned.ticket)
+        await pool.finish(planned.ticket)
+        if planned.admitted { gate.release(integration: invocation.integration) }
+        let keep = verbosity == .all || result.outcome.isFailure
         if let runID {
-            let keep = verbosity == .all || result.outcome.isFailure
-            _ = await audit("recording a run's end", event: stored.event.id) { try await store.runEnded(id: runID, result: result, keepOutput: keep) }
+            _ = await audit("recording a run's end", event: stored.event.id) { try await store.runEnded(id: runID, result: result, keepOutput: keep, deferred: change) }
+        } else if let change {
+            _ = await audit("recording a run's retry", event: stored.event.id) { try await store.deferRun(change) }
         }
-        return CompletedRun(runID: runID, invocation: invocation, result: result, requestedBy: requestedBy)
+        return .ran(CompletedRun(runID: runID, invocation: invocation, result: result, requestedBy: requestedBy, retry: retry))
     }
 
     /// What every run's result goes through before anyone sees it: a script that prints a secret

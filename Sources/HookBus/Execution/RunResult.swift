@@ -16,6 +16,10 @@ public enum RunOutcome: String, Sendable, Hashable, CaseIterable, Codable {
     case interrupted
     /// Could not be started (interpreter missing, run folder not writable, …).
     case error
+    /// A dead letter: its outcome was one its retry policy retries, and this was the last try
+    /// (`RetryPolicy`). The reason says what the last try ended with; a person re-drives it
+    /// with `hookbus replay --failed` or `--event`.
+    case dead
 
     /// Whether the outcome counts as a failure for exit codes and `replay --failed`.
     public var isFailure: Bool { self != .succeeded && self != .skipped }

@@ -27,11 +27,27 @@ public protocol EventStore: Sendable {
     /// - Parameter requestedBy: who asked for it by hand (a token's name, `cli:USER`); nil for
     ///   the runs of an event a sender sent.
     func runStarted(eventID: String, attempt: Int, integration: String, trigger: String, invocation: String?, previousRun: Int64?, requestedBy: String?, at: Date) async throws -> Int64
-    /// Records how a run ended.
-    func runEnded(id: Int64, result: RunResult, keepOutput: Bool) async throws
+    /// Records how a run ended and, in the same transaction, what that does to deferred runs
+    /// (its retry, or the end of the deferred run it was).
+    func runEnded(id: Int64, result: RunResult, keepOutput: Bool, deferred: DeferredChange?) async throws
+    /// A deferred change with no run record: a run that waits before it starts, or a deferred
+    /// run that ends without running (its trigger is gone). Queued with the run records.
+    func deferRun(_ change: DeferredChange) async throws
+    /// Notes the run started for a claimed deferred row: after a crash the row runs again with
+    /// a link to that (interrupted) run.
+    func deferredRunStarted(row: Int64, runID: Int64) async throws
+    /// Takes deferred runs that are due, oldest first and only the oldest of each hold key,
+    /// among those `admit` accepts (in that order; it may count them against limits), and
+    /// returns them with their events. With `eventIDs`, only runs of those events; runs of the
+    /// `blocked` integrations (at their limits now) are passed over.
+    func claimDeferred(now: Date, limit: Int, eventIDs: Set<String>?, blocked: Set<String>,
+                       admit: @escaping @Sendable (DeferredRun) -> Bool) async throws -> [(run: DeferredRun, event: StoredEvent)]
+    /// Deferred runs oldest first: one event's, or every event's (up to `limit`).
+    func deferredRuns(eventID: String?, limit: Int) async throws -> [DeferredRun]
     /// Records a trigger that did not run for an event, with the reason.
     func runSkipped(eventID: String, attempt: Int, integration: String, trigger: String, reason: String, at: Date) async throws
-    /// Marks the event done after every run record queued before it.
+    /// Marks the event done after every run record queued before it — or `waiting` while it
+    /// has deferred runs (the last of them marks it done).
     /// - Parameter waitForDisk: return only once that is committed (the CLI prints and exits
     ///   after it); the server's dispatcher does not wait — an event whose mark is lost in a
     ///   crash is recovered and only its unfinished triggers run again.
@@ -54,7 +70,8 @@ public protocol EventStore: Sendable {
     func endSchedule(id: String, reason: String, endEvent: String?) async throws
     func event(id: String) async throws -> StoredEvent?
     func runs(_ filter: RunFilter) async throws -> [RunRecord]
-    /// Triggers that already finished (any outcome but interrupted) for an event.
+    /// Triggers that already finished (any outcome but interrupted) for an event, and those
+    /// with a deferred run: what a recovered event does not run again.
     func finishedTriggers(eventID: String) async throws -> Set<String>
     /// Events not yet done (pending or running).
     func backlog() async throws -> Int
@@ -65,6 +82,10 @@ public protocol EventStore: Sendable {
 }
 
 extension EventStore {
+    public func runEnded(id: Int64, result: RunResult, keepOutput: Bool) async throws {
+        try await runEnded(id: id, result: result, keepOutput: keepOutput, deferred: nil)
+    }
+
     public func accept(_ events: [(event: Event, idempotencyKey: String?)], idempotencyWindow: TimeInterval, claimed: Bool) async throws -> [AcceptResult] {
         try await accept(events, idempotencyWindow: idempotencyWindow, claimed: claimed, settled: [])
     }

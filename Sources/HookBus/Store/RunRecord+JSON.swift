@@ -31,3 +31,28 @@ public enum TimeExpression {
         return Event.parseDate(text)
     }
 }
+
+extension WaitReason {
+    /// A reason as the API and `hookbus audit --json` show it.
+    public var jsonValue: JSONValue {
+        var fields: [String: JSONValue] = ["kind": .string(kind.rawValue), "reason": .string(reason)]
+        if let trigger { fields["trigger"] = .string(trigger) }
+        if let dueAt { fields["dueAt"] = .string(Event.formatDate(dueAt)) }
+        if let attempt { fields["attempt"] = .number(String(attempt)) }
+        return .object(fields)
+    }
+}
+
+extension DeferredRun {
+    /// A run waiting on disk as `hookbus audit --json` lists it: outcome `waiting`, with why.
+    public var jsonValue: JSONValue {
+        var fields: [String: JSONValue] = [
+            "event": .string(eventID), "integration": .string(integration), "trigger": .string(trigger), "outcome": .string("waiting"),
+            "waitingFor": .string(kind.rawValue), "reason": .string(reason), "dueAt": .string(Event.formatDate(dueAt)),
+            "attempt": .number(String(attempt)), "claimed": .bool(claimed),
+        ]
+        if let previousRun { fields["previousRun"] = .number(String(previousRun)) }
+        if let requestedBy { fields["requestedBy"] = .string(requestedBy) }
+        return .object(fields)
+    }
+}

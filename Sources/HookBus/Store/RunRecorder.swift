@@ -18,12 +18,14 @@ struct AuditRecordsLost: Error, CustomStringConvertible {
 actor RunRecorder {
     enum Operation: Sendable {
         case started(id: Int64, eventID: String, attempt: Int, integration: String, trigger: String, invocation: String?, previousRun: Int64?, requestedBy: String?, at: Double)
-        case ended(id: Int64, result: RunResult, keepOutput: Bool)
+        case ended(id: Int64, result: RunResult, keepOutput: Bool, deferred: DeferredChange?)
         case skipped(id: Int64, eventID: String, attempt: Int, integration: String, trigger: String, reason: String, at: Double)
         case eventDone(eventID: String, at: Double)
         /// A start and its end, merged within one batch.
         case completed(id: Int64, eventID: String, attempt: Int, integration: String, trigger: String, invocation: String?, previousRun: Int64?, requestedBy: String?,
-                       result: RunResult, keepOutput: Bool)
+                       result: RunResult, keepOutput: Bool, deferred: DeferredChange?)
+        case deferred(DeferredChange)
+        case deferredStarted(row: Int64, runID: Int64)
     }
 
     private let writer: DatabasePool
@@ -126,7 +128,7 @@ actor RunRecorder {
         var givenUp = 0
         for operation in batch {
             // The end of a run whose start was given up has no row to update: given up too.
-            if case let .ended(id, _, _) = operation, givenUpRuns.contains(id) {
+            if case let .ended(id, _, _, _) = operation, givenUpRuns.contains(id) {
                 giveUp(operation, reason: "its start was given up")
                 givenUp += 1
                 continue
@@ -188,29 +190,32 @@ actor RunRecorder {
     static func runIDs(_ batch: [Operation]) -> [Int64] {
         batch.compactMap { operation in
             switch operation {
-            case let .started(id, _, _, _, _, _, _, _, _), let .ended(id, _, _), let .skipped(id, _, _, _, _, _, _),
-                 let .completed(id, _, _, _, _, _, _, _, _, _): return id
-            case .eventDone: return nil
+            case let .started(id, _, _, _, _, _, _, _, _), let .ended(id, _, _, _), let .skipped(id, _, _, _, _, _, _),
+                 let .completed(id, _, _, _, _, _, _, _, _, _, _), let .deferredStarted(_, id): return id
+            case .eventDone, .deferred: return nil
             }
         }
     }
 
     static func eventIDs(_ batch: [Operation]) -> [String] {
         batch.compactMap { operation in
-            if case let .eventDone(eventID, _) = operation { return eventID }
-            return nil
+            switch operation {
+            case let .eventDone(eventID, _): return eventID
+            case let .deferred(change): return change.eventID
+            default: return nil
+            }
         }
     }
 
     /// A run that started and ended within one batch (most runs of a trivial trigger) is written
     /// as one complete row instead of a row and an update: half the index work per run.
     static func merged(_ batch: [Operation]) -> [Operation] {
-        var ends: [Int64: (result: RunResult, keepOutput: Bool)] = [:]
+        var ends: [Int64: (result: RunResult, keepOutput: Bool, deferred: DeferredChange?)] = [:]
         var starts: Set<Int64> = []
         for operation in batch {
             switch operation {
             case let .started(id, _, _, _, _, _, _, _, _): starts.insert(id)
-            case let .ended(id, result, keepOutput) where starts.contains(id): ends[id] = (result, keepOutput)
+            case let .ended(id, result, keepOutput, deferred) where starts.contains(id): ends[id] = (result, keepOutput, deferred)
             default: break
             }
         }
@@ -220,8 +225,9 @@ actor RunRecorder {
             case let .started(id, eventID, attempt, integration, trigger, invocation, previousRun, requestedBy, _):
                 guard let end = ends[id] else { return operation }
                 return .completed(id: id, eventID: eventID, attempt: attempt, integration: integration, trigger: trigger,
-                                  invocation: invocation, previousRun: previousRun, requestedBy: requestedBy, result: end.result, keepOutput: end.keepOutput)
-            case let .ended(id, _, _) where ends[id] != nil:
+                                  invocation: invocation, previousRun: previousRun, requestedBy: requestedBy, result: end.result, keepOutput: end.keepOutput,
+                                  deferred: end.deferred)
+            case let .ended(id, _, _, _) where ends[id] != nil:
                 return nil
             default:
                 return operation
@@ -231,7 +237,7 @@ actor RunRecorder {
 
     private static func apply(_ operation: Operation, _ db: Database) throws {
         switch operation {
-        case let .completed(id, eventID, attempt, integration, trigger, invocation, previousRun, requestedBy, result, keepOutput):
+        case let .completed(id, eventID, attempt, integration, trigger, invocation, previousRun, requestedBy, result, keepOutput, deferred):
             try db.cachedStatement(sql: """
                 INSERT INTO runs (id, event_id, attempt, integration, trigger, outcome, exit_code, signal, started_at, ended_at,
                     stdout, stderr, stdout_dropped, stderr_dropped, reason, invocation, previous_run, results, requested_by)
@@ -241,12 +247,13 @@ actor RunRecorder {
                           .real(result.endedAt.timeIntervalSince1970), .text(keepOutput ? result.stdout : nil), .text(keepOutput ? result.stderr : nil),
                           .int(result.stdoutDropped), .int(result.stderrDropped), .text(result.reason), .text(invocation), .integer(previousRun),
                           .text(result.results?.jsonText), .text(requestedBy)], in: db)
+            if let deferred { try DeferredRows.apply(deferred, db) }
         case let .started(id, eventID, attempt, integration, trigger, invocation, previousRun, requestedBy, at):
             try db.cachedStatement(sql: """
                 INSERT INTO runs (id, event_id, attempt, integration, trigger, outcome, started_at, invocation, previous_run, requested_by)
                 VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)
                 """).run([.integer(id), .text(eventID), .int(attempt), .text(integration), .text(trigger), .real(at), .text(invocation), .integer(previousRun), .text(requestedBy)], in: db)
-        case let .ended(id, result, keepOutput):
+        case let .ended(id, result, keepOutput, deferred):
             try db.cachedStatement(sql: """
                 UPDATE runs SET outcome = ?, exit_code = ?, signal = ?, started_at = ?, ended_at = ?, stdout = ?, stderr = ?,
                     stdout_dropped = ?, stderr_dropped = ?, reason = ?, results = ? WHERE id = ?
@@ -254,13 +261,18 @@ actor RunRecorder {
                           .real(result.startedAt.timeIntervalSince1970), .real(result.endedAt.timeIntervalSince1970),
                           .text(keepOutput ? result.stdout : nil), .text(keepOutput ? result.stderr : nil), .int(result.stdoutDropped),
                           .int(result.stderrDropped), .text(result.reason), .text(result.results?.jsonText), .integer(id)], in: db)
+            if let deferred { try DeferredRows.apply(deferred, db) }
         case let .skipped(id, eventID, attempt, integration, trigger, reason, at):
             try db.cachedStatement(sql: """
                 INSERT INTO runs (id, event_id, attempt, integration, trigger, outcome, started_at, ended_at, reason)
                 VALUES (?, ?, ?, ?, ?, 'skipped', ?, ?, ?)
                 """).run([.integer(id), .text(eventID), .int(attempt), .text(integration), .text(trigger), .real(at), .real(at), .text(reason)], in: db)
         case let .eventDone(eventID, at):
-            try db.cachedStatement(sql: "UPDATE events SET state = 'done', completed_at = ? WHERE id = ?").run([.real(at), .text(eventID)], in: db)
+            try DeferredRows.eventDone(eventID, at: at, db)
+        case let .deferred(change):
+            try DeferredRows.apply(change, db)
+        case let .deferredStarted(row, runID):
+            try db.cachedStatement(sql: "UPDATE deferred_runs SET run_id = ? WHERE id = ?").run([.integer(runID), .integer(row)], in: db)
         }
     }
 }

@@ -126,6 +126,9 @@ public struct SQLiteStore: EventStore {
             try db.execute(sql: "ALTER TABLE runs ADD COLUMN requested_by TEXT")
             try db.execute(sql: "ALTER TABLE schedules ADD COLUMN started_by TEXT")
         }
+        migrator.registerMigration("v8: deferred runs (retries, held and limited runs)") { db in
+            try db.execute(sql: DeferredRows.createSQL)
+        }
         return migrator
     }
 
@@ -207,7 +210,9 @@ public struct SQLiteStore: EventStore {
 
     static let claimSQL = "SELECT seq, record, attempt FROM events WHERE state <> 'done' AND state = 'pending' ORDER BY seq LIMIT ?"
     static let recoverSQL = "UPDATE events SET state = 'pending', attempt = attempt + 1 WHERE state <> 'done' AND state = 'running'"
-    static let backlogSQL = "SELECT COUNT(*) FROM events WHERE state <> 'done'"
+    /// Pending and running events: those waiting only for deferred runs are not the
+    /// dispatcher's backlog (they are listed with their reasons instead).
+    static let backlogSQL = "SELECT COUNT(*) FROM events WHERE state <> 'done' AND state <> 'waiting'"
 
     public func claimPending(limit: Int) async throws -> [StoredEvent] {
         try await writer.writeWithoutTransaction { db in
@@ -238,7 +243,9 @@ public struct SQLiteStore: EventStore {
             let now = Date().timeIntervalSince1970
             try db.execute(sql: "UPDATE runs SET outcome = 'interrupted', ended_at = ?, reason = 'HookBus stopped while it ran' WHERE outcome = 'running'", arguments: [now])
             try db.execute(sql: Self.recoverSQL)
-            return db.changesCount
+            let recovered = db.changesCount
+            try DeferredRows.recover(db)
+            return recovered
         }
     }
 
@@ -249,8 +256,29 @@ public struct SQLiteStore: EventStore {
         return id
     }
 
-    public func runEnded(id: Int64, result: RunResult, keepOutput: Bool) async throws {
-        await recorder.enqueue(.ended(id: id, result: result, keepOutput: keepOutput))
+    public func runEnded(id: Int64, result: RunResult, keepOutput: Bool, deferred: DeferredChange?) async throws {
+        await recorder.enqueue(.ended(id: id, result: result, keepOutput: keepOutput, deferred: deferred))
+    }
+
+    public func deferRun(_ change: DeferredChange) async throws {
+        await recorder.enqueue(.deferred(change))
+    }
+
+    public func deferredRunStarted(row: Int64, runID: Int64) async throws {
+        await recorder.enqueue(.deferredStarted(row: row, runID: runID))
+    }
+
+    public func claimDeferred(now: Date, limit: Int, eventIDs: Set<String>?, blocked: Set<String>,
+                              admit: @escaping @Sendable (DeferredRun) -> Bool) async throws -> [(run: DeferredRun, event: StoredEvent)] {
+        // A row still in the recorder's queue (a retry just decided, a hold's head released) is
+        // seen at a later claim: the claim only ever sees less than there is, never more.
+        return try await writer.write { db in
+            try DeferredRows.claim(now: now, limit: limit, eventIDs: eventIDs, blocked: blocked, admit: admit, db)
+        }
+    }
+
+    public func deferredRuns(eventID: String?, limit: Int) async throws -> [DeferredRun] {
+        try await writer.read { db in try DeferredRows.list(eventID: eventID, limit: limit, db) }
     }
 
     public func runSkipped(eventID: String, attempt: Int, integration: String, trigger: String, reason: String, at date: Date) async throws {
@@ -376,7 +404,10 @@ public struct SQLiteStore: EventStore {
 
     public func finishedTriggers(eventID: String) async throws -> Set<String> {
         try await writer.read { db in
-            Set(try String.fetchAll(db, sql: "SELECT integration || '/' || trigger FROM runs WHERE event_id = ? AND outcome NOT IN ('interrupted', 'running')", arguments: [eventID]))
+            Set(try String.fetchAll(db, sql: """
+                SELECT integration || '/' || trigger FROM runs WHERE event_id = ?1 AND outcome NOT IN ('interrupted', 'running')
+                UNION SELECT integration || '/' || trigger FROM deferred_runs WHERE event_id = ?1
+                """, arguments: [eventID]))
         }
     }
 
@@ -390,8 +421,7 @@ public struct SQLiteStore: EventStore {
         // Test Action requests are not events of the bus: nothing to export or re-drive.
         var sql = "SELECT record, state, attempt FROM events e WHERE received_at >= ? AND hook != 'action'"
         if onlyFailed {
-            sql += " AND EXISTS (SELECT 1 FROM runs r WHERE r.event_id = e.id AND r.outcome IN ('failed', 'timed out', 'killed', 'interrupted', 'error')"
-                + " AND NOT EXISTS (SELECT 1 FROM runs later WHERE later.previous_run = r.id))"
+            sql += " AND EXISTS (SELECT 1 FROM runs r WHERE r.event_id = e.id AND \(Self.unrepeatedFailure))"
         }
         sql += " ORDER BY seq LIMIT ?"
         let start = since?.timeIntervalSince1970 ?? 0
@@ -401,13 +431,20 @@ public struct SQLiteStore: EventStore {
         }
     }
 
+    /// A run `r` that did not succeed, that no later run repeats and no retry will: what
+    /// `replay --failed` re-drives (a dead letter is one).
+    static let unrepeatedFailure = """
+        r.outcome IN ('failed', 'timed out', 'killed', 'interrupted', 'error', 'dead')
+        AND NOT EXISTS (SELECT 1 FROM runs later WHERE later.previous_run = r.id)
+        AND NOT EXISTS (SELECT 1 FROM deferred_runs d WHERE d.previous_run = r.id)
+        """
+
     /// Runs of failed triggers of an event that no later run repeats: what a re-drive repeats.
     public func unrepeatedFailures(eventID: String) async throws -> [RunRecord] {
         try await writer.read { db in
             try Row.fetchAll(db, sql: """
                 SELECT \(Self.runColumns) FROM runs r JOIN events e ON e.id = r.event_id
-                WHERE r.event_id = ? AND r.outcome IN ('failed', 'timed out', 'killed', 'interrupted', 'error')
-                AND NOT EXISTS (SELECT 1 FROM runs later WHERE later.previous_run = r.id) ORDER BY r.id
+                WHERE r.event_id = ? AND \(Self.unrepeatedFailure) ORDER BY r.id
                 """, arguments: [eventID]).map(Self.runRecord)
         }
     }

@@ -7,6 +7,8 @@ public struct StoredEvent: Sendable, Hashable {
         case pending
         /// Claimed by a dispatcher; its runs are under way.
         case running
+        /// Some of its runs wait on disk (`DeferredRun`): a retry, a held run, a limited one.
+        case waiting
         /// Every run finished (whatever the outcome).
         case done
     }

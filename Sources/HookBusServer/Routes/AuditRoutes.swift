@@ -16,9 +16,12 @@ struct AuditRoutes {
             // The event's record (`Event.recordJSON`) spliced in as text rather than through a
             // JSON tree, which would sort keys and rewrite escapes: a payload's bytes (key order,
             // escapes, number forms) are shown as they were sent.
-            let rest = JSONValue.object([
+            // Every event that has not finished says why (`Engine.waitingReasons`).
+            var fields: [String: JSONValue] = [
                 "state": .string(stored.state.rawValue), "attempt": .number(String(stored.attempt)), "runs": .array(runs.map(\.jsonValue)),
-            ]).jsonText
+            ]
+            if stored.state != .done { fields["waiting"] = .array(try await state.engine.waitingReasons(for: stored).map(\.jsonValue)) }
+            let rest = JSONValue.object(fields).jsonText
             var body = "{\"event\":" + stored.event.recordJSON + ","
             body += rest.dropFirst()
             return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(string: body)))

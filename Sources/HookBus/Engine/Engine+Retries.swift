@@ -1,0 +1,63 @@
+import Foundation
+
+extension Engine {
+    /// What follows a run's end under its retry policy: nothing, a retry (a deferred run, due
+    /// after the policy's delay), or a dead letter (its outcome becomes `dead`). The reason in
+    /// the run's record says which, with the delay; the gate counts the retry's hold at once.
+    /// - Returns: the change to the deferred runs to write with the run's end, and the retry.
+    func followUp(_ result: inout RunResult, of planned: PlannedRun, runID: Int64?, stored: StoredEvent,
+                  requestedBy: String?, now: Date = Date()) -> (change: DeferredChange?, retry: DeferredRun?) {
+        let invocation = planned.invocation
+        let policy = router.configuration.retryPolicy(integration: invocation.integration, action: invocation.trigger)
+        let tries = (planned.deferred?.tries ?? 0) + 1
+        var change: DeferredChange? = planned.deferred.map { .release(id: $0.id, eventID: stored.event.id) }
+        var retry: DeferredRun?
+        switch policy.decide(result, tries: tries) {
+        case .final:
+            break
+        case .dead:
+            result.reason = "dead letter: \(Self.describe(result)) on try \(tries) of \(policy.attempts), the last its retry policy allows; re-drive it with `hookbus replay --failed`"
+            result.outcome = .dead
+        case let .retry(seconds):
+            let due = now.addingTimeInterval(seconds)
+            let reason = "retry: try \(tries + 1) of \(policy.attempts) due at \(Event.formatDate(due)), \(String(format: "%.1f", seconds)) s after try \(tries) \(Self.describe(result))"
+            let row = DeferredRun(id: planned.deferred?.id ?? 0, eventID: stored.event.id, integration: invocation.integration, trigger: invocation.trigger,
+                                  holdKey: planned.holdKey, kind: .retry, reason: reason, dueAt: due, attempt: planned.attempt + 1, tries: tries,
+                                  previousRun: runID ?? planned.previousRun, requestedBy: requestedBy)
+            if planned.deferred == nil {
+                change = .insert(row)
+                gate.deferred(row)
+            } else {
+                change = .reschedule(row)
+                gate.rescheduled(row)
+            }
+            result.reason = [result.reason, reason].compactMap { $0 }.joined(separator: "; ")
+            retry = row
+        }
+        if case .release? = change, let row = planned.deferred { gate.released(row) }
+        return (change, retry)
+    }
+
+    /// A run's end in words, for retry and dead-letter reasons: `failed (exit 1)`, `timed out`,
+    /// `error (interpreter python not found)`.
+    static func describe(_ result: RunResult) -> String {
+        switch result.outcome {
+        case .failed: return "failed (exit \(result.exitCode.map(String.init) ?? "?"))"
+        case .killed: return "was killed (signal \(result.signal.map(String.init) ?? "?"))"
+        case .timedOut: return "timed out"
+        case .error: return "could not start (\(result.reason ?? "error"))"
+        default: return result.outcome.rawValue
+        }
+    }
+
+    static func heldReason(key: String, holder: Int64) -> String {
+        let (integration, element) = key.split(separator: "|", maxSplits: 1).map(String.init).splitPair
+        let behind = holder > 0 ? "run \(holder)" : "an earlier run"
+        return "queued behind \(behind) of \(element) in \(integration), which waits for its retry (order: strict)"
+    }
+}
+
+extension Array where Element == String {
+    /// The two halves of a `split(maxSplits: 1)`, the second empty when there was no separator.
+    fileprivate var splitPair: (String, String) { (first ?? "", count > 1 ? self[1] : "") }
+}

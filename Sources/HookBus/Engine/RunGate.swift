@@ -1,0 +1,225 @@
+public import Foundation
+import Synchronization
+
+/// The one place that decides whether a run may start now or must wait on disk, and that knows
+/// why every run of this process that has not started is waiting.
+///
+/// - **Limits** (`max_concurrency`, `max_per_minute` of an integration): a run beyond them waits
+///   on disk (a `limit` deferred run); once any does, the integration's later runs queue behind
+///   it, so that the limits never reorder runs.
+/// - **Strict order**: while an element (`Integration|incident:42`) has deferred runs — the
+///   first of them a retry — its later runs wait on disk behind them (`order`).
+///
+/// Its counts are this process's view: rows it added or claimed, and those found at start. The
+/// dispatcher claims deferred runs from the store, where a row written by another process
+/// (`hookbus fire` on the same file) is found too.
+public final class RunGate: Sendable {
+    /// What `admitNew` decided.
+    public enum Admission: Sendable, Equatable {
+        case run
+        case wait(reason: String, dueAt: Date)
+    }
+
+    /// Why a run of this process has not started (`Engine.waitingReasons`).
+    public struct PoolWait: Sendable {
+        public let integration: String
+        public let trigger: String
+        let ticket: RunPool.Ticket
+    }
+
+    private struct State {
+        /// Deferred rows per hold key (waiting or claimed), and the run whose retry heads it.
+        var holds: [String: Int] = [:]
+        var holdHeads: [String: Int64] = [:]
+        /// Runs of a limited integration admitted (waiting for a slot in the pool or running).
+        var admitted: [String: Int] = [:]
+        /// `limit` rows of an integration not yet claimed: its later runs queue behind them.
+        var limitWaiting: [String: Int] = [:]
+        /// The earliest start a limited integration's rate allows next.
+        var nextStart: [String: Date] = [:]
+        /// Rows not claimed, by kind (the metrics' `hookbus_runs_waiting`).
+        var waitingByKind: [DeferredRun.Kind: Int] = [:]
+        /// Runs of events in the pool, not yet started, by event id.
+        var inPool: [String: [PoolWait]] = [:]
+        /// The run under way for each ordering key (for "queued behind run X").
+        var runningByKey: [String: Int64] = [:]
+        /// Whether any row may exist: the dispatcher does not query the store for deferred runs
+        /// while this is false (no failure, no limit reached since start).
+        var anyDeferred = false
+    }
+
+    private let state = Mutex(State())
+    private let limits: [String: IntegrationLimits]
+
+    init(limits: [String: IntegrationLimits]) {
+        self.limits = limits.filter { !$0.value.isEmpty }
+    }
+
+    /// Takes in what the store holds at start (rows waiting from before a restart).
+    public func load(_ rows: [DeferredRun]) {
+        state.withLock { state in
+            for row in rows { Self.count(row, into: &state) }
+        }
+    }
+
+    private static func count(_ row: DeferredRun, into state: inout State) {
+        state.anyDeferred = true
+        if let key = row.holdKey {
+            state.holds[key, default: 0] += 1
+            if state.holdHeads[key] == nil, let previous = row.previousRun { state.holdHeads[key] = previous }
+        }
+        if !row.claimed {
+            state.waitingByKind[row.kind, default: 0] += 1
+            if row.kind == .limit { state.limitWaiting[row.integration, default: 0] += 1 }
+        }
+    }
+
+    // MARK: Limits
+
+    /// Whether a fresh run of `integration` may take a place in the pool now; counts it if so.
+    func admitNew(integration: String, now: Date = Date()) -> Admission {
+        guard let limit = limits[integration] else { return .run }
+        return state.withLock { state in
+            if let ahead = state.limitWaiting[integration], ahead > 0 {
+                return .wait(reason: "queued behind \(ahead) earlier run\(ahead == 1 ? "" : "s") of \(integration) waiting for its limits (\(Self.describe(limit)))",
+                             dueAt: state.nextStart[integration] ?? now)
+            }
+            if let refusal = Self.refusal(integration, limit, now: now, state: state) { return refusal }
+            Self.take(integration, limit, now: now, state: &state)
+            return .run
+        }
+    }
+
+    /// Whether a claimed deferred run may start now (limits only: the store gave the oldest of
+    /// its hold key); counts it if so.
+    func admitDeferred(_ run: DeferredRun, now: Date = Date()) -> Bool {
+        state.withLock { state in
+            if let limit = limits[run.integration] {
+                if Self.refusal(run.integration, limit, now: now, state: state) != nil { return false }
+                Self.take(run.integration, limit, now: now, state: &state)
+            }
+            state.waitingByKind[run.kind, default: 1] -= 1
+            if run.kind == .limit { state.limitWaiting[run.integration, default: 1] -= 1 }
+            return true
+        }
+    }
+
+    /// Integrations that can start nothing now: the claim passes their rows over.
+    func blocked(now: Date = Date()) -> Set<String> {
+        state.withLock { state in
+            Set(limits.compactMap { name, limit in Self.refusal(name, limit, now: now, state: state) == nil ? nil : name })
+        }
+    }
+
+    /// A run counted by `admitNew`/`admitDeferred` is over (or went to wait on disk).
+    func release(integration: String) {
+        guard limits[integration] != nil else { return }
+        state.withLock { state in state.admitted[integration, default: 1] -= 1 }
+    }
+
+    public func isLimited(_ integration: String) -> Bool { limits[integration] != nil }
+
+    private static func refusal(_ integration: String, _ limit: IntegrationLimits, now: Date, state: State) -> Admission? {
+        if let most = limit.maxConcurrency, state.admitted[integration, default: 0] >= most {
+            return .wait(reason: "waiting for a slot of \(integration): max_concurrency \(most), all in use", dueAt: now)
+        }
+        if let next = state.nextStart[integration], next > now {
+            return .wait(reason: "\(integration)'s rate limit (max_per_minute \(format(limit.maxPerMinute ?? 0))): next start at \(Event.formatDate(next))", dueAt: next)
+        }
+        return nil
+    }
+
+    private static func take(_ integration: String, _ limit: IntegrationLimits, now: Date, state: inout State) {
+        state.admitted[integration, default: 0] += 1
+        if let perMinute = limit.maxPerMinute {
+            let spacing = 60 / perMinute
+            state.nextStart[integration] = max(now, state.nextStart[integration] ?? now).addingTimeInterval(spacing)
+        }
+    }
+
+    static func describe(_ limit: IntegrationLimits) -> String {
+        [limit.maxConcurrency.map { "max_concurrency \($0)" }, limit.maxPerMinute.map { "max_per_minute \(format($0))" }].compactMap { $0 }.joined(separator: ", ")
+    }
+
+    static func format(_ value: Double) -> String {
+        value == value.rounded() ? String(Int(value)) : String(value)
+    }
+
+    // MARK: Order and deferred rows
+
+    /// The run heading the deferred runs of `holdKey` (0 when not known), or nil when the key
+    /// holds nothing.
+    func holder(of holdKey: String) -> Int64? {
+        state.withLock { state in
+            guard let count = state.holds[holdKey], count > 0 else { return nil }
+            return state.holdHeads[holdKey] ?? 0
+        }
+    }
+
+    /// A row was written (a retry after a first failure, a held or limited run).
+    func deferred(_ row: DeferredRun) {
+        state.withLock { state in
+            Self.count(row, into: &state)
+            if row.kind == .retry, let key = row.holdKey, let previous = row.previousRun { state.holdHeads[key] = previous }
+        }
+    }
+
+    /// A claimed row waits again for its next retry.
+    func rescheduled(_ row: DeferredRun) {
+        state.withLock { state in
+            state.waitingByKind[.retry, default: 0] += 1
+            if let key = row.holdKey, let previous = row.previousRun { state.holdHeads[key] = previous }
+        }
+    }
+
+    /// A claimed row is over.
+    func released(_ row: DeferredRun) {
+        guard let key = row.holdKey else { return }
+        state.withLock { state in
+            let left = state.holds[key, default: 1] - 1
+            if left <= 0 {
+                state.holds[key] = nil
+                state.holdHeads[key] = nil
+            } else {
+                state.holds[key] = left
+            }
+        }
+    }
+
+    /// Whether the store may hold deferred runs (worth a claim).
+    var mayHaveDeferred: Bool { state.withLock { $0.anyDeferred } }
+
+    /// Rows waiting (not claimed) by kind, as this process knows them.
+    public var waitingByKind: [DeferredRun.Kind: Int] { state.withLock { $0.waitingByKind } }
+
+    // MARK: Runs in the pool
+
+    func queued(eventID: String, integration: String, trigger: String, ticket: RunPool.Ticket) {
+        state.withLock { state in state.inPool[eventID, default: []].append(PoolWait(integration: integration, trigger: trigger, ticket: ticket)) }
+    }
+
+    func started(eventID: String, ticket: RunPool.Ticket, runID: Int64?) {
+        state.withLock { state in
+            if var waits = state.inPool[eventID] {
+                waits.removeAll { $0.ticket == ticket }
+                state.inPool[eventID] = waits.isEmpty ? nil : waits
+            }
+            if let key = ticket.key, let runID { state.runningByKey[key] = runID }
+        }
+    }
+
+    func ended(ticket: RunPool.Ticket) {
+        guard let key = ticket.key else { return }
+        state.withLock { state in state.runningByKey[key] = nil }
+    }
+
+    /// The runs of `eventID` in the pool, not yet started, and the run holding each one's key.
+    func poolWaits(eventID: String) -> [(wait: PoolWait, behind: Int64?)] {
+        state.withLock { state in
+            (state.inPool[eventID] ?? []).map { wait in (wait, wait.ticket.key.flatMap { state.runningByKey[$0] }) }
+        }
+    }
+
+    /// Runs in the pool not yet started, in all.
+    public var inPoolCount: Int { state.withLock { $0.inPool.values.reduce(0) { $0 + $1.count } } }
+}
