@@ -15,12 +15,12 @@ enum FireExecution {
         var runs = firstRuns
         for run in firstRuns { printer.run(eventID: event.id, run) }
         if !waiting.isEmpty || firstRuns.contains(where: { $0.retry != nil }) {
-            try await LocalRetries(engine: engine, eventIDs: [event.id]).run { run in
+            try await engine.runDeferredRuns(of: [event.id], announce: RunPrinter.announce) { run in
                 printer.run(eventID: event.id, run)
                 runs.append(run)
             }
         }
-        if LocalRetries.anyFinalFailure(runs) { throw ExitCode(1) }
+        if Engine.CompletedRun.anyFinalFailure(runs) { throw ExitCode(1) }
     }
 }
 
@@ -43,6 +43,13 @@ struct RunPrinter {
         if !stdout.isEmpty { print(indent("stdout", stdout)) }
         let stderr = result.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
         if !stderr.isEmpty { print(indent("stderr", stderr)) }
+    }
+
+    /// A run that waits on disk (a retry, a run held behind one), on stderr.
+    static func announce(_ row: DeferredRun) {
+        let wait = row.dueAt.timeIntervalSinceNow
+        let when = wait > 0.5 ? String(format: " (in %.1f s; Ctrl-C leaves it in the store for `hookbus serve`)", wait) : ""
+        FileHandle.standardError.write(Data("\(row.eventID) \(row.qualifiedTrigger) waits: \(row.reason)\(when)\n".utf8))
     }
 
     func skip(eventID: String, integration: String, trigger: String, reason: String) {

@@ -86,7 +86,7 @@ struct LocalReplayer {
         }
         if let engine, !deferredEvents.isEmpty {
             do {
-                try await LocalRetries(engine: engine, eventIDs: deferredEvents).run { run in
+                try await engine.runDeferredRuns(of: deferredEvents, announce: output.json ? { _ in } : RunPrinter.announce) { run in
                     finished.append(run)
                     if output.json { output.result(run.jsonValue().jsonText) }
                 }
@@ -126,7 +126,7 @@ struct LocalReplayer {
             summary.dispatched += 1
             var (_, runs, waiting) = await engine.dispatch(stored, previousRuns: previous, requestedBy: CommandContext.actor)
             if !waiting.isEmpty || runs.contains(where: { $0.retry != nil }) {
-                try await LocalRetries(engine: engine, eventIDs: [id]).run { runs.append($0) }
+                try await engine.runDeferredRuns(of: [id], announce: output.json ? { _ in } : RunPrinter.announce) { runs.append($0) }
             }
             Self.count(runs, into: &summary)
             for run in runs {
