@@ -144,8 +144,7 @@ public struct Dispatcher: Service {
                     }
                     if claimed.isEmpty {
                         metrics.backlog(backlog.count)
-                        metrics.waiting(engine.gate, poolWaiting: await engine.pool.waiting)
-                        // Shorter while deferred runs exist: a retry is due to the quarter second.
+                        // A retry is due to the quarter second.
                         await wakeup.wait(timeout: .milliseconds(250))
                         continue
                     }

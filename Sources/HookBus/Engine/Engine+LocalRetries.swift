@@ -3,20 +3,20 @@ public import Foundation
 extension Engine {
     /// Runs the deferred runs (retries, runs held behind them or by limits) of `eventIDs` until
     /// none is left, as the server's dispatcher would: `hookbus fire` and a local `hookbus
-    /// replay` end when their events do. `announce` hears of each run once when it starts to
-    /// wait (with its reason); `report` sees each run as it ends.
+    /// replay` end when their events do. `announce` hears of each run once per attempt when it
+    /// starts to wait (with its reason); `report` sees each run as it ends.
     ///
     /// A command stopped while it waits (Ctrl-C) leaves them in the store, due as before:
     /// `hookbus serve` on the same store runs them (it looks for deferred runs that other
     /// processes left every second). A run another process claimed is waited for too.
     public func runDeferredRuns(of eventIDs: Set<String>, announce: (DeferredRun) -> Void = { _ in },
                                 report: (CompletedRun) -> Void) async throws {
-        var announced: Set<Int64> = []
+        // A row is rescheduled in place for each retry: announced once per attempt.
+        var announced: Set<String> = []
         while true {
             let rows = try await store.deferredRuns(eventID: nil, limit: Int.max).filter { eventIDs.contains($0.eventID) }
             if rows.isEmpty { return }
-            for row in rows where !row.claimed && !announced.contains(row.id) {
-                announced.insert(row.id)
+            for row in rows where !row.claimed && announced.insert("\(row.id)/\(row.attempt)").inserted {
                 announce(row)
             }
             let plans = try await claimDeferred(limit: 64, eventIDs: eventIDs)

@@ -22,6 +22,8 @@ struct SystemRoutes {
         }
         metrics.get("/metrics") { _, _ -> Response in
             state.metrics.auditWriteFailures(state.engine.store.auditHealth.snapshot.failures)
+            state.metrics.waiting(state.engine.gate, poolWaiting: await state.engine.pool.waiting)
+            state.metrics.backlog(state.backlog.count)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: ResponseBody(byteBuffer: ByteBuffer(string: state.metrics.render())))
         }
     }
