@@ -102,21 +102,33 @@ struct RunnerBenchmark: AsyncParsableCommand {
         }
     }
 
+    /// - Parameters:
+    ///   - configure: changes to the default configuration (retry policies, limits).
+    ///   - incidents: `updateIncident` events about 64 incidents in turn (ordered runs) instead
+    ///     of webhook events (unordered).
     static func hookbusRate(type: ScriptType, code: String, interpreters: Interpreters, count: Int, concurrency: Int,
-                            runner: (any TriggerRunner)? = nil) async throws -> Double {
+                            runner: (any TriggerRunner)? = nil, incidents: Bool = false,
+                            configure: (inout HookBusConfiguration) -> Void = { _ in }) async throws -> Double {
         let folder = try BenchmarkFixtures.makeFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         try Data("name: 'Bench'\nscript:\n  type: \(type.rawValue)\nconfiguration:\n  data_attributes: {}\n".utf8).write(to: folder.appendingPathComponent("i.yaml"))
-        try Data("integration: 'Bench'\nname: 'Trivial'\ntype: Trigger\nscript:\n  code: '\(code)'\nhook: [webhook]\n".utf8).write(to: folder.appendingPathComponent("a.yaml"))
+        try Data("integration: 'Bench'\nname: 'Trivial'\ntype: Trigger\nscript:\n  code: '\(code)'\nhook: [\(incidents ? "updateIncident" : "webhook")]\n".utf8).write(to: folder.appendingPathComponent("a.yaml"))
         let catalog = DefinitionLoader().load([folder.path]).catalog
         var configuration = HookBusConfiguration()
         configuration.concurrency = concurrency
+        configure(&configuration)
         let store = try SQLiteStore(path: folder.appendingPathComponent("data/hookbus.sqlite").path)
         let engine = Engine(store: store, router: Router(catalog: catalog, configuration: configuration),
                             runner: runner ?? ProcessRunner(interpreters: interpreters))
         var events: [Event] = []
         for index in 0..<count {
-            events.append(try Event.fromWebhook(body: Array("{\"n\": \(index)}".utf8), endpoint: "bench"))
+            if incidents {
+                let incident = index % 64
+                events.append(try Event.fromHookBody(hook: "updateIncident", body: Array(#"{"incidentsBeforeUpdate": {"id": \#(incident)}, "incidentsAfterUpdate": {"id": \#(incident), "n": \#(index)}}"#.utf8),
+                                                     source: EventSource(kind: .cli)))
+            } else {
+                events.append(try Event.fromWebhook(body: Array("{\"n\": \(index)}".utf8), endpoint: "bench"))
+            }
         }
         _ = try await store.accept(events.map { ($0, nil) }, idempotencyWindow: 0, claimed: true)
         let started = ContinuousClock.now

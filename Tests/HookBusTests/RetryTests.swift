@@ -137,12 +137,12 @@ import Testing
         #expect(runs[0].reason?.contains("retry: try 2 of 3 due at") == true, "\(runs[0].reason ?? "")")
         #expect(runs[1].reason?.contains("retry: try 3 of 3 due at") == true)
         #expect(runs[2].reason == nil)
-        // Each pause is within the policy's bounds: [d × (1 − jitter), d] plus the time to notice
-        // that it is due and start bash.
+        // Each pause is within the policy's bounds, [d × (1 − jitter), d], plus the time to notice
+        // that it is due and start bash (generous: this machine may be busy with other tests).
         let firstPause = try #require(runs[1].startedAt.timeIntervalSince(try #require(runs[0].endedAt)))
         let secondPause = try #require(runs[2].startedAt.timeIntervalSince(try #require(runs[1].endedAt)))
-        #expect(firstPause >= 0.2 && firstPause < 0.4 + 1.0, "first pause \(firstPause)")
-        #expect(secondPause >= 0.4 && secondPause < 0.8 + 1.0, "second pause \(secondPause)")
+        #expect(firstPause >= 0.2 && firstPause < 0.4 + 5, "first pause \(firstPause)")
+        #expect(secondPause >= 0.4 && secondPause < 0.8 + 5, "second pause \(secondPause)")
         #expect(try await fixture.store.event(id: event.id)?.state == .done)
         #expect(try await fixture.store.deferredRuns(eventID: nil, limit: 100).isEmpty)
     }
@@ -303,8 +303,9 @@ import Testing
         #expect(waited.first?.reason.contains("rate limit (max_per_minute 240)") == true, "\(waited.map(\.reason))")
         let starts = try Self.times(folder).filter { $0.kind == "start" }.map(\.at)
         #expect(starts.count == 6)
-        // One start every 0.25 s: six starts take at least 1.25 s (less the start-up jitter).
+        // One start every 0.25 s: six starts take at least 1.25 s, and no three start within half
+        // a second (less the time bash takes to print its start, which a busy machine stretches).
         #expect(starts.last! - starts.first! >= 1.1, "\(starts)")
-        for (earlier, later) in zip(starts, starts.dropFirst()) { #expect(later - earlier >= 0.15, "\(starts)") }
+        for (earlier, later) in zip(starts, starts.dropFirst(2)) { #expect(later - earlier >= 0.35, "\(starts)") }
     }
 }

@@ -255,6 +255,8 @@ public final class Engine: Sendable {
             if planned.admitted { gate.release(integration: invocation.integration) }
             return .waiting(row)
         }
+        let delay = gate.startDelay(integration: invocation.integration)
+        if delay > 0 { try? await Task.sleep(for: .milliseconds(Int64(delay * 1000))) }  // cancelled: starts sooner, as a stop does
         let runID = await audit("recording a run's start", event: stored.event.id) {
             try await store.runStarted(eventID: stored.event.id, attempt: planned.attempt, integration: invocation.integration,
                                        trigger: invocation.trigger, invocation: AuditInvocation.json(invocation),

@@ -35,8 +35,10 @@ public final class RunGate: Sendable {
         var admitted: [String: Int] = [:]
         /// `limit` rows of an integration not yet claimed: its later runs queue behind them.
         var limitWaiting: [String: Int] = [:]
-        /// The earliest start a limited integration's rate allows next.
+        /// The earliest admission a limited integration's rate allows next.
         var nextStart: [String: Date] = [:]
+        /// The earliest process start its rate allows next (`startDelay`).
+        var nextProcessStart: [String: Date] = [:]
         /// Rows not claimed, by kind (the metrics' `hookbus_runs_waiting`).
         var waitingByKind: [DeferredRun.Kind: Int] = [:]
         /// Runs of events in the pool, not yet started, by event id.
@@ -118,6 +120,19 @@ public final class RunGate: Sendable {
     }
 
     public func isLimited(_ integration: String) -> Bool { limits[integration] != nil }
+
+    /// How long a run of `integration` that has its slot waits before its process starts, and
+    /// that start counted: admission spaces runs out, but runs admitted apart can reach their
+    /// slots together (a busy machine, a pool that was full), and it is the starts the
+    /// incident system sees. Usually zero.
+    func startDelay(integration: String, now: Date = Date()) -> TimeInterval {
+        guard let perMinute = limits[integration]?.maxPerMinute else { return 0 }
+        return state.withLock { state in
+            let start = max(now, state.nextProcessStart[integration] ?? now)
+            state.nextProcessStart[integration] = start.addingTimeInterval(60 / perMinute)
+            return start.timeIntervalSince(now)
+        }
+    }
 
     private static func refusal(_ integration: String, _ limit: IntegrationLimits, now: Date, state: State) -> Admission? {
         if let most = limit.maxConcurrency, state.admitted[integration, default: 0] >= most {
