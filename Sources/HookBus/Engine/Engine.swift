@@ -244,19 +244,33 @@ public final class Engine: Sendable {
         }
         // Strict order: behind an element whose earlier run waits for its retry, a fresh run
         // waits on disk too (the claimed deferred runs are the oldest of their element already).
+        // A run whose integration's rate would keep it in its slot for long waits there too.
+        var wait: (kind: DeferredRun.Kind, reason: String, due: Date)?
         if planned.deferred == nil, let key = planned.holdKey, let holder = gate.holder(of: key) {
-            let row = DeferredRun(eventID: stored.event.id, integration: invocation.integration, trigger: invocation.trigger, holdKey: key, kind: .order,
-                                  reason: Self.heldReason(key: key, holder: holder), dueAt: Date(), attempt: planned.attempt, tries: 0,
-                                  previousRun: planned.previousRun, requestedBy: requestedBy)
-            gate.deferred(row)
+            wait = (.order, Self.heldReason(key: key, holder: holder), Date())
+        }
+        let delay = wait == nil ? gate.startDelay(integration: invocation.integration) : 0
+        if delay == nil {
+            let due = gate.nextStart(integration: invocation.integration)
+            wait = (.limit, "\(invocation.integration)'s rate limit: its next start is at \(Event.formatDate(due))", due)
+        }
+        if let wait {
+            let row = DeferredRun(id: planned.deferred?.id ?? 0, eventID: stored.event.id, integration: invocation.integration, trigger: invocation.trigger,
+                                  holdKey: planned.holdKey, kind: wait.kind, reason: wait.reason, dueAt: wait.due, attempt: planned.attempt,
+                                  tries: planned.deferred?.tries ?? 0, previousRun: planned.previousRun, requestedBy: requestedBy)
+            if planned.deferred == nil {
+                gate.deferred(row)
+                _ = await audit("recording a run that waits", event: stored.event.id) { try await store.deferRun(.insert(row)) }
+            } else {
+                gate.waitsAgain(row)
+                _ = await audit("recording a run that waits again", event: stored.event.id) { try await store.deferRun(.reschedule(row)) }
+            }
             gate.started(eventID: stored.event.id, ticket: planned.ticket, runID: nil)
-            _ = await audit("recording a run held behind an earlier one", event: stored.event.id) { try await store.deferRun(.insert(row)) }
             await pool.finish(planned.ticket)
             if planned.admitted { gate.release(integration: invocation.integration) }
             return .waiting(row)
         }
-        let delay = gate.startDelay(integration: invocation.integration)
-        if delay > 0 { try? await Task.sleep(for: .milliseconds(Int64(delay * 1000))) }  // cancelled: starts sooner, as a stop does
+        if let delay, delay > 0 { try? await Task.sleep(for: .milliseconds(Int64(delay * 1000))) }  // cancelled: starts sooner, as a stop does
         let runID = await audit("recording a run's start", event: stored.event.id) {
             try await store.runStarted(eventID: stored.event.id, attempt: planned.attempt, integration: invocation.integration,
                                        trigger: invocation.trigger, invocation: AuditInvocation.json(invocation),

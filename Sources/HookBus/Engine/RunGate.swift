@@ -45,9 +45,6 @@ public final class RunGate: Sendable {
         var inPool: [String: [PoolWait]] = [:]
         /// The run under way for each ordering key (for "queued behind run X").
         var runningByKey: [String: Int64] = [:]
-        /// Whether any row may exist: the dispatcher does not query the store for deferred runs
-        /// while this is false (no failure, no limit reached since start).
-        var anyDeferred = false
     }
 
     private let state = Mutex(State())
@@ -65,7 +62,6 @@ public final class RunGate: Sendable {
     }
 
     private static func count(_ row: DeferredRun, into state: inout State) {
-        state.anyDeferred = true
         if let key = row.holdKey {
             state.holds[key, default: 0] += 1
             if state.holdHeads[key] == nil, let previous = row.previousRun { state.holdHeads[key] = previous }
@@ -121,17 +117,28 @@ public final class RunGate: Sendable {
 
     public func isLimited(_ integration: String) -> Bool { limits[integration] != nil }
 
-    /// How long a run of `integration` that has its slot waits before its process starts, and
-    /// that start counted: admission spaces runs out, but runs admitted apart can reach their
-    /// slots together (a busy machine, a pool that was full), and it is the starts the
-    /// incident system sees. Usually zero.
-    func startDelay(integration: String, now: Date = Date()) -> TimeInterval {
+    /// The longest a run that has its slot sleeps for its integration's rate; a longer wait is
+    /// spent on disk (a `limit` deferred run) so that it does not hold a slot.
+    static let longestStartDelay: TimeInterval = 2
+
+    /// How long a run of `integration` that has its slot waits before its process starts (that
+    /// start then counted), or nil when it should wait on disk instead: admission spaces runs
+    /// out, but runs admitted apart can reach their slots together (a pool that was full, a
+    /// busy machine), and it is the starts the incident system sees. Usually zero.
+    func startDelay(integration: String, now: Date = Date()) -> TimeInterval? {
         guard let perMinute = limits[integration]?.maxPerMinute else { return 0 }
         return state.withLock { state in
             let start = max(now, state.nextProcessStart[integration] ?? now)
+            let delay = start.timeIntervalSince(now)
+            if delay > Self.longestStartDelay { return nil }
             state.nextProcessStart[integration] = start.addingTimeInterval(60 / perMinute)
-            return start.timeIntervalSince(now)
+            return delay
         }
+    }
+
+    /// When the rate lets a run of `integration` start next (for a run sent to wait on disk).
+    func nextStart(integration: String) -> Date {
+        state.withLock { state in max(state.nextProcessStart[integration] ?? Date(), state.nextStart[integration] ?? Date()) }
     }
 
     private static func refusal(_ integration: String, _ limit: IntegrationLimits, now: Date, state: State) -> Admission? {
@@ -179,6 +186,14 @@ public final class RunGate: Sendable {
         }
     }
 
+    /// A claimed row waits again, not having run (its integration's rate).
+    func waitsAgain(_ row: DeferredRun) {
+        state.withLock { state in
+            state.waitingByKind[row.kind, default: 0] += 1
+            if row.kind == .limit { state.limitWaiting[row.integration, default: 0] += 1 }
+        }
+    }
+
     /// A claimed row waits again for its next retry.
     func rescheduled(_ row: DeferredRun) {
         state.withLock { state in
@@ -201,8 +216,9 @@ public final class RunGate: Sendable {
         }
     }
 
-    /// Whether the store may hold deferred runs (worth a claim).
-    var mayHaveDeferred: Bool { state.withLock { $0.anyDeferred } }
+    /// Whether rows this process knows of wait to be claimed (worth a claim now; rows other
+    /// processes left are looked for every second regardless).
+    var mayHaveDeferred: Bool { state.withLock { state in state.waitingByKind.values.contains { $0 > 0 } } }
 
     /// Rows waiting (not claimed) by kind, as this process knows them.
     public var waitingByKind: [DeferredRun.Kind: Int] { state.withLock { $0.waitingByKind } }
