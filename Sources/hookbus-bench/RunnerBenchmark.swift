@@ -137,18 +137,27 @@ struct RunnerBenchmark: AsyncParsableCommand {
         // Nobody waits for each event's result (a discarding group): the dispatcher only counts.
         let limit = engine.pool.limit
         let succeededRuns = Counter()
+        let problem = ProblemNote()
         await withDiscardingTaskGroup { group in
             for batch in stride(from: 0, to: events.count, by: max(128, 16 * limit)).map({ events[$0..<min(events.count, $0 + max(128, 16 * limit))] }) {
                 await engine.pool.waitForRoom(maxWaiting: max(32, 4 * limit))
                 for event in batch {
                     let plan = await engine.prepare(StoredEvent(event: event, state: .running, attempt: 1))
-                    group.addTask { succeededRuns.value.add(await engine.execute(plan, waitForDisk: false).runs.filter { $0.result.outcome == .succeeded }.count, ordering: .relaxed) }
+                    group.addTask {
+                        let execution = await engine.execute(plan, waitForDisk: false)
+                        succeededRuns.value.add(execution.runs.filter { $0.result.outcome == .succeeded }.count, ordering: .relaxed)
+                        if let other = execution.runs.first(where: { $0.result.outcome != .succeeded }) {
+                            problem.note("\(other.result.outcome.rawValue): \(other.result.reason ?? other.result.stderr)")
+                        } else if let row = execution.waiting.first {
+                            problem.note("waiting: \(row.reason)")
+                        }
+                    }
                 }
             }
         }
         let succeeded = succeededRuns.value.load(ordering: .relaxed)
         let seconds = (ContinuousClock.now - started).seconds
-        guard succeeded == count else { throw ValidationError("only \(succeeded) of \(count) runs succeeded") }
+        guard succeeded == count else { throw ValidationError("only \(succeeded) of \(count) runs succeeded; one other: \(problem.first ?? "none")") }
         return Double(count) / seconds
     }
 }
@@ -181,4 +190,11 @@ struct ProcessCPU {
                       (current.cpu - last.cpu) * 1e6 / Double(runs), Double(current.switches - last.switches) / Double(runs),
                       (current.children - last.children) * 1e6 / Double(runs))
     }
+}
+
+/// The first thing that went wrong in a measurement, for its error message.
+final class ProblemNote: Sendable {
+    private let text = Mutex<String?>(nil)
+    func note(_ problem: String) { text.withLock { $0 = $0 ?? problem } }
+    var first: String? { text.withLock { $0 } }
 }

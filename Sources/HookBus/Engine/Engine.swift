@@ -244,7 +244,7 @@ public final class Engine: Sendable {
         }
         // Strict order: behind an element whose earlier run waits for its retry, a fresh run
         // waits on disk too (the claimed deferred runs are the oldest of their element already).
-        // A run whose integration's rate would keep it in its slot for long waits there too.
+        // A run whose integration's rate would keep it in its slot waits there too (`RunGate.rateHorizon`).
         var wait: (kind: DeferredRun.Kind, reason: String, due: Date)?
         if planned.deferred == nil, let key = planned.holdKey, let holder = gate.holder(of: key) {
             wait = (.order, Self.heldReason(key: key, holder: holder), Date())

@@ -117,9 +117,11 @@ public final class RunGate: Sendable {
 
     public func isLimited(_ integration: String) -> Bool { limits[integration] != nil }
 
-    /// The longest a run that has its slot sleeps for its integration's rate; a longer wait is
-    /// spent on disk (a `limit` deferred run) so that it does not hold a slot.
-    static let longestStartDelay: TimeInterval = 2
+    /// How far ahead a rate-limited run may be admitted, and the longest it then sleeps in its
+    /// slot for its start; a longer wait is spent on disk (a `limit` deferred run), so that a
+    /// slot is never held for long. Short, yet long enough that a high rate (thousands a
+    /// minute) admits the dispatcher's batches without sending them to disk.
+    static let rateHorizon: TimeInterval = 0.05
 
     /// How long a run of `integration` that has its slot waits before its process starts (that
     /// start then counted), or nil when it should wait on disk instead: admission spaces runs
@@ -130,7 +132,7 @@ public final class RunGate: Sendable {
         return state.withLock { state in
             let start = max(now, state.nextProcessStart[integration] ?? now)
             let delay = start.timeIntervalSince(now)
-            if delay > Self.longestStartDelay { return nil }
+            if delay > Self.rateHorizon { return nil }
             state.nextProcessStart[integration] = start.addingTimeInterval(60 / perMinute)
             return delay
         }
@@ -145,7 +147,7 @@ public final class RunGate: Sendable {
         if let most = limit.maxConcurrency, state.admitted[integration, default: 0] >= most {
             return .wait(reason: "waiting for a slot of \(integration): max_concurrency \(most), all in use", dueAt: now)
         }
-        if let next = state.nextStart[integration], next > now {
+        if let next = state.nextStart[integration], next.timeIntervalSince(now) > Self.rateHorizon {
             return .wait(reason: "\(integration)'s rate limit (max_per_minute \(format(limit.maxPerMinute ?? 0))): next start at \(Event.formatDate(next))", dueAt: next)
         }
         return nil
