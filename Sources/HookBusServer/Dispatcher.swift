@@ -115,6 +115,7 @@ public struct Dispatcher: Service {
         let stopping = Atomic<Bool>(false)
         let limit = engine.pool.limit
         var lastDeferredLook = ContinuousClock.now
+        var lastRecount = ContinuousClock.now
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 while !stopping.load(ordering: .relaxed) {
@@ -144,6 +145,12 @@ public struct Dispatcher: Service {
                     }
                     if claimed.isEmpty {
                         metrics.backlog(backlog.count)
+                        // Idle: every ten seconds, the holds and waiting runs are counted afresh
+                        // from the store (rows other processes changed; a write that failed).
+                        if now - lastRecount > .seconds(10) {
+                            lastRecount = now
+                            do { try await engine.recountDeferredRunsIfIdle() } catch { logger.error("cannot count the deferred runs: \(error)") }
+                        }
                         // A retry is due to the quarter second.
                         await wakeup.wait(timeout: .milliseconds(250))
                         continue

@@ -15,10 +15,12 @@ enum FireExecution {
         var runs = firstRuns
         for run in firstRuns { printer.run(eventID: event.id, run) }
         if !waiting.isEmpty || firstRuns.contains(where: { $0.retry != nil }) {
-            try await engine.runDeferredRuns(of: [event.id], announce: RunPrinter.announce) { run in
+            let left = try await engine.runDeferredRuns(of: [event.id], announce: RunPrinter.announce) { run in
                 printer.run(eventID: event.id, run)
                 runs.append(run)
             }
+            RunPrinter.leftToServer(left)
+            if !left.isEmpty { throw ExitCode(1) }
         }
         if Engine.CompletedRun.anyFinalFailure(runs) { throw ExitCode(1) }
     }
@@ -50,6 +52,13 @@ struct RunPrinter {
         let wait = row.dueAt.timeIntervalSinceNow
         let when = wait > 0.5 ? String(format: " (in %.1f s; Ctrl-C leaves it in the store for `hookbus serve`)", wait) : ""
         FileHandle.standardError.write(Data("\(row.eventID) \(row.qualifiedTrigger) waits: \(row.reason)\(when)\n".utf8))
+    }
+
+    /// Deferred runs a command stops waiting for (they cannot go on here), on stderr.
+    static func leftToServer(_ rows: [DeferredRun]) {
+        for row in rows {
+            FileHandle.standardError.write(Data("\(row.eventID) \(row.qualifiedTrigger) is left in the store for `hookbus serve`: \(row.reason)\n".utf8))
+        }
     }
 
     func skip(eventID: String, integration: String, trigger: String, reason: String) {

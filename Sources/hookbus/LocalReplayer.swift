@@ -86,10 +86,12 @@ struct LocalReplayer {
         }
         if let engine, !deferredEvents.isEmpty {
             do {
-                try await engine.runDeferredRuns(of: deferredEvents, announce: output.json ? { _ in } : RunPrinter.announce) { run in
+                let left = try await engine.runDeferredRuns(of: deferredEvents, announce: output.json ? { _ in } : RunPrinter.announce) { run in
                     finished.append(run)
                     if output.json { output.result(run.jsonValue().jsonText) }
                 }
+                RunPrinter.leftToServer(left)
+                local.runs["left waiting", default: 0] += left.count
             } catch {
                 output.problem("the retries of \(deferredEvents.count) events could not all run here: \(error.message); they stay in the store for `hookbus serve`")
             }
@@ -119,6 +121,14 @@ struct LocalReplayer {
                     previous["\(run.integration)/\(run.trigger)"] = run.id
                 }
             }
+            // A trigger that waits on disk (its retry, a hold, a limit) runs when due: a
+            // re-drive now would start a second chain of tries beside it.
+            let deferred = try await store.deferredRuns(eventID: id, limit: 10_000)
+            for row in deferred { previous[row.qualifiedTrigger] = nil }
+            if previous.isEmpty, let row = deferred.first {
+                output.problem("\(id): nothing to re-drive now: \(row.qualifiedTrigger) waits (\(row.reason))")
+                continue
+            }
             guard !previous.isEmpty, let stored = try await store.beginRedrive(eventID: id) else {
                 output.problem("\(id): nothing to re-drive")
                 continue
@@ -126,7 +136,9 @@ struct LocalReplayer {
             summary.dispatched += 1
             var (_, runs, waiting) = await engine.dispatch(stored, previousRuns: previous, requestedBy: CommandContext.actor)
             if !waiting.isEmpty || runs.contains(where: { $0.retry != nil }) {
-                try await engine.runDeferredRuns(of: [id], announce: output.json ? { _ in } : RunPrinter.announce) { runs.append($0) }
+                let left = try await engine.runDeferredRuns(of: [id], announce: output.json ? { _ in } : RunPrinter.announce) { runs.append($0) }
+                RunPrinter.leftToServer(left)
+                summary.runs["left waiting", default: 0] += left.count
             }
             Self.count(runs, into: &summary)
             for run in runs {

@@ -72,7 +72,7 @@ struct ReplaySummary {
     var stoppedEarly = false
 
     var failed: Bool {
-        skipped > 0 || sendFailures > 0 || stoppedEarly || runs.contains { RunOutcome(rawValue: $0.key)?.isFailure == true && $0.value > 0 }
+        skipped > 0 || sendFailures > 0 || stoppedEarly || (runs["left waiting"] ?? 0) > 0 || runs.contains { RunOutcome(rawValue: $0.key)?.isFailure == true && $0.value > 0 }
     }
 }
 

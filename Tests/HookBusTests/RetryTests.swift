@@ -241,6 +241,49 @@ import Testing
         #expect(try await orderOfTries(order: "relaxed") == ["a 1", "b 1", "c 1", "a 2"])
     }
 
+    @Test func aRetryGoesBeforeALaterRunOfItsIncidentThatWaitedForTheLimitFirst() async throws {
+        // b waits on disk for the integration's one slot before a fails; a's retry, written
+        // after it, still goes first: deferred runs keep their events' arrival order.
+        let folder = TempFolder()
+        let fixture = try Self.fixture(folder, config: "retry: {on: [failed], attempts: 3, delay: 0.3, jitter: 0}\n", integration: "max_concurrency: 1")
+        folder.write("state/a.succeed-at", "2\n")
+        var plans: [Engine.Plan] = []
+        for title in ["a", "b"] {
+            let event = try Self.update(fixture, incident: 5, title: title)
+            _ = try await fixture.store.accept([(event, nil)], idempotencyWindow: 60, claimed: true)
+            plans.append(await fixture.engine.prepare(StoredEvent(event: event, state: .running, attempt: 1)))
+        }
+        #expect(plans[1].waiting.map(\.kind) == [.limit])
+        for plan in plans { _ = await fixture.engine.execute(plan) }
+        try await fixture.engine.runDeferredRuns(of: Set(plans.map(\.stored.event.id))) { _ in }
+        #expect(Self.log(fixture, folder.url) == ["a 1", "a 2", "b 1"])
+    }
+
+    @Test func aRunEndedByHookBusStoppingIsInterruptedNotAFailedTry() async throws {
+        let folder = TempFolder()
+        let fixture = try Self.fixture(folder, code: "echo $$ > \"$note/started.tmp\"; mv \"$note/started.tmp\" \"$note/started\"\nexec sleep 30", hooks: ["webhook"])
+        let event = try Event.fromWebhook(body: Array("{}".utf8), endpoint: "x")
+        _ = try await fixture.store.accept([(event, nil)], idempotencyWindow: 60, claimed: true)
+        let plan = await fixture.engine.prepare(StoredEvent(event: event, state: .running, attempt: 1))
+        let engine = fixture.engine
+        let running = Task { await engine.execute(plan) }
+        let marker = folder.url.appendingPathComponent("state/started").path
+        while !FileManager.default.fileExists(atPath: marker) { try await Task.sleep(for: .milliseconds(20)) }
+        let pid = try #require(Int32(try String(contentsOfFile: marker, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        // What the dispatcher does when the shutdown grace period is over (to this run only:
+        // other tests run in this process).
+        engine.stopStartingRuns()
+        kill(pid, SIGTERM)
+        let execution = await running.value
+        let run = try #require(execution.runs.first)
+        // The default policy retries `killed`; a stop is not a failure of the trigger.
+        #expect(run.result.outcome == .interrupted && run.retry == nil, "\(run.result)")
+        try await fixture.store.flush()
+        #expect(try await fixture.store.deferredRuns(eventID: nil, limit: 10).isEmpty)
+        #expect(try await fixture.store.event(id: event.id)?.state == .running, "recovered and run again on the next start")
+        #expect(try await fixture.store.runs(RunFilter(eventID: event.id)).map(\.outcome) == ["interrupted"])
+    }
+
     // MARK: Limits
 
     /// A webhook trigger that logs its start and end times and takes `seconds`.

@@ -50,6 +50,9 @@ extension ConfigurationLoader {
             }
         }
         if let value = view["max_delay"].flatMap({ positiveNumber($0, key: "\(key).max_delay", reader: &reader) }) { policy.maxDelay = value }
+        for (field, value) in [("delay", policy.delay), ("max_delay", policy.maxDelay)] where value > 7 * 86400 {
+            reader.sink.error("'\(key).\(field)' is at most a week (604800 s), not \(value) s", at: reader.position(view[field] ?? node))
+        }
         if let node = view["jitter"], let value = reader.number(node, key: "\(key).jitter") {
             if (0...1).contains(value) { policy.jitter = value } else {
                 reader.sink.error("'\(key).jitter' is the fraction of a delay taken off at random, 0 to 1, not '\(NodeReader.text(node))'", at: reader.position(node))
@@ -84,12 +87,14 @@ extension ConfigurationLoader {
             }
         }
         if let node = section["max_concurrency"], let value = positiveNumber(node, key: "max_concurrency", reader: &reader) {
-            if value == value.rounded() { instance.limits.maxConcurrency = Int(value) } else {
-                reader.sink.error("'max_concurrency' of integration '\(name)' must be a whole number, not '\(NodeReader.text(node))'", at: reader.position(node))
+            if value == value.rounded(), value <= 100_000 { instance.limits.maxConcurrency = Int(value) } else {
+                reader.sink.error("'max_concurrency' of integration '\(name)' must be a whole number up to 100000, not '\(NodeReader.text(node))'", at: reader.position(node))
             }
         }
-        if let value = section["max_per_minute"].flatMap({ positiveNumber($0, key: "max_per_minute", reader: &reader) }) {
-            instance.limits.maxPerMinute = value
+        if let node = section["max_per_minute"], let value = positiveNumber(node, key: "max_per_minute", reader: &reader) {
+            if value <= 60_000_000 { instance.limits.maxPerMinute = value } else {
+                reader.sink.error("'max_per_minute' of integration '\(name)' is at most 60000000 (a million a second), not '\(NodeReader.text(node))'", at: reader.position(node))
+            }
         }
     }
 }

@@ -1,10 +1,25 @@
 public import Foundation
+import Synchronization
 
 extension Engine {
     /// Counts the deferred runs a previous process left (after `recoverInterrupted`), so that
     /// their holds and limits apply from the first event on.
     public func loadDeferredRuns() async throws {
         gate.load(try await store.deferredRuns(eventID: nil, limit: Int.max))
+    }
+
+    /// Recounts the gate's holds and waiting runs from the store, when this process has nothing
+    /// under way (no run in the pool, every record written): what other processes did to the
+    /// rows (`hookbus fire` running its retries), and anything a failed write left miscounted,
+    /// is then taken in. Returns whether it recounted.
+    @discardableResult
+    public func recountDeferredRunsIfIdle() async throws -> Bool {
+        guard await pool.running == 0, await pool.waiting == 0 else { return false }
+        try await store.flush()
+        let rows = try await store.deferredRuns(eventID: nil, limit: Int.max)
+        guard await pool.running == 0, await pool.waiting == 0 else { return false }
+        gate.recount(rows)
+        return true
     }
 
     /// Whether a claim of deferred runs may find any (false until one was written or found).
@@ -16,8 +31,18 @@ extension Engine {
     /// - Parameter eventIDs: only runs of these events (the CLI waiting for its own).
     public func claimDeferred(limit: Int, eventIDs: Set<String>? = nil, now: Date = Date()) async throws -> [Plan] {
         let gate = self.gate
-        let claimed = try await store.claimDeferred(now: now, limit: limit, eventIDs: eventIDs, blocked: gate.blocked(now: now)) { run in
-            gate.admitDeferred(run, now: now)
+        let admitted = Mutex<[DeferredRun]>([])
+        let claimed: [(run: DeferredRun, event: StoredEvent)]
+        do {
+            claimed = try await store.claimDeferred(now: now, limit: limit, eventIDs: eventIDs, blocked: gate.blocked(now: now)) { run in
+                guard gate.admitDeferred(run, now: now) else { return false }
+                admitted.withLock { $0.append(run) }
+                return true
+            }
+        } catch {
+            // Nothing was claimed: what the gate counted for it is given back.
+            for run in admitted.withLock({ $0 }) { gate.unclaimed(run) }
+            throw error
         }
         var plans: [Plan] = []
         for (run, stored) in claimed { plans.append(await prepareDeferred(run, stored: stored)) }
@@ -41,6 +66,7 @@ extension Engine {
                 var planned = PlannedRun(invocation: invocation, ticket: ticket, previousRun: row.previousRun, attempt: row.attempt,
                                          holdKey: row.holdKey, admitted: gate.isLimited(row.integration))
                 planned.deferred = row
+                planned.retryEpoch = row.holdKey.map(gate.retryEpoch(of:)) ?? 0
                 plan.runs = [planned]
                 return plan
             }
@@ -127,8 +153,9 @@ extension Engine {
         if reasons.isEmpty {
             switch stored.state {
             case .pending:
-                let ahead = try await store.backlog()
-                reasons.append(WaitReason(kind: .backlog, trigger: nil, reason: "stored, waiting for the dispatcher: \(ahead) events not yet dispatched; it takes more while the run pool has room"))
+                let ahead = try await store.pendingAhead(of: stored.event.id)
+                reasons.append(WaitReason(kind: .backlog, trigger: nil,
+                                          reason: "stored, waiting for the dispatcher: \(ahead) stored event\(ahead == 1 ? "" : "s") ahead of it; it takes more while the run pool has room"))
             case .running:
                 reasons.append(WaitReason(kind: .slot, trigger: nil, reason: "claimed by a dispatcher (this or another process sharing the store); its runs are starting"))
             case .waiting, .done:

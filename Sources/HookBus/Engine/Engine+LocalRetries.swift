@@ -9,24 +9,38 @@ extension Engine {
     /// A command stopped while it waits (Ctrl-C) leaves them in the store, due as before:
     /// `hookbus serve` on the same store runs them (it looks for deferred runs that other
     /// processes left every second). A run another process claimed is waited for too.
-    public func runDeferredRuns(of eventIDs: Set<String>, announce: (DeferredRun) -> Void = { _ in },
-                                report: (CompletedRun) -> Void) async throws {
+    /// - Returns: the runs left in the store when those still waiting cannot go on here: due,
+    ///   yet not taken for `stuckAfter` (behind another event's run of the same element, or
+    ///   claimed by another process) — `hookbus serve` runs them.
+    @discardableResult
+    public func runDeferredRuns(of eventIDs: Set<String>, stuckAfter: Duration = .seconds(30), announce: (DeferredRun) -> Void = { _ in },
+                                report: (CompletedRun) -> Void) async throws -> [DeferredRun] {
         // A row is rescheduled in place for each retry: announced once per attempt.
         var announced: Set<String> = []
+        var lastProgress = ContinuousClock.now
+        var lastState: Set<String> = []
         while true {
             let rows = try await store.deferredRuns(eventID: nil, limit: Int.max).filter { eventIDs.contains($0.eventID) }
-            if rows.isEmpty { return }
+            if rows.isEmpty { return [] }
             for row in rows where !row.claimed && announced.insert("\(row.id)/\(row.attempt)").inserted {
                 announce(row)
             }
+            let state = Set(rows.map { "\($0.id)/\($0.attempt)/\($0.claimed)" })
+            if state != lastState {
+                lastState = state
+                lastProgress = ContinuousClock.now
+            }
             let plans = try await claimDeferred(limit: 64, eventIDs: eventIDs)
             if plans.isEmpty {
-                // Nothing due yet (or another process runs it): look again when the first is due,
-                // and at least every second.
-                let next = rows.filter { !$0.claimed }.map(\.dueAt).min().map { $0.timeIntervalSinceNow } ?? 0.25
-                try await Task.sleep(for: .milliseconds(Int64(min(max(next, 0.01), 1) * 1000)))
+                let next = rows.filter { !$0.claimed }.map(\.dueAt).min()
+                if next.map({ $0 <= Date() }) ?? true, ContinuousClock.now - lastProgress > stuckAfter { return rows }
+                // Look again when the first is due, at most every quarter second, at least every
+                // second.
+                let wait = min(max(next?.timeIntervalSinceNow ?? 1, 0.25), 1)
+                try await Task.sleep(for: .milliseconds(Int64(wait * 1000)))
                 continue
             }
+            lastProgress = ContinuousClock.now
             let executions = await withTaskGroup(of: Execution.self) { group in
                 for plan in plans { group.addTask { await self.execute(plan) } }
                 var all: [Execution] = []

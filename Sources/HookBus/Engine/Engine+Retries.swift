@@ -50,10 +50,11 @@ extension Engine {
         }
     }
 
+    /// Why a run waits behind its element: the run whose retry heads it, when known.
     static func heldReason(key: String, holder: Int64) -> String {
         let (integration, element) = key.split(separator: "|", maxSplits: 1).map(String.init).splitPair
-        let behind = holder > 0 ? "run \(holder)" : "an earlier run"
-        return "queued behind \(behind) of \(element) in \(integration), which waits for its retry (order: strict)"
+        if holder > 0 { return "queued behind run \(holder) of \(element) in \(integration), which waits for its retry (order: strict)" }
+        return "queued behind earlier runs of \(element) in \(integration) that wait on disk (order: strict)"
     }
 }
 

@@ -68,8 +68,10 @@ public final class Engine: Sendable {
         let attempt: Int
         /// `Integration|key` when its integration keeps strict order (`DeferredRun.holdKey`).
         let holdKey: String?
-        /// The deferred run it carries out (claimed from the store), if any.
+        /// The deferred run it carries out (claimed from the store), if any, and its hold key's
+        /// retry count when it was claimed (`RunGate.retryEpoch`).
         var deferred: DeferredRun? = nil
+        var retryEpoch = 0
         /// Whether it counts against its integration's limits (`RunGate`).
         let admitted: Bool
     }
@@ -230,7 +232,7 @@ public final class Engine: Sendable {
         case ran(CompletedRun)
         /// It waits on disk behind an earlier run of its element (strict order).
         case waiting(DeferredRun)
-        /// HookBus is stopping: not started (repeated on the next start).
+        /// HookBus is stopping: not started, or ended by the stop (repeated on the next start).
         case notStarted(CompletedRun)
     }
 
@@ -246,8 +248,14 @@ public final class Engine: Sendable {
         // waits on disk too (the claimed deferred runs are the oldest of their element already).
         // A run whose integration's rate would keep it in its slot waits there too (`RunGate.rateHorizon`).
         var wait: (kind: DeferredRun.Kind, reason: String, due: Date)?
-        if planned.deferred == nil, let key = planned.holdKey, let holder = gate.holder(of: key) {
-            wait = (.order, Self.heldReason(key: key, holder: holder), Date())
+        if let key = planned.holdKey {
+            if planned.deferred == nil, let holder = gate.holder(of: key) {
+                wait = (.order, Self.heldReason(key: key, holder: holder), Date())
+            } else if planned.deferred != nil, gate.retryEpoch(of: key) != planned.retryEpoch {
+                // Claimed as the first of its element, but a run ahead of it in the pool has
+                // failed since, and its retry goes first.
+                wait = (.order, Self.heldReason(key: key, holder: gate.holder(of: key) ?? 0), Date())
+            }
         }
         let delay = wait == nil ? gate.startDelay(integration: invocation.integration) : 0
         if delay == nil {
@@ -274,18 +282,23 @@ public final class Engine: Sendable {
         let runID = await audit("recording a run's start", event: stored.event.id) {
             try await store.runStarted(eventID: stored.event.id, attempt: planned.attempt, integration: invocation.integration,
                                        trigger: invocation.trigger, invocation: AuditInvocation.json(invocation),
-                                       previousRun: planned.previousRun, requestedBy: requestedBy, at: Date())
+                                       previousRun: planned.previousRun, requestedBy: requestedBy, at: Date(), deferredRow: planned.deferred?.id)
         }
         gate.started(eventID: stored.event.id, ticket: planned.ticket, runID: runID)
-        if let row = planned.deferred, let runID {
-            _ = await audit("linking a deferred run to its run", event: stored.event.id) { try await store.deferredRunStarted(row: row.id, runID: runID) }
-        }
         let token = minter.token(for: invocation)
         var result = await runner.run(invocation, token: token)
         Self.finish(&result, of: invocation, token: token)
+        // A run ended by HookBus's own stop (after the shutdown grace period) did not fail: it
+        // is recorded interrupted, counts as no try, and runs again on the next start (its
+        // event stays running, its deferred run claimed — both are recovered).
+        let stoppedByUs = stopping.load(ordering: .relaxed) && result.outcome == .killed
+        if stoppedByUs {
+            result.outcome = .interrupted
+            result.reason = "HookBus stopped while it ran (ended after the shutdown grace period); it runs again on the next start"
+        }
         // Decided and counted before the slot is given up: the next run of the element must
         // see the hold of this run's retry.
-        let (change, retry) = followUp(&result, of: planned, runID: runID, stored: stored, requestedBy: requestedBy)
+        let (change, retry) = stoppedByUs ? (nil, nil) : followUp(&result, of: planned, runID: runID, stored: stored, requestedBy: requestedBy)
         gate.ended(ticket: planned.ticket)
         await pool.finish(planned.ticket)
         if planned.admitted { gate.release(integration: invocation.integration) }
@@ -295,7 +308,8 @@ public final class Engine: Sendable {
         } else if let change {
             _ = await audit("recording a run's retry", event: stored.event.id) { try await store.deferRun(change) }
         }
-        return .ran(CompletedRun(runID: runID, invocation: invocation, result: result, requestedBy: requestedBy, retry: retry))
+        let completed = CompletedRun(runID: runID, invocation: invocation, result: result, requestedBy: requestedBy, retry: retry)
+        return stoppedByUs ? .notStarted(completed) : .ran(completed)
     }
 
     /// What every run's result goes through before anyone sees it: a script that prints a secret

@@ -31,6 +31,9 @@ public final class RunGate: Sendable {
         /// Deferred rows per hold key (waiting or claimed), and the run whose retry heads it.
         var holds: [String: Int] = [:]
         var holdHeads: [String: Int64] = [:]
+        /// Retries written per hold key: a claimed run of the key that sees this change before
+        /// it starts yields to the retry (which arrived before it).
+        var retryEpochs: [String: Int] = [:]
         /// Runs of a limited integration admitted (waiting for a slot in the pool or running).
         var admitted: [String: Int] = [:]
         /// `limit` rows of an integration not yet claimed: its later runs queue behind them.
@@ -58,6 +61,31 @@ public final class RunGate: Sendable {
     public func load(_ rows: [DeferredRun]) {
         state.withLock { state in
             for row in rows { Self.count(row, into: &state) }
+        }
+    }
+
+    /// Starts the counts of rows afresh from the store's (`Engine.recountDeferredRunsIfIdle`);
+    /// the runs admitted (under way) and the rates are this process's own and kept.
+    func recount(_ rows: [DeferredRun]) {
+        state.withLock { state in
+            let heads = state.holdHeads
+            let epochs = state.retryEpochs
+            state.holds = [:]
+            state.holdHeads = [:]
+            state.waitingByKind = [:]
+            state.limitWaiting = [:]
+            for row in rows { Self.count(row, into: &state) }
+            for (key, head) in heads where state.holds[key] != nil && state.holdHeads[key] == nil { state.holdHeads[key] = head }
+            state.retryEpochs = epochs.filter { state.holds[$0.key] != nil }
+        }
+    }
+
+    /// A run `admitDeferred` counted was not claimed after all (the claim failed).
+    func unclaimed(_ run: DeferredRun) {
+        state.withLock { state in
+            if limits[run.integration] != nil { state.admitted[run.integration, default: 1] -= 1 }
+            state.waitingByKind[run.kind, default: 0] += 1
+            if run.kind == .limit { state.limitWaiting[run.integration, default: 0] += 1 }
         }
     }
 
@@ -96,8 +124,9 @@ public final class RunGate: Sendable {
                 if Self.refusal(run.integration, limit, now: now, state: state) != nil { return false }
                 Self.take(run.integration, limit, now: now, state: &state)
             }
-            state.waitingByKind[run.kind, default: 1] -= 1
-            if run.kind == .limit { state.limitWaiting[run.integration, default: 1] -= 1 }
+            // A row another process wrote is not in these counts: they never go below zero.
+            state.waitingByKind[run.kind] = max(0, state.waitingByKind[run.kind, default: 0] - 1)
+            if run.kind == .limit { state.limitWaiting[run.integration] = max(0, state.limitWaiting[run.integration, default: 0] - 1) }
             return true
         }
     }
@@ -184,8 +213,16 @@ public final class RunGate: Sendable {
     func deferred(_ row: DeferredRun) {
         state.withLock { state in
             Self.count(row, into: &state)
-            if row.kind == .retry, let key = row.holdKey, let previous = row.previousRun { state.holdHeads[key] = previous }
+            if row.kind == .retry, let key = row.holdKey {
+                if let previous = row.previousRun { state.holdHeads[key] = previous }
+                state.retryEpochs[key, default: 0] += 1
+            }
         }
+    }
+
+    /// How many retries of `holdKey` were written so far (`State.retryEpochs`).
+    func retryEpoch(of holdKey: String) -> Int {
+        state.withLock { $0.retryEpochs[holdKey] ?? 0 }
     }
 
     /// A claimed row waits again, not having run (its integration's rate).
@@ -212,8 +249,11 @@ public final class RunGate: Sendable {
             if left <= 0 {
                 state.holds[key] = nil
                 state.holdHeads[key] = nil
+                state.retryEpochs[key] = nil
             } else {
                 state.holds[key] = left
+                // The run whose retry headed the key is over: the head is not known any more.
+                if let previous = row.previousRun, state.holdHeads[key] == previous { state.holdHeads[key] = nil }
             }
         }
     }

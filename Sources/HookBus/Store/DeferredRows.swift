@@ -20,11 +20,12 @@ enum DeferredRows {
             previous_run INTEGER,
             requested_by TEXT,
             claimed INTEGER NOT NULL DEFAULT 0,
-            run_id INTEGER
+            run_id INTEGER,
+            position INTEGER NOT NULL
         );
         CREATE INDEX deferred_event ON deferred_runs(event_id);
         CREATE INDEX deferred_due ON deferred_runs(due_at);
-        CREATE INDEX deferred_hold ON deferred_runs(hold_key, id) WHERE hold_key IS NOT NULL;
+        CREATE INDEX deferred_hold ON deferred_runs(hold_key, position, id) WHERE hold_key IS NOT NULL;
         CREATE INDEX deferred_previous ON deferred_runs(previous_run) WHERE previous_run IS NOT NULL;
         """
 
@@ -32,8 +33,8 @@ enum DeferredRows {
         switch change {
         case let .insert(run):
             try db.cachedStatement(sql: """
-                INSERT INTO deferred_runs (event_id, integration, trigger, hold_key, kind, reason, due_at, attempt, tries, previous_run, requested_by)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO deferred_runs (event_id, integration, trigger, hold_key, kind, reason, due_at, attempt, tries, previous_run, requested_by, position)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, (SELECT seq FROM events WHERE id = ?1))
                 """).execute(arguments: [run.eventID, run.integration, run.trigger, run.holdKey, run.kind.rawValue, run.reason,
                                          run.dueAt.timeIntervalSince1970, run.attempt, run.tries, run.previousRun, run.requestedBy])
         case let .reschedule(run):
@@ -67,7 +68,9 @@ enum DeferredRows {
             """)
     }
 
-    /// Oldest first; only a hold key's oldest row (claimed or not) may be taken. Rows of
+    /// In arrival order (the position is the event's `seq`: a retry written after a later run
+    /// began to wait still goes before it); only a hold key's first row (claimed or not) may be
+    /// taken. Rows of
     /// integrations at their limit now (`blocked`) are not even read, so that a long queue of
     /// one integration does not hide the runs of the others behind it.
     static func claim(now: Date, limit: Int, eventIDs: Set<String>?, blocked: Set<String>, admit: (DeferredRun) -> Bool,
@@ -75,7 +78,8 @@ enum DeferredRows {
         var sql = """
             SELECT d.*, e.record, e.state AS event_state, e.attempt AS event_attempt FROM deferred_runs d JOIN events e ON e.id = d.event_id
             WHERE d.claimed = 0 AND d.due_at <= ?
-            AND (d.hold_key IS NULL OR NOT EXISTS (SELECT 1 FROM deferred_runs h WHERE h.hold_key = d.hold_key AND h.id < d.id))
+            AND (d.hold_key IS NULL OR NOT EXISTS (SELECT 1 FROM deferred_runs h WHERE h.hold_key = d.hold_key
+                 AND (h.position < d.position OR (h.position = d.position AND h.id < d.id))))
             """
         var arguments: StatementArguments = [now.timeIntervalSince1970]
         if let eventIDs {
@@ -86,7 +90,7 @@ enum DeferredRows {
             sql += " AND d.integration NOT IN (\(Array(repeating: "?", count: blocked.count).joined(separator: ",")))"
             _ = arguments.append(contentsOf: StatementArguments(Array(blocked)))
         }
-        sql += " ORDER BY d.id LIMIT ?"
+        sql += " ORDER BY d.position, d.id LIMIT ?"
         _ = arguments.append(contentsOf: [limit * 2])
         let rows = try Row.fetchAll(db, sql: sql, arguments: arguments)
         var claimed: [(run: DeferredRun, event: StoredEvent)] = []
@@ -110,9 +114,9 @@ enum DeferredRows {
 
     static func list(eventID: String?, limit: Int, _ db: Database) throws -> [DeferredRun] {
         if let eventID {
-            return try Row.fetchAll(db, sql: "SELECT * FROM deferred_runs WHERE event_id = ? ORDER BY id", arguments: [eventID]).map(deferredRun)
+            return try Row.fetchAll(db, sql: "SELECT * FROM deferred_runs WHERE event_id = ? ORDER BY position, id", arguments: [eventID]).map(deferredRun)
         }
-        return try Row.fetchAll(db, sql: "SELECT * FROM deferred_runs ORDER BY id LIMIT ?", arguments: [limit]).map(deferredRun)
+        return try Row.fetchAll(db, sql: "SELECT * FROM deferred_runs ORDER BY position, id LIMIT ?", arguments: [limit]).map(deferredRun)
     }
 
     static func deferredRun(_ row: Row) -> DeferredRun {

@@ -26,16 +26,15 @@ public protocol EventStore: Sendable {
     /// Records that a run started; returns its row id.
     /// - Parameter requestedBy: who asked for it by hand (a token's name, `cli:USER`); nil for
     ///   the runs of an event a sender sent.
-    func runStarted(eventID: String, attempt: Int, integration: String, trigger: String, invocation: String?, previousRun: Int64?, requestedBy: String?, at: Date) async throws -> Int64
+    /// - Parameter deferredRow: the claimed deferred run it carries out (linked in the same write).
+    func runStarted(eventID: String, attempt: Int, integration: String, trigger: String, invocation: String?, previousRun: Int64?, requestedBy: String?, at: Date,
+                    deferredRow: Int64?) async throws -> Int64
     /// Records how a run ended and, in the same transaction, what that does to deferred runs
     /// (its retry, or the end of the deferred run it was).
     func runEnded(id: Int64, result: RunResult, keepOutput: Bool, deferred: DeferredChange?) async throws
     /// A deferred change with no run record: a run that waits before it starts, or a deferred
     /// run that ends without running (its trigger is gone). Queued with the run records.
     func deferRun(_ change: DeferredChange) async throws
-    /// Notes the run started for a claimed deferred row: after a crash the row runs again with
-    /// a link to that (interrupted) run.
-    func deferredRunStarted(row: Int64, runID: Int64) async throws
     /// Takes deferred runs that are due, oldest first and only the oldest of each hold key,
     /// among those `admit` accepts (in that order; it may count them against limits), and
     /// returns them with their events. With `eventIDs`, only runs of those events; runs of the
@@ -75,6 +74,8 @@ public protocol EventStore: Sendable {
     func finishedTriggers(eventID: String) async throws -> Set<String>
     /// Events not yet done (pending or running).
     func backlog() async throws -> Int
+    /// Pending events stored before `eventID` (what the dispatcher claims first).
+    func pendingAhead(of eventID: String) async throws -> Int
     /// Events in `received_at` order, for `hookbus audit export` and `replay --failed`.
     func events(since: Date?, onlyFailed: Bool, limit: Int) async throws -> [StoredEvent]
     /// Applies retention: runs older than `maxAge`, and all but the newest `maxRuns`.
@@ -82,6 +83,12 @@ public protocol EventStore: Sendable {
 }
 
 extension EventStore {
+    public func runStarted(eventID: String, attempt: Int, integration: String, trigger: String, invocation: String?, previousRun: Int64?, requestedBy: String?,
+                           at date: Date) async throws -> Int64 {
+        try await runStarted(eventID: eventID, attempt: attempt, integration: integration, trigger: trigger, invocation: invocation, previousRun: previousRun,
+                             requestedBy: requestedBy, at: date, deferredRow: nil)
+    }
+
     public func runEnded(id: Int64, result: RunResult, keepOutput: Bool) async throws {
         try await runEnded(id: id, result: result, keepOutput: keepOutput, deferred: nil)
     }

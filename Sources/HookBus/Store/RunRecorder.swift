@@ -17,7 +17,10 @@ struct AuditRecordsLost: Error, CustomStringConvertible {
 
 actor RunRecorder {
     enum Operation: Sendable {
-        case started(id: Int64, eventID: String, attempt: Int, integration: String, trigger: String, invocation: String?, previousRun: Int64?, requestedBy: String?, at: Double)
+        /// `deferredRow`: the claimed deferred run it carries out, which is linked to it in the
+        /// same write (after a crash that row runs again linked to this run).
+        case started(id: Int64, eventID: String, attempt: Int, integration: String, trigger: String, invocation: String?, previousRun: Int64?, requestedBy: String?, at: Double,
+                     deferredRow: Int64?)
         case ended(id: Int64, result: RunResult, keepOutput: Bool, deferred: DeferredChange?)
         case skipped(id: Int64, eventID: String, attempt: Int, integration: String, trigger: String, reason: String, at: Double)
         case eventDone(eventID: String, at: Double)
@@ -25,7 +28,6 @@ actor RunRecorder {
         case completed(id: Int64, eventID: String, attempt: Int, integration: String, trigger: String, invocation: String?, previousRun: Int64?, requestedBy: String?,
                        result: RunResult, keepOutput: Bool, deferred: DeferredChange?)
         case deferred(DeferredChange)
-        case deferredStarted(row: Int64, runID: Int64)
     }
 
     private let writer: DatabasePool
@@ -131,21 +133,42 @@ actor RunRecorder {
             if case let .ended(id, _, _, _) = operation, givenUpRuns.contains(id) {
                 giveUp(operation, reason: "its start was given up")
                 givenUp += 1
+                await keepDeferredChange(of: operation)
                 continue
             }
-            let started = ContinuousClock.now
-            while let error = await attempt([operation], tries: 1) {
-                // A record that breaks a key (its event is gone, its id is taken) never will be
-                // taken: it is not retried for ten minutes while everything after it waits.
-                let permanent = (error as? DatabaseError).map { [.SQLITE_CONSTRAINT_FOREIGNKEY, .SQLITE_CONSTRAINT_PRIMARYKEY, .SQLITE_CONSTRAINT_UNIQUE].contains($0.extendedResultCode) } ?? false
-                guard !permanent, ContinuousClock.now - started < giveUpAfter else {
-                    giveUp(operation, reason: permanent ? "the store can never take it: \(error)" : "the store refused it for \(giveUpAfter)")
-                    givenUp += 1
-                    break
-                }
+            if await !writeAlone(operation) {
+                givenUp += 1
+                await keepDeferredChange(of: operation)
             }
         }
         return givenUp
+    }
+
+    /// Writes one record on its own, retried until the store takes it or `giveUpAfter` has
+    /// passed; false (logged and counted) when it was given up.
+    private func writeAlone(_ operation: Operation) async -> Bool {
+        let started = ContinuousClock.now
+        while let error = await attempt([operation], tries: 1) {
+            // A record that breaks a key (its event is gone, its id is taken) never will be
+            // taken: it is not retried for ten minutes while everything after it waits.
+            let permanent = (error as? DatabaseError).map { [.SQLITE_CONSTRAINT_FOREIGNKEY, .SQLITE_CONSTRAINT_PRIMARYKEY, .SQLITE_CONSTRAINT_UNIQUE].contains($0.extendedResultCode) } ?? false
+            guard !permanent, ContinuousClock.now - started < giveUpAfter else {
+                giveUp(operation, reason: permanent ? "the store can never take it: \(error)" : "the store refused it for \(giveUpAfter)")
+                return false
+            }
+        }
+        return true
+    }
+
+    /// A run record given up may carry a retry or the end of a deferred run: that is still
+    /// written on its own, or the retry would be lost (or the deferred run held for ever).
+    private func keepDeferredChange(of operation: Operation) async {
+        switch operation {
+        case let .ended(_, _, _, change?), let .completed(_, _, _, _, _, _, _, _, _, _, change?):
+            _ = await writeAlone(.deferred(change))
+        default:
+            break
+        }
     }
 
     private func giveUp(_ operation: Operation, reason: String) {
@@ -190,8 +213,8 @@ actor RunRecorder {
     static func runIDs(_ batch: [Operation]) -> [Int64] {
         batch.compactMap { operation in
             switch operation {
-            case let .started(id, _, _, _, _, _, _, _, _), let .ended(id, _, _, _), let .skipped(id, _, _, _, _, _, _),
-                 let .completed(id, _, _, _, _, _, _, _, _, _, _), let .deferredStarted(_, id): return id
+            case let .started(id, _, _, _, _, _, _, _, _, _), let .ended(id, _, _, _), let .skipped(id, _, _, _, _, _, _),
+                 let .completed(id, _, _, _, _, _, _, _, _, _, _): return id
             case .eventDone, .deferred: return nil
             }
         }
@@ -214,7 +237,7 @@ actor RunRecorder {
         var starts: Set<Int64> = []
         for operation in batch {
             switch operation {
-            case let .started(id, _, _, _, _, _, _, _, _): starts.insert(id)
+            case let .started(id, _, _, _, _, _, _, _, _, _): starts.insert(id)
             case let .ended(id, result, keepOutput, deferred) where starts.contains(id): ends[id] = (result, keepOutput, deferred)
             default: break
             }
@@ -222,7 +245,9 @@ actor RunRecorder {
         guard !ends.isEmpty else { return batch }
         return batch.compactMap { operation in
             switch operation {
-            case let .started(id, eventID, attempt, integration, trigger, invocation, previousRun, requestedBy, _):
+            case let .started(id, eventID, attempt, integration, trigger, invocation, previousRun, requestedBy, _, _):
+                // Ended within the batch: its deferred change (release or reschedule) is written
+                // with it, so the link to a row that is over is not needed.
                 guard let end = ends[id] else { return operation }
                 return .completed(id: id, eventID: eventID, attempt: attempt, integration: integration, trigger: trigger,
                                   invocation: invocation, previousRun: previousRun, requestedBy: requestedBy, result: end.result, keepOutput: end.keepOutput,
@@ -248,11 +273,14 @@ actor RunRecorder {
                           .int(result.stdoutDropped), .int(result.stderrDropped), .text(result.reason), .text(invocation), .integer(previousRun),
                           .text(result.results?.jsonText), .text(requestedBy)], in: db)
             if let deferred { try DeferredRows.apply(deferred, db) }
-        case let .started(id, eventID, attempt, integration, trigger, invocation, previousRun, requestedBy, at):
+        case let .started(id, eventID, attempt, integration, trigger, invocation, previousRun, requestedBy, at, deferredRow):
             try db.cachedStatement(sql: """
                 INSERT INTO runs (id, event_id, attempt, integration, trigger, outcome, started_at, invocation, previous_run, requested_by)
                 VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)
                 """).run([.integer(id), .text(eventID), .int(attempt), .text(integration), .text(trigger), .real(at), .text(invocation), .integer(previousRun), .text(requestedBy)], in: db)
+            if let deferredRow {
+                try db.cachedStatement(sql: "UPDATE deferred_runs SET run_id = ? WHERE id = ?").execute(arguments: [id, deferredRow])
+            }
         case let .ended(id, result, keepOutput, deferred):
             try db.cachedStatement(sql: """
                 UPDATE runs SET outcome = ?, exit_code = ?, signal = ?, started_at = ?, ended_at = ?, stdout = ?, stderr = ?,
@@ -271,8 +299,6 @@ actor RunRecorder {
             try DeferredRows.eventDone(eventID, at: at, db)
         case let .deferred(change):
             try DeferredRows.apply(change, db)
-        case let .deferredStarted(row, runID):
-            try db.cachedStatement(sql: "UPDATE deferred_runs SET run_id = ? WHERE id = ?").run([.integer(runID), .integer(row)], in: db)
         }
     }
 }

@@ -212,6 +212,7 @@ public struct SQLiteStore: EventStore {
     static let recoverSQL = "UPDATE events SET state = 'pending', attempt = attempt + 1 WHERE state <> 'done' AND state = 'running'"
     /// Pending and running events: those waiting only for deferred runs are not the
     /// dispatcher's backlog (they are listed with their reasons instead).
+    static let pendingAheadSQL = "SELECT COUNT(*) FROM events WHERE state <> 'done' AND state = 'pending' AND seq < (SELECT seq FROM events WHERE id = ?)"
     static let backlogSQL = "SELECT COUNT(*) FROM events WHERE state <> 'done' AND state <> 'waiting'"
 
     public func claimPending(limit: Int) async throws -> [StoredEvent] {
@@ -249,10 +250,12 @@ public struct SQLiteStore: EventStore {
         }
     }
 
-    public func runStarted(eventID: String, attempt: Int, integration: String, trigger: String, invocation: String?, previousRun: Int64?, requestedBy: String?, at date: Date) async throws -> Int64 {
+    public func runStarted(eventID: String, attempt: Int, integration: String, trigger: String, invocation: String?, previousRun: Int64?, requestedBy: String?, at date: Date,
+                           deferredRow: Int64?) async throws -> Int64 {
         let id = runIDs.next(now: date)
         await recorder.enqueue(.started(id: id, eventID: eventID, attempt: attempt, integration: integration, trigger: trigger,
-                                        invocation: invocation, previousRun: previousRun, requestedBy: requestedBy, at: date.timeIntervalSince1970))
+                                        invocation: invocation, previousRun: previousRun, requestedBy: requestedBy, at: date.timeIntervalSince1970,
+                                        deferredRow: deferredRow))
         return id
     }
 
@@ -262,10 +265,6 @@ public struct SQLiteStore: EventStore {
 
     public func deferRun(_ change: DeferredChange) async throws {
         await recorder.enqueue(.deferred(change))
-    }
-
-    public func deferredRunStarted(row: Int64, runID: Int64) async throws {
-        await recorder.enqueue(.deferredStarted(row: row, runID: runID))
     }
 
     public func claimDeferred(now: Date, limit: Int, eventIDs: Set<String>?, blocked: Set<String>,
@@ -414,6 +413,12 @@ public struct SQLiteStore: EventStore {
     public func backlog() async throws -> Int {
         try await writer.read { db in
             try Int.fetchOne(db, sql: Self.backlogSQL) ?? 0
+        }
+    }
+
+    public func pendingAhead(of eventID: String) async throws -> Int {
+        try await writer.read { db in
+            try Int.fetchOne(db, sql: Self.pendingAheadSQL, arguments: [eventID]) ?? 0
         }
     }
 
