@@ -26,6 +26,7 @@ import Testing
                 echo $n > "\(state)/$title.count"
                 echo "$title $n" >> "\(state)/log"
                 need=$(cat "\(state)/$title.succeed-at" 2>/dev/null || echo 1)
+                [ "$n" = "$(cat "\(state)/$title.sleep-at" 2>/dev/null)" ] && sleep 30
                 [ "$n" -ge "$need" ] || { echo "incident system down" >&2; exit 1; }
             hook: [updateIncident]
             """)
@@ -70,7 +71,15 @@ import Testing
 
     /// The first column of the first row of `sql` on the store, read by another process
     /// (python3's sqlite3), as text; empty when there is no row.
-    static func query(_ path: String, _ sql: String) throws -> String {
+    /// Off the test process's cooperative threads (other tests block them with processes they
+    /// wait for), so that a poll is not held up by them.
+    static func query(_ path: String, _ sql: String) async throws -> String {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try querySync(path, sql) }) }
+        }
+    }
+
+    static func querySync(_ path: String, _ sql: String) throws -> String {
         let process = Process()
         let output = Pipe()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
@@ -88,7 +97,8 @@ import Testing
 
     @Test func aKill9DuringABackoffLosesAndRepeatsNothing() async throws {
         let scratch = Scratch()
-        Self.hooks(scratch, config: "retry: {on: [failed], attempts: 3, delay: 5, jitter: 0}")
+        // A backoff long enough that the test sees it before it ends, however busy the machine.
+        Self.hooks(scratch, config: "retry: {on: [failed], attempts: 3, delay: 12, jitter: 0}")
         scratch.write("state/k.succeed-at", "2\n")
         let first = try ServerProcess(directory: scratch.path, arguments: ["--hooks", "hooks"])
         let id = try await Self.post(first, "/api/v1/hooks/updateIncident", #"{"incidentsBeforeUpdate": {"id": 1}, "incidentsAfterUpdate": {"id": 1, "title": "k"}}"#)
@@ -96,9 +106,42 @@ import Testing
         // HTTP, whose answers a busy test process may delay past the backoff).
         let database = scratch.path + "/data/hookbus.sqlite"
         let onDisk = "SELECT e.state || ' ' || d.kind || ' ' || r.outcome FROM events e JOIN deferred_runs d ON d.event_id = e.id JOIN runs r ON r.id = d.previous_run WHERE e.id = '\(id)'"
-        #expect(try await eventually(within: .seconds(20)) { try Self.query(database, onDisk) == "waiting retry failed" }, "\(first.log)")
+        #expect(try await eventually(within: .seconds(20)) { try await Self.query(database, onDisk) == "waiting retry failed" }, "\(first.log)")
         first.kill9()
         #expect(Self.log(scratch) == ["k 1"], "the retry is not due yet")
+
+        let second = try ServerProcess(directory: scratch.path, arguments: ["--hooks", "hooks"])
+        defer { second.stop() }
+        var done: JSONValue?
+        #expect(try await eventually(within: .seconds(40)) {
+            done = try await Self.event(second, id)
+            return done?["state"] == .string("done")
+        }, "\(second.log)")
+        let runs = try #require(done?["runs"]?.arrayValue)
+        #expect(runs.map { $0["outcome"] } == [.string("failed"), .string("succeeded")])
+        #expect(runs[1]["previousRun"] == runs[0]["run"])
+        #expect(runs[1]["attempt"] == .number("2"))
+        #expect(Self.log(scratch) == ["k 1", "k 2"], "the retry ran once")
+        // Not before it was due (12 s after the failed try ended).
+        let failedEnd = try #require(runs[0]["endedAt"]?.stringValue.flatMap { TimeExpression.parse($0) })
+        let retryStart = try #require(runs[1]["startedAt"]?.stringValue.flatMap { TimeExpression.parse($0) })
+        #expect(retryStart.timeIntervalSince(failedEnd) >= 11.9)
+    }
+
+    @Test func aKill9WhileARetryRunsRepeatsItOnceLinkedToTheInterruptedRun() async throws {
+        let scratch = Scratch()
+        Self.hooks(scratch, config: "retry: {on: [failed], attempts: 4, delay: 0.3, jitter: 0}")
+        scratch.write("state/s.succeed-at", "3\n")
+        scratch.write("state/s.sleep-at", "2\n")
+        let first = try ServerProcess(directory: scratch.path, arguments: ["--hooks", "hooks"])
+        let id = try await Self.post(first, "/api/v1/hooks/updateIncident", #"{"incidentsBeforeUpdate": {"id": 4}, "incidentsAfterUpdate": {"id": 4, "title": "s"}}"#)
+        // The retry (try 2) is running, and its start is on disk.
+        let database = scratch.path + "/data/hookbus.sqlite"
+        #expect(try await eventually(within: .seconds(20)) {
+            try await Self.query(database, "SELECT COUNT(*) FROM runs WHERE event_id = '\(id)' AND outcome = 'running' AND previous_run IS NOT NULL") == "1"
+                && Self.log(scratch) == ["s 1", "s 2"]
+        }, "\(first.log)")
+        first.kill9()
 
         let second = try ServerProcess(directory: scratch.path, arguments: ["--hooks", "hooks"])
         defer { second.stop() }
@@ -108,14 +151,13 @@ import Testing
             return done?["state"] == .string("done")
         }, "\(second.log)")
         let runs = try #require(done?["runs"]?.arrayValue)
-        #expect(runs.map { $0["outcome"] } == [.string("failed"), .string("succeeded")])
-        #expect(runs[1]["previousRun"] == runs[0]["run"])
-        #expect(runs[1]["attempt"] == .number("2"))
-        #expect(Self.log(scratch) == ["k 1", "k 2"], "the retry ran once")
-        // Not before it was due (5 s after the failed try ended).
-        let failedEnd = try #require(runs[0]["endedAt"]?.stringValue.flatMap { TimeExpression.parse($0) })
-        let retryStart = try #require(runs[1]["startedAt"]?.stringValue.flatMap { TimeExpression.parse($0) })
-        #expect(retryStart.timeIntervalSince(failedEnd) >= 4.9)
+        #expect(runs.map { $0["outcome"] } == [.string("failed"), .string("interrupted"), .string("succeeded")])
+        #expect(runs.map { $0["attempt"] } == [.number("1"), .number("2"), .number("3")])
+        #expect(runs[1]["previousRun"] == runs[0]["run"] && runs[2]["previousRun"] == runs[1]["run"])
+        #expect(Self.log(scratch) == ["s 1", "s 2", "s 3"], "repeated once")
+        // Nothing is left for a re-drive: the interrupted try was repeated.
+        second.stop()
+        #expect(try hookbus(["audit", "export", "--failed", "--hooks", "hooks"], in: scratch.path).stdout.isEmpty)
     }
 
     @Test func aDeadLetterIsListedCountedAndReDrivenByReplayFailed() async throws {
