@@ -299,15 +299,17 @@ public final class Engine: Sendable {
         // Decided and counted before the slot is given up: the next run of the element must
         // see the hold of this run's retry.
         let (change, retry) = stoppedByUs ? (nil, nil) : followUp(&result, of: planned, runID: runID, stored: stored, requestedBy: requestedBy)
-        gate.ended(ticket: planned.ticket)
-        await pool.finish(planned.ticket)
-        if planned.admitted { gate.release(integration: invocation.integration) }
+        // The end (and its deferred change) is queued before the slot is given up: a pool with
+        // no run then has every change to the deferred runs queued (`recountDeferredRunsIfIdle`).
         let keep = verbosity == .all || result.outcome.isFailure
         if let runID {
             _ = await audit("recording a run's end", event: stored.event.id) { try await store.runEnded(id: runID, result: result, keepOutput: keep, deferred: change) }
         } else if let change {
             _ = await audit("recording a run's retry", event: stored.event.id) { try await store.deferRun(change) }
         }
+        gate.ended(ticket: planned.ticket)
+        await pool.finish(planned.ticket)
+        if planned.admitted { gate.release(integration: invocation.integration) }
         let completed = CompletedRun(runID: runID, invocation: invocation, result: result, requestedBy: requestedBy, retry: retry)
         return stoppedByUs ? .notStarted(completed) : .ran(completed)
     }
