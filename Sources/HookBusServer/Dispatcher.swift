@@ -171,6 +171,7 @@ public struct Dispatcher: Service {
                     }
                     if RunningProcesses.count > 0 {
                         logger.warning("ending \(RunningProcesses.count) runs still going after the shutdown grace period; they will be repeated on the next start")
+                        engine.endingRuns()
                         RunningProcesses.signalAll(SIGTERM)
                         try? await Task.sleep(for: .seconds(2))
                         RunningProcesses.signalAll(SIGKILL)

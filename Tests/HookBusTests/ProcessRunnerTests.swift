@@ -110,7 +110,7 @@ struct RunnerFixture {
         // The default retry policy runs a timed-out trigger again, and says so in the reason.
         #expect(run.result.reason?.hasPrefix("ran past its time limit of 1 s; retry: try 2 of 3 due at ") == true, "\(run.result.reason ?? "")")
         #expect(run.retry?.kind == .retry)
-        #expect(elapsed < .seconds(10))
+        #expect(elapsed < .seconds(30), "ended at its time limit, not after its child's 300 s (a generous bound: the machine may be busy)")
         let pid = try #require(Int32(run.result.stdout.replacingOccurrences(of: "child ", with: "").trimmingCharacters(in: .whitespacesAndNewlines)))
         #expect(await Self.isDead(pid), "background child \(pid) survived")
         let stored = try await fixture.store.runs(RunFilter(eventID: run.invocation.eventID))

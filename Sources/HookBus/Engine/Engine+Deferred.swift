@@ -31,6 +31,11 @@ extension Engine {
     /// - Parameter eventIDs: only runs of these events (the CLI waiting for its own).
     public func claimDeferred(limit: Int, eventIDs: Set<String>? = nil, now: Date = Date()) async throws -> [Plan] {
         let gate = self.gate
+        // Epochs first, then every queued record to disk, then the claim: a row the gate
+        // counted before these epochs is on disk for the claim to see, and one written after
+        // moves the epoch, so the run claimed yields to it at its slot if it belongs first.
+        let epochs = gate.retryEpochs()
+        try await store.flush()
         let admitted = Mutex<[DeferredRun]>([])
         let claimed: [(run: DeferredRun, event: StoredEvent)]
         do {
@@ -45,13 +50,13 @@ extension Engine {
             throw error
         }
         var plans: [Plan] = []
-        for (run, stored) in claimed { plans.append(await prepareDeferred(run, stored: stored)) }
+        for (run, stored) in claimed { plans.append(await prepareDeferred(run, stored: stored, epoch: run.holdKey.flatMap { epochs[$0] } ?? 0)) }
         return plans
     }
 
     /// The plan of one claimed deferred run: its trigger routed again from the stored event.
     /// A trigger that is gone (a reload removed it) ends the run with an `error` record.
-    private func prepareDeferred(_ row: DeferredRun, stored: StoredEvent) async -> Plan {
+    private func prepareDeferred(_ row: DeferredRun, stored: StoredEvent, epoch: Int) async -> Plan {
         var plan = Plan(stored: stored, runs: [], skipped: [], requestedBy: row.requestedBy)
         plan.ofDeferredRuns = true
         var problem = "its trigger \(row.qualifiedTrigger) is no longer loaded"
@@ -66,7 +71,7 @@ extension Engine {
                 var planned = PlannedRun(invocation: invocation, ticket: ticket, previousRun: row.previousRun, attempt: row.attempt,
                                          holdKey: row.holdKey, admitted: gate.isLimited(row.integration))
                 planned.deferred = row
-                planned.retryEpoch = row.holdKey.map(gate.retryEpoch(of:)) ?? 0
+                planned.retryEpoch = epoch
                 plan.runs = [planned]
                 return plan
             }

@@ -9,9 +9,9 @@ extension Engine {
     /// A command stopped while it waits (Ctrl-C) leaves them in the store, due as before:
     /// `hookbus serve` on the same store runs them (it looks for deferred runs that other
     /// processes left every second). A run another process claimed is waited for too.
-    /// - Returns: the runs left in the store when those still waiting cannot go on here: due,
-    ///   yet not taken for `stuckAfter` (behind another event's run of the same element, or
-    ///   claimed by another process) — `hookbus serve` runs them.
+    /// - Returns: the runs left in the store when those still waiting cannot go on here: for
+    ///   `stuckAfter`, none of them was the first of its element (each behind another event's
+    ///   run, or taken by another process) — `hookbus serve` runs them.
     @discardableResult
     public func runDeferredRuns(of eventIDs: Set<String>, stuckAfter: Duration = .seconds(30), announce: (DeferredRun) -> Void = { _ in },
                                 report: (CompletedRun) -> Void) async throws -> [DeferredRun] {
@@ -20,7 +20,8 @@ extension Engine {
         var lastProgress = ContinuousClock.now
         var lastState: Set<String> = []
         while true {
-            let rows = try await store.deferredRuns(eventID: nil, limit: Int.max).filter { eventIDs.contains($0.eventID) }
+            let all = try await store.deferredRuns(eventID: nil, limit: Int.max)
+            let rows = all.filter { eventIDs.contains($0.eventID) }
             if rows.isEmpty { return [] }
             for row in rows where !row.claimed && announced.insert("\(row.id)/\(row.attempt)").inserted {
                 announce(row)
@@ -32,12 +33,14 @@ extension Engine {
             }
             let plans = try await claimDeferred(limit: 64, eventIDs: eventIDs)
             if plans.isEmpty {
-                let next = rows.filter { !$0.claimed }.map(\.dueAt).min()
-                if next.map({ $0 <= Date() }) ?? true, ContinuousClock.now - lastProgress > stuckAfter { return rows }
+                // Ours that can run here once due (and the limits allow): the first of their
+                // element among every process's rows, not taken by another process.
+                let runnable = rows.filter { row in !row.claimed && Self.heads(row, among: all) }
+                if runnable.isEmpty, ContinuousClock.now - lastProgress > stuckAfter { return rows }
                 // Look again when the first is due, at most every quarter second, at least every
-                // second.
-                let wait = min(max(next?.timeIntervalSinceNow ?? 1, 0.25), 1)
-                try await Task.sleep(for: .milliseconds(Int64(wait * 1000)))
+                // second (a limit may let one go sooner).
+                let next = runnable.map(\.dueAt).min()?.timeIntervalSinceNow ?? 1
+                try await Task.sleep(for: .milliseconds(Int64(min(max(next, 0.25), 1) * 1000)))
                 continue
             }
             lastProgress = ContinuousClock.now
@@ -49,6 +52,12 @@ extension Engine {
             }
             for run in executions.flatMap(\.runs) { report(run) }
         }
+    }
+
+    /// Whether `row` is the first of its element among `rows` (as the store's claim decides).
+    static func heads(_ row: DeferredRun, among rows: [DeferredRun]) -> Bool {
+        guard let key = row.holdKey else { return true }
+        return !rows.contains { other in other.holdKey == key && (other.position, other.id) < (row.position, row.id) }
     }
 }
 

@@ -3,7 +3,8 @@ import Foundation
 extension Engine {
     /// What follows a run's end under its retry policy: nothing, a retry (a deferred run, due
     /// after the policy's delay), or a dead letter (its outcome becomes `dead`). The reason in
-    /// the run's record says which, with the delay; the gate counts the retry's hold at once.
+    /// the run's record says which, with the delay. The gate hears of the change (`count`) once
+    /// it is queued for the store.
     /// - Returns: the change to the deferred runs to write with the run's end, and the retry.
     func followUp(_ result: inout RunResult, of planned: PlannedRun, runID: Int64?, stored: StoredEvent,
                   requestedBy: String?, now: Date = Date()) -> (change: DeferredChange?, retry: DeferredRun?) {
@@ -24,18 +25,24 @@ extension Engine {
             let row = DeferredRun(id: planned.deferred?.id ?? 0, eventID: stored.event.id, integration: invocation.integration, trigger: invocation.trigger,
                                   holdKey: planned.holdKey, kind: .retry, reason: reason, dueAt: due, attempt: planned.attempt + 1, tries: tries,
                                   previousRun: runID ?? planned.previousRun, requestedBy: requestedBy)
-            if planned.deferred == nil {
-                change = .insert(row)
-                gate.deferred(row)
-            } else {
-                change = .reschedule(row)
-                gate.rescheduled(row)
-            }
+            change = planned.deferred == nil ? .insert(row) : .reschedule(row)
             result.reason = [result.reason, reason].compactMap { $0 }.joined(separator: "; ")
             retry = row
         }
-        if case .release? = change, let row = planned.deferred { gate.released(row) }
         return (change, retry)
+    }
+
+    /// Tells the gate of a change to the deferred runs made when a run reached its slot or
+    /// ended — after it was queued for the store (so a claim that flushes the queue sees every
+    /// row the gate counts) and before the slot is given up (so the next run of the element
+    /// sees the hold). A new row of an element moves its retry epoch: a run of the element
+    /// claimed before it and not yet started yields to it (`RunGate.retryEpoch`).
+    func count(_ change: DeferredChange, of claimed: DeferredRun?) {
+        switch change {
+        case let .insert(row): gate.deferred(row, movesEpoch: true)
+        case let .reschedule(row): if row.kind == .retry { gate.rescheduled(row) } else { gate.waitsAgain(row) }
+        case .release: if let claimed { gate.released(claimed) }
+        }
     }
 
     /// A run's end in words, for retry and dead-letter reasons: `failed (exit 1)`, `timed out`,

@@ -15,6 +15,7 @@ public final class Engine: Sendable {
     let minter: TokenMinter
     private let verbosity: HookBusConfiguration.AuditVerbosity
     private let stopping = Atomic<Bool>(false)
+    private let ending = Atomic<Bool>(false)
     static let logger = Logger(label: "hookbus.engine")
 
     /// One access to the audit trail. A store retries the writes it queues, so a failure here
@@ -49,6 +50,15 @@ public final class Engine: Sendable {
     }
 
     var isStopping: Bool { stopping.load(ordering: .relaxed) }
+
+    /// HookBus is about to end the runs still going (the shutdown grace period is over): from
+    /// now on a run that does not succeed is recorded `interrupted` — however its script takes
+    /// the signal (a trap that exits 143 included) — and repeated on the next start, not
+    /// counted as a failed try.
+    public func endingRuns() {
+        stopping.store(true, ordering: .relaxed)
+        ending.store(true, ordering: .relaxed)
+    }
 
     /// The router in use; a reload swaps it whole.
     public var router: Router { routerState.withLock { $0 } }
@@ -266,13 +276,9 @@ public final class Engine: Sendable {
             let row = DeferredRun(id: planned.deferred?.id ?? 0, eventID: stored.event.id, integration: invocation.integration, trigger: invocation.trigger,
                                   holdKey: planned.holdKey, kind: wait.kind, reason: wait.reason, dueAt: wait.due, attempt: planned.attempt,
                                   tries: planned.deferred?.tries ?? 0, previousRun: planned.previousRun, requestedBy: requestedBy)
-            if planned.deferred == nil {
-                gate.deferred(row)
-                _ = await audit("recording a run that waits", event: stored.event.id) { try await store.deferRun(.insert(row)) }
-            } else {
-                gate.waitsAgain(row)
-                _ = await audit("recording a run that waits again", event: stored.event.id) { try await store.deferRun(.reschedule(row)) }
-            }
+            let change: DeferredChange = planned.deferred == nil ? .insert(row) : .reschedule(row)
+            _ = await audit("recording a run that waits", event: stored.event.id) { try await store.deferRun(change) }
+            count(change, of: planned.deferred)
             gate.started(eventID: stored.event.id, ticket: planned.ticket, runID: nil)
             await pool.finish(planned.ticket)
             if planned.admitted { gate.release(integration: invocation.integration) }
@@ -291,13 +297,11 @@ public final class Engine: Sendable {
         // A run ended by HookBus's own stop (after the shutdown grace period) did not fail: it
         // is recorded interrupted, counts as no try, and runs again on the next start (its
         // event stays running, its deferred run claimed — both are recovered).
-        let stoppedByUs = stopping.load(ordering: .relaxed) && result.outcome == .killed
+        let stoppedByUs = ending.load(ordering: .relaxed) && result.outcome != .succeeded
         if stoppedByUs {
             result.outcome = .interrupted
             result.reason = "HookBus stopped while it ran (ended after the shutdown grace period); it runs again on the next start"
         }
-        // Decided and counted before the slot is given up: the next run of the element must
-        // see the hold of this run's retry.
         let (change, retry) = stoppedByUs ? (nil, nil) : followUp(&result, of: planned, runID: runID, stored: stored, requestedBy: requestedBy)
         // The end (and its deferred change) is queued before the slot is given up: a pool with
         // no run then has every change to the deferred runs queued (`recountDeferredRunsIfIdle`).
@@ -307,6 +311,8 @@ public final class Engine: Sendable {
         } else if let change {
             _ = await audit("recording a run's retry", event: stored.event.id) { try await store.deferRun(change) }
         }
+        // Counted before the slot is given up: the next run of the element sees the hold.
+        if let change { count(change, of: planned.deferred) }
         gate.ended(ticket: planned.ticket)
         await pool.finish(planned.ticket)
         if planned.admitted { gate.release(integration: invocation.integration) }

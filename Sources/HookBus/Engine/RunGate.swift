@@ -210,19 +210,27 @@ public final class RunGate: Sendable {
     }
 
     /// A row was written (a retry after a first failure, a held or limited run).
-    func deferred(_ row: DeferredRun) {
+    /// - Parameter movesEpoch: written when a run reached its slot or ended (a retry, a run
+    ///   sent to wait): it may belong before a run of its element already claimed. A limited
+    ///   run written as its event arrives is later than any claimed one, and moves nothing.
+    func deferred(_ row: DeferredRun, movesEpoch: Bool = false) {
         state.withLock { state in
             Self.count(row, into: &state)
-            if row.kind == .retry, let key = row.holdKey {
-                if let previous = row.previousRun { state.holdHeads[key] = previous }
-                state.retryEpochs[key, default: 0] += 1
-            }
+            guard let key = row.holdKey else { return }
+            if row.kind == .retry, let previous = row.previousRun { state.holdHeads[key] = previous }
+            if movesEpoch { state.retryEpochs[key, default: 0] += 1 }
         }
     }
 
-    /// How many retries of `holdKey` were written so far (`State.retryEpochs`).
+    /// How many rows of `holdKey` that may go before a claimed run were written so far.
     func retryEpoch(of holdKey: String) -> Int {
         state.withLock { $0.retryEpochs[holdKey] ?? 0 }
+    }
+
+    /// Every hold key's epoch now, taken before a claim's flush: a row written after it moves
+    /// the epoch of the run claimed (`Engine.claimDeferred`).
+    func retryEpochs() -> [String: Int] {
+        state.withLock { $0.retryEpochs }
     }
 
     /// A claimed row waits again, not having run (its integration's rate).

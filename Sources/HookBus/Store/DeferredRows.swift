@@ -120,9 +120,11 @@ enum DeferredRows {
     }
 
     static func deferredRun(_ row: Row) -> DeferredRun {
-        DeferredRun(id: row["id"], eventID: row["event_id"], integration: row["integration"], trigger: row["trigger"], holdKey: row["hold_key"],
+        var run = DeferredRun(id: row["id"], eventID: row["event_id"], integration: row["integration"], trigger: row["trigger"], holdKey: row["hold_key"],
                     kind: DeferredRun.Kind(rawValue: row["kind"]) ?? .retry, reason: row["reason"], dueAt: Date(timeIntervalSince1970: row["due_at"]),
                     attempt: row["attempt"], tries: row["tries"], previousRun: row["previous_run"], requestedBy: row["requested_by"],
                     claimed: (row["claimed"] as Int) != 0)
+        run.position = row["position"]
+        return run
     }
 }

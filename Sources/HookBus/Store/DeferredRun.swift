@@ -38,6 +38,8 @@ public struct DeferredRun: Sendable, Hashable {
     public var requestedBy: String?
     /// Whether a dispatcher has taken it (it is being run).
     public var claimed = false
+    /// Its event's arrival (`seq`), as read from the store: rows of a hold key run in this order.
+    public var position: Int64 = 0
 
     public init(id: Int64 = 0, eventID: String, integration: String, trigger: String, holdKey: String?, kind: Kind, reason: String, dueAt: Date,
                 attempt: Int, tries: Int, previousRun: Int64?, requestedBy: String?, claimed: Bool = false) {

@@ -151,7 +151,7 @@ actor RunRecorder {
         while let error = await attempt([operation], tries: 1) {
             // A record that breaks a key (its event is gone, its id is taken) never will be
             // taken: it is not retried for ten minutes while everything after it waits.
-            let permanent = (error as? DatabaseError).map { [.SQLITE_CONSTRAINT_FOREIGNKEY, .SQLITE_CONSTRAINT_PRIMARYKEY, .SQLITE_CONSTRAINT_UNIQUE].contains($0.extendedResultCode) } ?? false
+            let permanent = (error as? DatabaseError).map { [.SQLITE_CONSTRAINT_FOREIGNKEY, .SQLITE_CONSTRAINT_PRIMARYKEY, .SQLITE_CONSTRAINT_UNIQUE, .SQLITE_CONSTRAINT_NOTNULL].contains($0.extendedResultCode) } ?? false
             guard !permanent, ContinuousClock.now - started < giveUpAfter else {
                 giveUp(operation, reason: permanent ? "the store can never take it: \(error)" : "the store refused it for \(giveUpAfter)")
                 return false

@@ -269,8 +269,8 @@ public struct SQLiteStore: EventStore {
 
     public func claimDeferred(now: Date, limit: Int, eventIDs: Set<String>?, blocked: Set<String>,
                               admit: @escaping @Sendable (DeferredRun) -> Bool) async throws -> [(run: DeferredRun, event: StoredEvent)] {
-        // A row still in the recorder's queue (a retry just decided, a hold's head released) is
-        // seen at a later claim: the claim only ever sees less than there is, never more.
+        // Rows still in the recorder's queue are not seen: `Engine.claimDeferred` flushes it
+        // first, after taking the epochs that tell a claimed run of rows written since.
         return try await writer.write { db in
             try DeferredRows.claim(now: now, limit: limit, eventIDs: eventIDs, blocked: blocked, admit: admit, db)
         }
