@@ -235,9 +235,13 @@ actor RunRecorder {
     static func merged(_ batch: [Operation]) -> [Operation] {
         var ends: [Int64: (result: RunResult, keepOutput: Bool, deferred: DeferredChange?)] = [:]
         var starts: Set<Int64> = []
+        var linked: Set<Int64> = []
         for operation in batch {
             switch operation {
-            case let .started(id, _, _, _, _, _, _, _, _, _): starts.insert(id)
+            // A deferred run's start whose end changes no row (a run HookBus's stop ended) keeps
+            // its own write: it links the row to the run for the next start's recovery.
+            case let .started(id, _, _, _, _, _, _, _, _, deferredRow): if deferredRow == nil { starts.insert(id) } else { linked.insert(id) }
+            case let .ended(id, result, keepOutput, deferred) where linked.contains(id) && deferred != nil: ends[id] = (result, keepOutput, deferred)
             case let .ended(id, result, keepOutput, deferred) where starts.contains(id): ends[id] = (result, keepOutput, deferred)
             default: break
             }
