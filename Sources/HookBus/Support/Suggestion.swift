@@ -4,13 +4,16 @@ package enum Suggestion {
     /// to be a plausible typo: at most a third of the word's length, and at least 1 edit allowed.
     static func closest(to word: String, in candidates: some Sequence<String>) -> String? {
         let lowered = Array(word.lowercased().unicodeScalars)
+        let allowed = max(1, lowered.count / 3)
         var best: (candidate: String, distance: Int)?
         for candidate in candidates {
+            // A length further off than the edits allowed cannot be close enough: skipped before
+            // any work (a body may carry tens of thousands of keys to compare with).
+            guard abs(candidate.unicodeScalars.count - lowered.count) <= allowed else { continue }
             let distance = editDistance(lowered, Array(candidate.lowercased().unicodeScalars))
             if distance < (best?.distance ?? .max) { best = (candidate, distance) }
         }
         guard let best else { return nil }
-        let allowed = max(1, lowered.count / 3)
         return best.distance <= allowed ? best.candidate : nil
     }
 
