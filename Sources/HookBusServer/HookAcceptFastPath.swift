@@ -162,16 +162,16 @@ final class HookAcceptFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         let name = path.dropFirst(isHook ? Self.prefix.count : Self.webhookPrefix.count)
         guard !name.isEmpty, !name.contains(where: { $0 == "/" || $0 == "?" || $0 == "%" }) else { return nil }
         let head = HookAdmission.Head(request.headerFields, authority: request.authority)
-        guard !head.expects, !head.transferEncoding, head.repeated == nil, let length = head.contentLength, length > 0 else { return nil }
+        // A large body is read off the event loop, by the route (`BodyWork`).
+        guard !head.expects, !head.transferEncoding, head.repeated == nil, let length = head.contentLength, length > 0, length <= BodyWork.inlineLimit else { return nil }
         if let connection = head.connection, connection.lowercased() != "keep-alive" { return nil }
         if isHook {
             guard case .success = admission.authenticate(head), admission.checkLimits(head) == nil else { return nil }
             return (.hook(name), head)
         }
         // A signed webhook authenticates over its body: that step comes when the body is
-        // complete. A body over the server's own limit (an endpoint may allow more) is parsed
-        // off the event loop, by the route.
-        guard length <= state.configuration.maxBodyBytes, case let .success(endpoint) = admission.webhookEndpoint(name),
+        // complete.
+        guard case let .success(endpoint) = admission.webhookEndpoint(name),
               admission.checkWebhookLimits(endpoint, head: head) == nil else { return nil }
         if let early = admission.authenticateWebhookHead(endpoint, fields: request.headerFields, query: [:]), case .failure = early { return nil }
         return (.webhook(endpoint), head)

@@ -38,7 +38,8 @@ struct RequestToEvent {
         let head = HookAdmission.Head(request.headers, authority: request.head.authority)
         if let refusal = admission.checkLimits(head) { throw counted(refusal) }
         let body = try await read(request)
-        switch admission.admitHook(hook, head: head, body: body) {
+        let admission = self.admission
+        switch await BodyWork.run(bytes: body.count, { admission.admitHook(hook, head: head, body: body) }) {
         case let .success(event): return (event, head.idempotencyKey)
         case let .failure(refusal): throw counted(refusal)
         }
@@ -52,6 +53,13 @@ struct RequestToEvent {
         let body = try await body(of: request, format: .jsonLines)
         if let refusal = admission.checkBacklog() { throw counted(refusal) }
         let router = state.engine.router
+        let results = await BodyWork.run(bytes: body.count) { Self.recordedEvents(in: body, router: router) }
+        for case let (_, .failure(refusal)) in results { _ = counted(refusal) }
+        return results
+    }
+
+    /// The events of a JSON Lines body, line by line (blank lines skipped).
+    static func recordedEvents(in body: [UInt8], router: HookBus.Router) -> [(line: Int, result: Result<Event, APIError>)] {
         var results: [(line: Int, result: Result<Event, APIError>)] = []
         var lineNumber = 0
         for line in body.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
@@ -64,7 +72,7 @@ struct RequestToEvent {
                 if event.trigger != nil { _ = try router.route(event) }
                 results.append((lineNumber, .success(event)))
             } catch {
-                results.append((lineNumber, .failure(counted(APIError(error)))))
+                results.append((lineNumber, .failure(APIError(error))))
             }
         }
         return results
@@ -94,8 +102,14 @@ struct RequestToEvent {
         var verified: WebhookVerifier.Verified?
         if let result = admission.authenticateWebhookHead(endpoint, fields: request.headers, query: query) { verified = try checked(result) }
         let body = try await read(request, limit: admission.bodyLimit(endpoint))
-        if verified == nil { verified = try checked(admission.authenticateWebhook(endpoint, fields: request.headers, query: query, body: body)) }
-        switch admission.admitWebhook(endpoint, verified: verified ?? WebhookVerifier.Verified(), head: head, fields: request.headers, body: body) {
+        let admission = self.admission
+        let fields = request.headers
+        if verified == nil {
+            let known = query
+            verified = try checked(await BodyWork.run(bytes: body.count) { admission.authenticateWebhook(endpoint, fields: fields, query: known, body: body) })
+        }
+        let signed = verified ?? WebhookVerifier.Verified()
+        switch await BodyWork.run(bytes: body.count, { admission.admitWebhook(endpoint, verified: signed, head: head, fields: fields, body: body) }) {
         case let .success(event): return (event, head.idempotencyKey)
         case let .failure(refusal):
             if refusal.status == .unauthorized { state.metrics.authenticationFailed(route: route, reason: "replayed_signature") }
