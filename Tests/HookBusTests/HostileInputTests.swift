@@ -56,6 +56,38 @@ import Testing
         #expect(members.map(\.raw) == ["3", "4", "5"])
     }
 
+    /// A FIFO, a device, a socket-less loop and a dangling link named like definition files: each
+    /// is a warning naming it, none is opened (a FIFO would block the load for ever).
+    @Test(.timeLimit(.minutes(1)))
+    func definitionPathsThatAreNotFilesAreWarnedAboutAndNeverRead() throws {
+        let folder = TempFolder()
+        folder.write("hooks/int.yaml", integrationYAML(language: "bash"))
+        folder.write("hooks/t.yaml", triggerYAML("T", hooks: ["webhook"], code: "true"))
+        let hooks = folder.url.appendingPathComponent("hooks").path
+        #expect(mkfifo(hooks + "/pipe.yaml", 0o600) == 0)
+        #expect(symlink("loop.yaml", hooks + "/loop.yaml") == 0)
+        #expect(symlink("nowhere.yaml", hooks + "/gone.yaml") == 0)
+        #expect(symlink("/dev/zero", hooks + "/zero.yaml") == 0)
+        let result = DefinitionLoader().load([hooks])
+        #expect(result.errorCount == 0, "\(result.diagnostics)")
+        #expect(result.catalog.triggers.map(\.name) == ["T"])
+        let warnings = result.diagnostics.filter { $0.severity == .warning }.map(\.description)
+        for (file, reason) in [("pipe.yaml", "a FIFO"), ("loop.yaml", "a symbolic link loop"), ("gone.yaml", "a symbolic link to nothing"), ("zero.yaml", "a device")] {
+            #expect(warnings.contains { $0.contains("\(hooks)/\(file)") && $0.contains("skipped: it is \(reason)") }, "\(file): \(warnings)")
+        }
+        // Named directly, as a definition root or as the configuration, it is an error.
+        #expect(DefinitionLoader().load([hooks + "/pipe.yaml"]).diagnostics.contains { $0.severity == .error && $0.description.contains("a FIFO") })
+        let configuration = ConfigurationLoader().load(path: hooks + "/pipe.yaml", catalog: result.catalog)
+        #expect(configuration.configuration == nil && configuration.diagnostics.contains { $0.description.contains("it is a FIFO") }, "\(configuration.diagnostics)")
+    }
+
+    @Test func controlCharactersAndBinaryContentAreReportedWhereTheyAre() {
+        let bell = YAMLDocument.parse(data: Data("name: 'x'\nversion: '1\u{07}0'\n".utf8), displayPath: "bell.yaml", limits: .default)
+        #expect(bell.diagnostics.map(\.description) == ["bell.yaml:2:12: error: control character U+0007 is not allowed in YAML"])
+        let binary = YAMLDocument.parse(data: Data([0x61, 0x3A, 0x20, 0x31, 0x0A, 0x62, 0x3A, 0x00]), displayPath: "bin.yaml", limits: .default)
+        #expect(binary.diagnostics.map(\.description) == ["bin.yaml:2:3: error: file is binary (it contains a NUL byte), not YAML"])
+    }
+
     @Test func aRecordedEventWithManyParamsIsReadInProportionToItsSize() throws {
         let params = Self.keys(70_000) { "k\($0)" }
         let record = "{\"id\": \"evt_1\", \"hook\": \"webhook\", \"params\": {\"payload\": \(params)}}"

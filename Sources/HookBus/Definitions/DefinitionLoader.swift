@@ -40,6 +40,9 @@ public struct DefinitionLoader: Sendable {
             if let error = found.error {
                 diagnostics.append(Diagnostic(file: root, line: 0, column: 0, severity: .error, message: error))
             }
+            for (display, reason) in found.skipped {
+                diagnostics.append(Diagnostic(file: display, line: 0, column: 0, severity: .warning, message: "skipped: it is \(reason)"))
+            }
             files += found.files
         }
         let parsed = Self.parseAll(files, limits: limits)
@@ -104,31 +107,67 @@ public struct DefinitionLoader: Sendable {
         yamlFiles(under: root).files.map(\.url.path)
     }
 
-    /// Every YAML file under `root`, sorted by path so loads are deterministic.
-    static func yamlFiles(under root: String) -> (files: [(url: URL, display: String)], error: String?) {
+    /// Every YAML file under `root`, sorted by path so loads are deterministic, and the paths
+    /// named like one that are not a readable regular file (each a warning: never read).
+    static func yamlFiles(under root: String) -> (files: [(url: URL, display: String)], skipped: [(display: String, reason: String)], error: String?) {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory) else {
-            return ([], "no such file or folder")
+            if let reason = notAFile(root) { return ([], [], "cannot be read: it is \(reason)") }
+            return ([], [], "no such file or folder")
         }
         let rootURL = URL(fileURLWithPath: root)
-        if !isDirectory.boolValue { return ([(rootURL, root)], nil) }
+        if !isDirectory.boolValue {
+            if let reason = notAFile(root) { return ([], [], "cannot be read: it is \(reason)") }
+            return ([(rootURL, root)], [], nil)
+        }
         guard let enumerator = FileManager.default.enumerator(at: rootURL, includingPropertiesForKeys: [.isRegularFileKey], options: [.skipsHiddenFiles]) else {
-            return ([], "cannot read folder")
+            return ([], [], "cannot read folder")
         }
         var files: [(url: URL, display: String)] = []
+        var skipped: [(display: String, reason: String)] = []
         let base = rootURL.standardizedFileURL.path
         for case let url as URL in enumerator {
             let ext = url.pathExtension.lowercased()
             guard ext == "yaml" || ext == "yml" else { continue }
-            guard (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true else { continue }
             var relative = url.standardizedFileURL.path
             if relative.hasPrefix(base) { relative = String(relative.dropFirst(base.count)) }
             if relative.hasPrefix("/") { relative.removeFirst() }
             let display = root.hasSuffix("/") ? root + relative : root + "/" + relative
+            var folder: ObjCBool = false
+            if FileManager.default.fileExists(atPath: url.path, isDirectory: &folder), folder.boolValue { continue }  // a folder named x.yaml
+            if let reason = notAFile(url.path) {
+                skipped.append((display, reason))
+                continue
+            }
             files.append((url, display))
         }
         files.sort { $0.display < $1.display }
-        return (files, nil)
+        skipped.sort { $0.display < $1.display }
+        return (files, skipped, nil)
+    }
+
+    /// Why `path` is not a readable regular file (following symbolic links), in words; nil
+    /// when it is one. Decided with `stat` and `access`, without opening it: opening a FIFO for
+    /// reading waits for a writer, and a device may never end.
+    static func notAFile(_ path: String) -> String? {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            switch errno {
+            case ELOOP: return "a symbolic link loop"
+            case ENOENT: return "a symbolic link to nothing"
+            default: return "not examinable (\(String(cString: strerror(errno))))"
+            }
+        }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFDIR: return "a folder"
+        case S_IFIFO: return "a FIFO (a named pipe)"
+        case S_IFCHR, S_IFBLK: return "a device"
+        case S_IFSOCK: return "a socket"
+        default: return "not a regular file"
+        }
+        guard access(path, R_OK) == 0 else { return "not readable (\(String(cString: strerror(errno))))" }
+        return nil
     }
 }
 

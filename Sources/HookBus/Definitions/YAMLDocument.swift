@@ -26,6 +26,12 @@ struct YAMLDocument {
     /// before the parser sees it.
     static func load(url: URL, displayPath: String, limits: YAMLLimits) -> YAMLDocument {
         var sink = DiagnosticSink(file: displayPath)
+        // Opened only when it is a regular file: a FIFO or a device would block the read, or
+        // never end it.
+        if let reason = DefinitionLoader.notAFile(url.path) {
+            sink.error("cannot read file: it is \(reason)", at: .file)
+            return YAMLDocument(root: nil, diagnostics: sink.diagnostics)
+        }
         let data: Data
         do {
             let handle = try FileHandle(forReadingFrom: url)
@@ -46,8 +52,13 @@ struct YAMLDocument {
     /// Parses YAML held in memory (the same checks as `load(url:)` except the size limit).
     static func parse(data: Data, displayPath: String, limits: YAMLLimits) -> YAMLDocument {
         var sink = DiagnosticSink(file: displayPath)
-        if data.contains(0) {
-            sink.error("file is binary (it contains NUL bytes), not YAML", at: .file)
+        // YAML allows no C0 control character but tab, line feed and carriage return, nor DEL:
+        // the first is reported where it is — the first NUL byte, if any: the file is binary.
+        if let offset = data.firstIndex(of: 0) ?? data.firstIndex(where: { ($0 < 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D) || $0 == 0x7F }) {
+            let byte = data[offset]
+            let position = position(ofByte: offset - data.startIndex, in: data)
+            sink.error(byte == 0 ? "file is binary (it contains a NUL byte), not YAML"
+                                 : "control character U+\(String(format: "%04X", byte)) is not allowed in YAML", at: position)
             return YAMLDocument(root: nil, diagnostics: sink.diagnostics)
         }
         guard let text = String(validating: data, as: UTF8.self) else {
