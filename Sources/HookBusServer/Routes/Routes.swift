@@ -12,10 +12,16 @@ public import Hummingbird
 /// | `WebhookRoutes` | `/api/v1/webhooks/{name}` | each endpoint's own scheme |
 /// | `AuditRoutes` | events, runs | `operator` tokens |
 /// | `OperatorRoutes` | connection test, Test Action, schedules | `operator` tokens |
-/// | `SystemRoutes` | `/healthz` (anyone), `/metrics` (`metrics` or `operator`) | |
+/// | `SystemRoutes` | `/healthz` and `/api/v1/openapi.json` (anyone), `/metrics` (`metrics` or `operator`) | |
 ///
 /// Every other method on a registered path is answered 405 with `Allow` (`addMethodNotAllowed`).
+/// - Parameter methodNotAllowed: add the 405 answers (off only for `OpenAPITests`, which lists
+///   the routes registered with a handler).
 public func makeRouter(state: ServerState) -> Hummingbird.Router<HookBusRequestContext> {
+    makeRouter(state: state, methodNotAllowed: true)
+}
+
+func makeRouter(state: ServerState, methodNotAllowed: Bool) -> Hummingbird.Router<HookBusRequestContext> {
     // HEAD answers as GET does (through the same group and its authentication), without a body.
     let router = Hummingbird.Router(context: HookBusRequestContext.self, options: .autoGenerateHeadEndpoints)
     router.add(middleware: APIErrorMiddleware())
@@ -24,7 +30,7 @@ public func makeRouter(state: ServerState) -> Hummingbird.Router<HookBusRequestC
     AuditRoutes(state: state).register(on: router.group("/api/v1").add(middleware: AccessMiddleware(role: .operator, state: state)))
     OperatorRoutes(state: state).register(on: router.group("/api/v1").add(middleware: AccessMiddleware(role: .operator, state: state)))
     SystemRoutes(state: state).register(open: router.group(), metrics: router.group().add(middleware: AccessMiddleware(role: .metrics, state: state)))
-    router.addMethodNotAllowed()
+    if methodNotAllowed { router.addMethodNotAllowed() }
     return router
 }
 

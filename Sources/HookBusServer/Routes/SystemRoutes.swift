@@ -20,6 +20,10 @@ struct SystemRoutes {
                 "audit": .object(["writing": .bool(!audit.failing), "failures": .number(String(audit.failures)), "lost": .number(String(audit.lost))]),
             ]))
         }
+        // The API's contract, for anyone: it describes routes, never their data.
+        open.get("/api/v1/openapi.json") { _, _ -> Response in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
+        }
         metrics.get("/metrics") { _, _ -> Response in
             state.metrics.auditWriteFailures(state.engine.store.auditHealth.snapshot.failures)
             state.metrics.waiting(state.engine.gate, poolWaiting: await state.engine.pool.waiting)
