@@ -271,6 +271,9 @@ extension Event {
         let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
         let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
         let days = era * 146_097 + dayOfEra - 719_468
-        return Date(timeIntervalSince1970: Double(days * 86400 + hour * 3600 + minute * 60 + second) + fraction)
+        // Half a microsecond more than written: a `Date` holds about a tenth of a microsecond of
+        // rounding at today's times, and without the margin `.790` could be kept as 0.7899999…
+        // and written back as `.789` (an export read back would not be the same event).
+        return Date(timeIntervalSince1970: Double(days * 86400 + hour * 3600 + minute * 60 + second) + fraction + (fraction > 0 ? 0.000_000_5 : 0))
     }
 }
