@@ -112,6 +112,22 @@ import Testing
         }
     }
 
+    /// Found by the fuzzer: a record received in the year 9546 was kept with a time it would not
+    /// write back the same; such a record is refused.
+    @Test func aRecordFromOutsideTheValidYearsIsRefused() throws {
+        let text = String(decoding: try Data(contentsOf: Self.corpus.appendingPathComponent("found-year-9546.json")), as: UTF8.self)
+        #expect(throws: EventError.self) { try Event.fromRecord(text) }
+        do { _ = try Event.fromRecord(text) } catch { #expect(error.message.contains("'receivedAt' is out of range (1970–2499)"), "\(error.message)") }
+    }
+
+    /// Found by the fuzzer: libyaml's refusal of a C1 control character had a byte offset and
+    /// no line.
+    @Test func aControlCharacterLibyamlRefusesIsReportedAtItsLine() throws {
+        let data = try Data(contentsOf: packageRoot.appendingPathComponent("Fuzz/Corpus/FuzzDefinitions/found-c1-control.yaml"))
+        let document = YAMLDocument.parse(data: data, displayPath: "found.yaml", limits: .default)
+        #expect(document.diagnostics.map(\.description) == ["found.yaml:3:7: error: YAML reader error: control characters are not allowed"])
+    }
+
     @Test func hookBodiesAndRecordsReadBackAsTheSameRecord() throws {
         for name in try FileManager.default.contentsOfDirectory(atPath: Self.corpus.path).sorted() {
             let bytes = Array(try Data(contentsOf: Self.corpus.appendingPathComponent(name)))

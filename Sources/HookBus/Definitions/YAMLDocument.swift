@@ -88,7 +88,7 @@ struct YAMLDocument {
             let root = try Yams.compose(yaml: text)
             return YAMLDocument(root: root, diagnostics: [])
         } catch let error as YamlError {
-            let (message, problemPosition, contextPosition) = describe(error)
+            let (message, problemPosition, contextPosition) = describe(error, text: text)
             var full = message
             var position = problemPosition
             for candidate in [contextPosition, problemPosition].compactMap({ $0 }) {
@@ -106,9 +106,9 @@ struct YAMLDocument {
         }
     }
 
-        /// Turns libyaml's error into a one-line message, the position it points at, and the
+    /// Turns libyaml's error into a one-line message, the position it points at, and the
     /// position of what it was reading when it failed (often the real culprit).
-    private static func describe(_ error: YamlError) -> (String, SourcePosition, SourcePosition?) {
+    private static func describe(_ error: YamlError, text: String) -> (String, SourcePosition, SourcePosition?) {
         switch error {
         case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _), let .composer(context, problem, mark, _):
             var message = "YAML syntax error: \(problem)"
@@ -117,7 +117,11 @@ struct YAMLDocument {
         case let .duplicatedKeysInMapping(duplicates, context):
             return ("duplicate key \(duplicates.map { "'\($0)'" }.joined(separator: ", ")) in mapping", SourcePosition(line: context.mark.line, column: context.mark.column), nil)
         case let .reader(problem, offset, _, _):
-            return ("YAML reader error: \(problem)\(offset.map { " at byte \($0)" } ?? "")", .file, nil)
+            // libyaml gives the byte where reading stopped (a control character it refuses):
+            // shown as the line and column every other error has.
+            guard let offset else { return ("YAML reader error: \(problem)", .file, nil) }
+            let bytes = Data(text.utf8)
+            return ("YAML reader error: \(problem)", position(ofByte: min(offset, max(0, bytes.count - 1)), in: bytes), nil)
         default:
             return ("YAML error: \(error)", .file, nil)
         }

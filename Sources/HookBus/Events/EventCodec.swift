@@ -66,6 +66,7 @@ extension Event {
         var receivedAt = Date()
         if let text = member("receivedAt")?.value.stringValue {
             guard let date = Event.parseDate(text) else { throw EventError(.wrongShape, "'receivedAt' is not an ISO 8601 time: '\(text)'") }
+            guard Event.validReceivedAt.contains(date) else { throw EventError(.wrongShape, "'receivedAt' is out of range (1970–2499): '\(text)'") }
             receivedAt = date
         }
         var source = EventSource(kind: .replay)
@@ -228,6 +229,11 @@ extension Event {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// When a recorded event may have been received: a record from before 1970 or after 2499 is
+    /// refused rather than kept with a time that would not be written back the same (a `Date`
+    /// past that holds more than a microsecond of rounding).
+    static let validReceivedAt = Date(timeIntervalSince1970: 0)...Date(timeIntervalSince1970: 16_725_225_600)
+
     static func parseDate(_ text: String) -> Date? {
         if let date = parseUTCTimestamp(text) { return date }
         return (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)) ?? (try? Date.ISO8601FormatStyle().parse(text))
@@ -271,9 +277,10 @@ extension Event {
         let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
         let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
         let days = era * 146_097 + dayOfEra - 719_468
-        // Half a microsecond more than written: a `Date` holds about a tenth of a microsecond of
-        // rounding at today's times, and without the margin `.790` could be kept as 0.7899999…
-        // and written back as `.789` (an export read back would not be the same event).
-        return Date(timeIntervalSince1970: Double(days * 86400 + hour * 3600 + minute * 60 + second) + fraction + (fraction > 0 ? 0.000_000_5 : 0))
+        // Five microseconds more than written: a `Date` holds up to a microsecond of rounding
+        // at the times a record may carry (`Event.validReceivedAt`), and without the margin
+        // `.790` could be kept as 0.7899999… and written back as `.789` (an export read back
+        // would not be the same event).
+        return Date(timeIntervalSince1970: Double(days * 86400 + hour * 3600 + minute * 60 + second) + fraction + (fraction > 0 ? 0.000_005 : 0))
     }
 }
