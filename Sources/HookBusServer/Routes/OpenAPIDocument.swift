@@ -103,94 +103,31 @@ enum OpenAPIDocument {
       }
      },
      "400": {
-      "description": "Malformed request: a body that is not JSON (`malformed_json`), an unreadable body (`malformed_body`), a bad query (`invalid_query`) or `Idempotency-Key` (`invalid_idempotency_key`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error400"
      },
      "401": {
-      "description": "No credentials, or wrong ones (`unauthorized`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error401"
      },
      "403": {
-      "description": "A token of a role this route does not admit, or a route with no token configured (`forbidden`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error403"
      },
      "404": {
-      "description": "Unknown name or id (`unknown_event`, `unknown_schedule`, `unknown_webhook`, `unknown_element`, `unknown_hook`, `not_found`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error404"
      },
      "405": {
-      "description": "Another method on a known path (`method_not_allowed`, with `Allow`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error405"
      },
      "413": {
-      "description": "Body over the limit (`too_large`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error413"
      },
      "415": {
-      "description": "A content type the route or endpoint does not take (`unsupported_media_type`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error415"
      },
      "422": {
-      "description": "Well-formed but not acceptable: a missing or misshapen param (`missing_param`, `wrong_shape`), an unknown trigger or field (`unknown_trigger`, `invalid_fields`), a schedule that cannot start (`invalid_schedule`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error422"
      },
      "503": {
-      "description": "The backlog is over its limit (`backlog_full`, with `Retry-After`) or the store cannot take the event (`store_unavailable`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error503"
      }
     }
    }
@@ -290,74 +227,25 @@ enum OpenAPIDocument {
       }
      },
      "400": {
-      "description": "Malformed request: a body that is not JSON (`malformed_json`), an unreadable body (`malformed_body`), a bad query (`invalid_query`) or `Idempotency-Key` (`invalid_idempotency_key`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error400"
      },
      "401": {
-      "description": "No credentials, or wrong ones (`unauthorized`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error401"
      },
      "404": {
-      "description": "Unknown name or id (`unknown_event`, `unknown_schedule`, `unknown_webhook`, `unknown_element`, `unknown_hook`, `not_found`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error404"
      },
      "405": {
-      "description": "Another method on a known path (`method_not_allowed`, with `Allow`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error405"
      },
      "413": {
-      "description": "Body over the limit (`too_large`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error413"
      },
      "415": {
-      "description": "A content type the route or endpoint does not take (`unsupported_media_type`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error415"
      },
      "503": {
-      "description": "The backlog is over its limit (`backlog_full`, with `Retry-After`) or the store cannot take the event (`store_unavailable`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error503"
      }
     }
    }
@@ -397,74 +285,25 @@ enum OpenAPIDocument {
       }
      },
      "400": {
-      "description": "Malformed request: a body that is not JSON (`malformed_json`), an unreadable body (`malformed_body`), a bad query (`invalid_query`) or `Idempotency-Key` (`invalid_idempotency_key`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error400"
      },
      "401": {
-      "description": "No credentials, or wrong ones (`unauthorized`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error401"
      },
      "403": {
-      "description": "A token of a role this route does not admit, or a route with no token configured (`forbidden`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error403"
      },
      "405": {
-      "description": "Another method on a known path (`method_not_allowed`, with `Allow`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error405"
      },
      "413": {
-      "description": "Body over the limit (`too_large`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error413"
      },
      "415": {
-      "description": "A content type the route or endpoint does not take (`unsupported_media_type`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error415"
      },
      "503": {
-      "description": "The backlog is over its limit (`backlog_full`, with `Retry-After`) or the store cannot take the event (`store_unavailable`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error503"
      }
     }
    }
@@ -519,74 +358,25 @@ enum OpenAPIDocument {
       }
      },
      "400": {
-      "description": "Malformed request: a body that is not JSON (`malformed_json`), an unreadable body (`malformed_body`), a bad query (`invalid_query`) or `Idempotency-Key` (`invalid_idempotency_key`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error400"
      },
      "401": {
-      "description": "No credentials, or wrong ones (`unauthorized`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error401"
      },
      "403": {
-      "description": "A token of a role this route does not admit, or a route with no token configured (`forbidden`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error403"
      },
      "404": {
-      "description": "Unknown name or id (`unknown_event`, `unknown_schedule`, `unknown_webhook`, `unknown_element`, `unknown_hook`, `not_found`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error404"
      },
      "405": {
-      "description": "Another method on a known path (`method_not_allowed`, with `Allow`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error405"
      },
      "413": {
-      "description": "Body over the limit (`too_large`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error413"
      },
      "415": {
-      "description": "A content type the route or endpoint does not take (`unsupported_media_type`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error415"
      }
     }
    }
@@ -625,44 +415,16 @@ enum OpenAPIDocument {
       }
      },
      "401": {
-      "description": "No credentials, or wrong ones (`unauthorized`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error401"
      },
      "403": {
-      "description": "A token of a role this route does not admit, or a route with no token configured (`forbidden`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error403"
      },
      "404": {
-      "description": "Unknown name or id (`unknown_event`, `unknown_schedule`, `unknown_webhook`, `unknown_element`, `unknown_hook`, `not_found`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error404"
      },
      "405": {
-      "description": "Another method on a known path (`method_not_allowed`, with `Allow`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error405"
      }
     }
    }
@@ -760,44 +522,16 @@ enum OpenAPIDocument {
       }
      },
      "400": {
-      "description": "Malformed request: a body that is not JSON (`malformed_json`), an unreadable body (`malformed_body`), a bad query (`invalid_query`) or `Idempotency-Key` (`invalid_idempotency_key`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error400"
      },
      "401": {
-      "description": "No credentials, or wrong ones (`unauthorized`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error401"
      },
      "403": {
-      "description": "A token of a role this route does not admit, or a route with no token configured (`forbidden`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error403"
      },
      "405": {
-      "description": "Another method on a known path (`method_not_allowed`, with `Allow`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error405"
      }
     }
    }
@@ -837,64 +571,22 @@ enum OpenAPIDocument {
       }
      },
      "401": {
-      "description": "No credentials, or wrong ones (`unauthorized`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error401"
      },
      "403": {
-      "description": "A token of a role this route does not admit, or a route with no token configured (`forbidden`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error403"
      },
      "404": {
-      "description": "Unknown name or id (`unknown_event`, `unknown_schedule`, `unknown_webhook`, `unknown_element`, `unknown_hook`, `not_found`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error404"
      },
      "405": {
-      "description": "Another method on a known path (`method_not_allowed`, with `Allow`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error405"
      },
      "422": {
-      "description": "Well-formed but not acceptable: a missing or misshapen param (`missing_param`, `wrong_shape`), an unknown trigger or field (`unknown_trigger`, `invalid_fields`), a schedule that cannot start (`invalid_schedule`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error422"
      },
      "503": {
-      "description": "The backlog is over its limit (`backlog_full`, with `Retry-After`) or the store cannot take the event (`store_unavailable`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error503"
      }
     }
    }
@@ -957,94 +649,31 @@ enum OpenAPIDocument {
       }
      },
      "400": {
-      "description": "Malformed request: a body that is not JSON (`malformed_json`), an unreadable body (`malformed_body`), a bad query (`invalid_query`) or `Idempotency-Key` (`invalid_idempotency_key`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error400"
      },
      "401": {
-      "description": "No credentials, or wrong ones (`unauthorized`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error401"
      },
      "403": {
-      "description": "A token of a role this route does not admit, or a route with no token configured (`forbidden`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error403"
      },
      "404": {
-      "description": "Unknown name or id (`unknown_event`, `unknown_schedule`, `unknown_webhook`, `unknown_element`, `unknown_hook`, `not_found`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error404"
      },
      "405": {
-      "description": "Another method on a known path (`method_not_allowed`, with `Allow`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error405"
      },
      "413": {
-      "description": "Body over the limit (`too_large`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error413"
      },
      "415": {
-      "description": "A content type the route or endpoint does not take (`unsupported_media_type`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error415"
      },
      "422": {
-      "description": "Well-formed but not acceptable: a missing or misshapen param (`missing_param`, `wrong_shape`), an unknown trigger or field (`unknown_trigger`, `invalid_fields`), a schedule that cannot start (`invalid_schedule`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error422"
      },
      "503": {
-      "description": "The backlog is over its limit (`backlog_full`, with `Retry-After`) or the store cannot take the event (`store_unavailable`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error503"
      }
     }
    }
@@ -1106,84 +735,28 @@ enum OpenAPIDocument {
       }
      },
      "400": {
-      "description": "Malformed request: a body that is not JSON (`malformed_json`), an unreadable body (`malformed_body`), a bad query (`invalid_query`) or `Idempotency-Key` (`invalid_idempotency_key`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error400"
      },
      "401": {
-      "description": "No credentials, or wrong ones (`unauthorized`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error401"
      },
      "403": {
-      "description": "A token of a role this route does not admit, or a route with no token configured (`forbidden`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error403"
      },
      "404": {
-      "description": "Unknown name or id (`unknown_event`, `unknown_schedule`, `unknown_webhook`, `unknown_element`, `unknown_hook`, `not_found`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error404"
      },
      "405": {
-      "description": "Another method on a known path (`method_not_allowed`, with `Allow`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error405"
      },
      "413": {
-      "description": "Body over the limit (`too_large`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error413"
      },
      "415": {
-      "description": "A content type the route or endpoint does not take (`unsupported_media_type`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error415"
      },
      "422": {
-      "description": "Well-formed but not acceptable: a missing or misshapen param (`missing_param`, `wrong_shape`), an unknown trigger or field (`unknown_trigger`, `invalid_fields`), a schedule that cannot start (`invalid_schedule`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error422"
      }
     }
    },
@@ -1221,34 +794,13 @@ enum OpenAPIDocument {
       }
      },
      "401": {
-      "description": "No credentials, or wrong ones (`unauthorized`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error401"
      },
      "403": {
-      "description": "A token of a role this route does not admit, or a route with no token configured (`forbidden`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error403"
      },
      "405": {
-      "description": "Another method on a known path (`method_not_allowed`, with `Allow`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error405"
      }
     }
    }
@@ -1287,44 +839,16 @@ enum OpenAPIDocument {
       }
      },
      "401": {
-      "description": "No credentials, or wrong ones (`unauthorized`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error401"
      },
      "403": {
-      "description": "A token of a role this route does not admit, or a route with no token configured (`forbidden`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error403"
      },
      "404": {
-      "description": "Unknown name or id (`unknown_event`, `unknown_schedule`, `unknown_webhook`, `unknown_element`, `unknown_hook`, `not_found`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error404"
      },
      "405": {
-      "description": "Another method on a known path (`method_not_allowed`, with `Allow`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error405"
      }
     }
    }
@@ -1351,14 +875,7 @@ enum OpenAPIDocument {
       }
      },
      "405": {
-      "description": "Another method on a known path (`method_not_allowed`, with `Allow`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error405"
      }
     }
    }
@@ -1385,14 +902,7 @@ enum OpenAPIDocument {
       }
      },
      "405": {
-      "description": "Another method on a known path (`method_not_allowed`, with `Allow`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error405"
      }
     }
    }
@@ -1421,40 +931,111 @@ enum OpenAPIDocument {
       }
      },
      "401": {
-      "description": "No credentials, or wrong ones (`unauthorized`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error401"
      },
      "403": {
-      "description": "A token of a role this route does not admit, or a route with no token configured (`forbidden`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error403"
      },
      "405": {
-      "description": "Another method on a known path (`method_not_allowed`, with `Allow`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/Error405"
      }
     }
    }
   }
  },
  "components": {
+  "responses": {
+   "Error400": {
+    "description": "Malformed request: a body that is not JSON (`malformed_json`), an unreadable body (`malformed_body`), a bad query (`invalid_query`) or `Idempotency-Key` (`invalid_idempotency_key`).",
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
+      }
+     }
+    }
+   },
+   "Error401": {
+    "description": "No credentials, or wrong ones (`unauthorized`).",
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
+      }
+     }
+    }
+   },
+   "Error403": {
+    "description": "A token of a role this route does not admit, or a route with no token configured (`forbidden`).",
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
+      }
+     }
+    }
+   },
+   "Error404": {
+    "description": "Unknown name or id (`unknown_event`, `unknown_schedule`, `unknown_webhook`, `unknown_element`, `unknown_hook`, `not_found`).",
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
+      }
+     }
+    }
+   },
+   "Error405": {
+    "description": "Another method on a known path (`method_not_allowed`, with `Allow`).",
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
+      }
+     }
+    }
+   },
+   "Error413": {
+    "description": "Body over the limit (`too_large`).",
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
+      }
+     }
+    }
+   },
+   "Error415": {
+    "description": "A content type the route or endpoint does not take (`unsupported_media_type`).",
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
+      }
+     }
+    }
+   },
+   "Error422": {
+    "description": "Well-formed but not acceptable: a missing or misshapen param (`missing_param`, `wrong_shape`), an unknown trigger or field (`unknown_trigger`, `invalid_fields`), a schedule that cannot start (`invalid_schedule`).",
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
+      }
+     }
+    }
+   },
+   "Error503": {
+    "description": "The backlog is over its limit (`backlog_full`, with `Retry-After`) or the store cannot take the event (`store_unavailable`).",
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
+      }
+     }
+    }
+   }
+  },
   "securitySchemes": {
    "bearerAuth": {
     "type": "http",
