@@ -59,7 +59,8 @@ import Testing
         try await Self.live(fastPath: fastPath) { port in
             for (method, path, allow) in [("OPTIONS", "/api/v1/runs", "GET, HEAD"), ("TRACE", "/api/v1/runs", "GET, HEAD"), ("OPTIONS", "/api/v1/hooks/updateIncident", "POST"),
                                           ("TRACE", "/api/v1/hooks/updateIncident", "POST"), ("PUT", "/api/v1/schedules/sch_1", "GET, HEAD"),
-                                          ("DELETE", "/api/v1/schedules", "GET, POST, HEAD"), ("HEAD", "/api/v1/hooks/updateIncident", "POST")] {
+                                          ("DELETE", "/api/v1/schedules", "GET, POST, HEAD"), ("HEAD", "/api/v1/hooks/updateIncident", "POST"),
+                                          ("QUERY", "/healthz", "GET, HEAD")] {
                 let answers = try await RawHTTP.onThread { try RawHTTP.exchange(port: port, "\(method) \(path) HTTP/1.1\r\nHost: x\r\n\r\n", answers: 1, bodiless: method == "HEAD") }
                 #expect(answers.first?.status == 405, "\(method) \(path)")
                 #expect(answers.first?.fields["allow"] == allow, "\(method) \(path): \(String(describing: answers.first?.fields))")

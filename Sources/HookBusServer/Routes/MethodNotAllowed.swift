@@ -8,7 +8,8 @@ extension Hummingbird.Router {
     /// router's generated HEAD endpoints where GET is registered.
     ///
     /// Hummingbird's trie answers a known path with an unregistered method as it answers an
-    /// unknown path (404). A method outside `knownMethods` (an extension method) still gets 404.
+    /// unknown path (404). A method outside `knownMethods` (an extension method) still gets 404;
+    /// QUERY (the safe method with a body, which API testers send) is among the known.
     func addMethodNotAllowed() {
         var byPath: [(path: RouterPath, methods: [HTTPRequest.Method])] = []
         for route in routes {
@@ -31,5 +32,7 @@ extension Hummingbird.Router {
         }
     }
 
-    static var knownMethods: [HTTPRequest.Method] { [.get, .head, .post, .put, .delete, .patch, .options, .trace, .connect] }
+    static var knownMethods: [HTTPRequest.Method] { [.get, .head, .post, .put, .delete, .patch, .options, .trace, .connect, query] }
+
+    static var query: HTTPRequest.Method { HTTPRequest.Method("QUERY")! }
 }
