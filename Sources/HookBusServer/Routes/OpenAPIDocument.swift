@@ -474,9 +474,10 @@ enum OpenAPIDocument {
       "in": "query",
       "required": false,
       "schema": {
-       "type": "string"
+       "type": "string",
+       "pattern": "^([0-9]{1,9}[smhd]|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,3})?Z)$"
       },
-      "description": "ISO 8601, or an age like 30m, 12h, 7d."
+      "description": "A UTC time (`2026-12-03T10:00:00Z`), or an age like 30m, 12h, 7d."
      },
      {
       "name": "after",
