@@ -69,10 +69,14 @@ public struct DefinitionWatcher: Service {
         var result: [String: String] = [:]
         for folder in folders {
             for file in DefinitionLoader.yamlFilePaths(under: folder) {
-                let attributes = try? FileManager.default.attributesOfItem(atPath: file)
-                let size = (attributes?[.size] as? NSNumber)?.intValue ?? -1
-                let modified = (attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
-                result[file] = "\(size)@\(modified)"
+                // `stat` follows a symbolic link (as the loader does): an edit of the file a
+                // link points at is a change. A file that vanished meanwhile is one too.
+                var info = stat()
+                guard stat(file, &info) == 0 else {
+                    result[file] = "gone"
+                    continue
+                }
+                result[file] = "\(info.st_size)@\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
             }
         }
         return result

@@ -152,11 +152,11 @@ public struct DefinitionLoader: Sendable {
     static func notAFile(_ path: String) -> String? {
         var info = stat()
         guard stat(path, &info) == 0 else {
-            switch errno {
-            case ELOOP: return "a symbolic link loop"
-            case ENOENT: return "a symbolic link to nothing"
-            default: return "not examinable (\(String(cString: strerror(errno))))"
-            }
+            let error = errno
+            var link = stat()
+            // Only a link that is there can lead nowhere; a path that is not there is missing.
+            guard lstat(path, &link) == 0, link.st_mode & S_IFMT == S_IFLNK else { return error == ENOENT ? nil : "not examinable (\(String(cString: strerror(error))))" }
+            return error == ELOOP ? "a symbolic link loop" : "a symbolic link to nothing"
         }
         switch info.st_mode & S_IFMT {
         case S_IFREG: break

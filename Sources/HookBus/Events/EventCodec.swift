@@ -204,7 +204,11 @@ extension Event {
         let sinceReference = date.timeIntervalSinceReferenceDate
         let whole = sinceReference.rounded(.down)
         var seconds = time_t(Int64(whole) + 978_307_200)
-        let milliseconds = min(999, Int((sinceReference - whole) * 1000))
+        // Five microseconds of margin before truncating: a `Date` holds up to a couple of
+        // microseconds of rounding at the times a record may carry (`Event.validReceivedAt`),
+        // and without it `.790` read back as 0.7899999… would be written `.789` (an exported
+        // event read back would not be the same). Capped, so it never carries into the second.
+        let milliseconds = min(999, Int((sinceReference - whole) * 1000 + 0.005))
         var parts = tm()
         gmtime_r(&seconds, &parts)
         var bytes: [UInt8] = []
@@ -231,7 +235,7 @@ extension Event {
 
     /// When a recorded event may have been received: a record from before 1970 or after 2499 is
     /// refused rather than kept with a time that would not be written back the same (a `Date`
-    /// past that holds more than a microsecond of rounding).
+    /// past that holds more rounding than `formatDate`'s margin).
     static let validReceivedAt = Date(timeIntervalSince1970: 0)...Date(timeIntervalSince1970: 16_725_225_600)
 
     static func parseDate(_ text: String) -> Date? {
@@ -277,10 +281,6 @@ extension Event {
         let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
         let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
         let days = era * 146_097 + dayOfEra - 719_468
-        // Five microseconds more than written: a `Date` holds up to a microsecond of rounding
-        // at the times a record may carry (`Event.validReceivedAt`), and without the margin
-        // `.790` could be kept as 0.7899999… and written back as `.789` (an export read back
-        // would not be the same event).
-        return Date(timeIntervalSince1970: Double(days * 86400 + hour * 3600 + minute * 60 + second) + fraction + (fraction > 0 ? 0.000_005 : 0))
+        return Date(timeIntervalSince1970: Double(days * 86400 + hour * 3600 + minute * 60 + second) + fraction)
     }
 }
