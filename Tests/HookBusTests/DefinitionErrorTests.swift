@@ -243,13 +243,59 @@ import Testing
         let started = ContinuousClock.now
         let messages = DefinitionLoader().load([folder.path]).messages(relativeTo: folder)
         let elapsed = ContinuousClock.now - started
-        #expect(messages.contains("bomb.yaml:2:10: error: YAML alias '*a0' is not allowed: aliases can expand without bound, write the value out instead"), "\(messages)")
+        // Level 4's eighth alias of a3 (11,111 nodes each) takes the nodes aliases add past 100,000.
+        #expect(messages.contains("bomb.yaml:5:45: error: YAML alias '*a3' takes what aliases expand to past the limit of 100000 nodes or 8388608 bytes of text; refusing to expand it"), "\(messages)")
         #expect(messages.contains("deep.yaml:1:66: error: nesting is deeper than 64 levels; refusing to parse"), "\(messages)")
         #expect(messages.contains { $0.hasPrefix("deepblock.yaml:64:") && $0.hasSuffix("nesting is deeper than 64 levels; refusing to parse") }, "\(messages)")
         #expect(messages.contains("binary.yaml:1:5: error: file is binary (it contains a NUL byte), not YAML"), "\(messages)")
         #expect(messages.contains("latin1.yml:1:10: error: file is not valid UTF-8 text (byte 9)"), "\(messages)")
         #expect(messages.contains("huge.yaml: error: file is larger than the 8388608-byte limit for YAML files"))
         // Not a timing assertion on speed, only a guard against a hang: the whole load is bounded.
+        #expect(elapsed < .seconds(30))
+    }
+
+    /// An anchor for a repeated value is ordinary YAML and loads; only an expansion past the
+    /// budget is refused, wherever the alias hides (a tab after the colon is still a value).
+    @Test func aliasesWithinTheBudgetLoad() throws {
+        let folder = TempFolder()
+        folder.write("int.yaml", integrationYAML(attributes: """
+                mode:
+                  label: Mode
+                  type: list
+                  required: false
+                  values: &modes
+                    domain: Domain
+                    ip: IP Address
+                fallback_mode:
+                  label: Fallback mode
+                  type: list
+                  required: false
+                  values: *modes
+        """))
+        let result = DefinitionLoader().load([folder.path])
+        #expect(result.diagnostics.isEmpty, "\(result.diagnostics)")
+        let definition = try #require(result.catalog.integration(named: "Incident Tools")?.definition)
+        let expected = [ListValue(key: "domain", label: "Domain"), ListValue(key: "ip", label: "IP Address")]
+        #expect(definition.dataAttributes.map(\.values) == [expected, expected])
+    }
+
+    @Test func aliasExpansionPastTheBudgetIsRefusedInAnyDisguise() {
+        let folder = TempFolder()
+        // Tabs after the colons, and a wide first level: the budget counts libyaml's events, not
+        // what a lexical scan guesses.
+        var bomb = "a0: &a0 [" + Array(repeating: "lol", count: 1000).joined(separator: ",") + "]\n"
+        bomb += "a1:\t&a1 [" + Array(repeating: "*a0", count: 200).joined(separator: ",") + "]\n"
+        folder.write("tabs.yaml", bomb)
+        folder.write("key.yaml", "base: &k [x]\nmap: {*k : 1}\n")
+        folder.write("bytes.yaml", "a: &a '" + String(repeating: "x", count: 100_000) + "'\nb: [" + Array(repeating: "*a", count: 100).joined(separator: ", ") + "]\n")
+        let started = ContinuousClock.now
+        let messages = DefinitionLoader().load([folder.path]).messages(relativeTo: folder)
+        let elapsed = ContinuousClock.now - started
+        // 1,001 nodes each: the hundredth alias passes 100,000 nodes.
+        #expect(messages.contains { $0.hasPrefix("tabs.yaml:2:") && $0.contains("YAML alias '*a0' takes what aliases expand to past the limit") }, "\(messages)")
+        #expect(messages.contains("key.yaml:2:7: error: YAML alias '*k' is not allowed in a mapping key"), "\(messages)")
+        #expect(messages.contains { $0.hasPrefix("bytes.yaml:2:") && $0.contains("YAML alias '*a' takes what aliases expand to past the limit") }, "\(messages)")
+        // A guard against a hang, not a timing of the machine.
         #expect(elapsed < .seconds(30))
     }
 

@@ -8,10 +8,15 @@ public struct YAMLLimits: Sendable, Hashable {
     public var maximumBytes: Int
     /// Deepest nesting accepted (block levels plus flow brackets); real definitions stay under 10.
     public var maximumDepth: Int
+    /// Most nodes that aliases may add to a file, all aliases together (a repeated list of
+    /// values adds a few dozen; a "billion laughs" file adds a billion). Scalar bytes that
+    /// aliases add are bounded by `maximumBytes`.
+    public var maximumAliasNodes: Int
 
-    public init(maximumBytes: Int = 8 << 20, maximumDepth: Int = 64) {
+    public init(maximumBytes: Int = 8 << 20, maximumDepth: Int = 64, maximumAliasNodes: Int = 100_000) {
         self.maximumBytes = maximumBytes
         self.maximumDepth = maximumDepth
+        self.maximumAliasNodes = maximumAliasNodes
     }
 
     public static let `default` = YAMLLimits()
@@ -22,8 +27,8 @@ struct YAMLDocument {
     let root: Node?
     let diagnostics: [Diagnostic]
 
-    /// Reads `url` and parses it, refusing oversized, binary, alias-bearing and over-deep input
-    /// before the parser sees it.
+    /// Reads `url` and parses it, refusing oversized, binary and over-deep input before the
+    /// parser sees it, and aliases that expand past the budget before anything walks the tree.
     static func load(url: URL, displayPath: String, limits: YAMLLimits) -> YAMLDocument {
         var sink = DiagnosticSink(file: displayPath)
         // Opened only when it is a regular file: a FIFO or a device would block the read, or
@@ -79,10 +84,22 @@ struct YAMLDocument {
             switch error {
             case let .tooDeep(line, column, limit):
                 sink.error("nesting is deeper than \(limit) levels; refusing to parse", at: SourcePosition(line: line, column: column))
-            case let .alias(line, column, name):
-                sink.error("YAML alias '*\(name)' is not allowed: aliases can expand without bound, write the value out instead", at: SourcePosition(line: line, column: column))
             }
             return YAMLDocument(root: nil, diagnostics: sink.diagnostics)
+        }
+        // Any `*` may start an alias; a file without one (most) skips the counting pass.
+        if text.utf8.contains(UInt8(ascii: "*")) {
+            do {
+                try YAMLAliasBudget.check(text, maximumNodes: limits.maximumAliasNodes, maximumBytes: limits.maximumBytes)
+            } catch {
+                switch error {
+                case let .exceeded(line, column, name, nodes, bytes):
+                    sink.error("YAML alias '*\(name)' takes what aliases expand to past the limit of \(nodes) nodes or \(bytes) bytes of text; refusing to expand it", at: SourcePosition(line: line, column: column))
+                case let .aliasInKey(line, column, name):
+                    sink.error("YAML alias '*\(name)' is not allowed in a mapping key", at: SourcePosition(line: line, column: column))
+                }
+                return YAMLDocument(root: nil, diagnostics: sink.diagnostics)
+            }
         }
         do {
             let root = try Yams.compose(yaml: text)

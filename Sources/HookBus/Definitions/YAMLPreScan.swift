@@ -4,9 +4,9 @@
 /// - Nesting depth: Yams composes documents recursively, so `[[[[…` a few hundred thousand deep
 ///   would overflow the stack. The scan bounds depth (block indentation levels, `- ` entries and
 ///   flow brackets) and refuses anything deeper than `maximumDepth`.
-/// - Aliases: a YAML alias (`*name`) refers to an anchored node; nine levels of ten aliases expand
-///   to a billion nodes (the "billion laughs" attack). No exported SOAR definition uses aliases, so
-///   HookBus refuses them in every file it reads rather than trying to bound the expansion.
+///
+/// Aliases are bounded by `YAMLAliasBudget`, which reads libyaml's own events rather than
+/// guessing where an alias starts (a tab after `key:` is enough to fool a lexical guess).
 ///
 /// It also remembers where block scalars (`code: |`) end, so a parse error right after one can
 /// say that the code ended early because a line was indented less than the block's content.
@@ -21,7 +21,6 @@ struct YAMLPreScan {
 
     enum Problem: Error {
         case tooDeep(line: Int, column: Int, limit: Int)
-        case alias(line: Int, column: Int, name: String)
     }
 
     private(set) var blockScalars: [BlockScalar] = []
@@ -115,10 +114,6 @@ struct YAMLPreScan {
                     atTokenStart = true
                     column += 1
                     continue
-                case UInt8(ascii: "*") where atTokenStart:
-                    var end = column + 1
-                    while end < line.count, !Self.endsAnchorName(line[end]) { end += 1 }
-                    throw .alias(line: lineNumber, column: column + 1, name: String(decoding: line[(column + 1)..<end], as: UTF8.self))
                 case UInt8(ascii: "|"), UInt8(ascii: ">") where atTokenStart && flowDepth == 0:
                     // A block scalar header: its content is the following more-indented lines.
                     blockScalars.append(BlockScalar(headerLine: lineNumber, contentIndent: 0, endLine: nil))
@@ -143,9 +138,5 @@ struct YAMLPreScan {
                 throw .tooDeep(line: lineNumber, column: indent + 1, limit: maximumDepth)
             }
         }
-    }
-
-    private static func endsAnchorName(_ byte: UInt8) -> Bool {
-        byte == UInt8(ascii: " ") || byte == UInt8(ascii: ",") || byte == UInt8(ascii: "]") || byte == UInt8(ascii: "}") || byte == UInt8(ascii: "\t")
     }
 }
