@@ -13,7 +13,7 @@ let package = Package(
     // The main package through a link named after it (`Fuzz/run` makes it): a path
     // dependency is known by its folder's name, which a clone need not have.
     dependencies: [.package(path: ".deps/hookbus")],
-    targets: ["FuzzJSON", "FuzzEventCodec", "FuzzDefinitions", "FuzzOutputPath", "FuzzSignatures"].map { name in
+    targets: ["FuzzJSON", "FuzzEventCodec", "FuzzDefinitions", "FuzzOutputPath", "FuzzSignatures", "FuzzForms"].map { name in
         .executableTarget(
             name: name,
             dependencies: ["FuzzSupport", .product(name: "HookBus", package: "hookbus")]
