@@ -60,12 +60,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The exec helper that confines every trigger run (Landlock, namespaces, rlimits): C,
+        // small and fast to start (see its header). A dependency of the tool so that
+        // `swift run hookbus` builds it too; found next to the running executable.
+        .executableTarget(name: "hookbus-sandbox"),
         // The command-line tool: thin subcommands over the core and the server.
         .executableTarget(
             name: "hookbus",
             dependencies: [
                 "HookBus",
                 "HookBusServer",
+                "hookbus-sandbox",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

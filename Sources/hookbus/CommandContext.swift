@@ -9,6 +9,8 @@ struct CommandContext {
     let catalog: Catalog
     let configuration: HookBusConfiguration
     let interpreters: Interpreters
+    /// How runs are confined here (`runner.sandbox`), probed once.
+    let sandbox: Sandbox
     let configPath: String?
 
     /// - Parameter secrets: which secrets the command reads (`.runs` unless it serves, or only
@@ -34,6 +36,15 @@ struct CommandContext {
         catalog = loaded.catalog
         self.configuration = configuration
         interpreters = Interpreters(configured: configuration.interpreters)
+        do {
+            sandbox = try Sandbox.resolve(setting: configuration.sandbox, user: configuration.sandboxUser,
+                                          readPaths: configuration.sandboxRead, interpreters: interpreters)
+        } catch {
+            throw CommandFailure("\(error)")
+        }
+        if let warning = sandbox.warning, !quiet {
+            FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
+        }
         self.configPath = configPath
     }
 

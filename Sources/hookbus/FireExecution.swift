@@ -83,7 +83,7 @@ extension CommandContext {
     /// The engine over the configured SQLite file and the real process runner.
     func makeEngine() throws -> Engine {
         let store = try SQLiteStore(path: configuration.databasePath)
-        let runner = ProcessRunner(interpreters: interpreters, configuration: configuration)
+        let runner = ProcessRunner(interpreters: interpreters, configuration: configuration, sandbox: sandbox)
         return Engine(store: store, router: router, runner: runner)
     }
 }

@@ -103,7 +103,7 @@ struct LocalReplayer {
     func redrive(eventID: String?, since: Date?, summary: inout ReplaySummary) async throws {
         let store = try SQLiteStore(path: context.configuration.databasePath)
         let engine = Engine(store: store, router: context.router,
-                            runner: ProcessRunner(interpreters: context.interpreters, configuration: context.configuration))
+                            runner: ProcessRunner(interpreters: context.interpreters, configuration: context.configuration, sandbox: context.sandbox))
         var ids: [String] = []
         if let eventID {
             guard try await store.event(id: eventID) != nil else { throw CommandFailure.exit("no stored event with id '\(eventID)'") }

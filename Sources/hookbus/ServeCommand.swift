@@ -53,7 +53,8 @@ struct ServeCommand: AsyncParsableCommand {
         let engine: Engine
         do {
             let store = try SQLiteStore(path: configuration.databasePath)
-            let runner = ProcessRunner(interpreters: context.interpreters, configuration: configuration)
+            let runner = ProcessRunner(interpreters: context.interpreters, configuration: configuration, sandbox: context.sandbox)
+            if let warning = context.sandbox.warning { logger.warning("\(warning)") } else { logger.notice("runs sandboxed: \(context.sandbox.summary)") }
             // Runs orphaned by a process that died (kill -9, a crash), and their folders.
             do throws(RunFolderError) {
                 let sweep = try runner.folders.sweepAbandoned()

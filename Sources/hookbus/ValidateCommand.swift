@@ -25,12 +25,27 @@ struct ValidateCommand: ParsableCommand {
         let interpreters = Interpreters(configured: configured?.configuration?.interpreters ?? [:])
         let configErrors = configured?.diagnostics.filter { $0.severity == .error }.count ?? 0
         let runFolders = RunFolders(configured: configured?.configuration?.runDirectory)
+        // How runs would be confined here; a sandbox that cannot be set up as configured
+        // (`required` on a kernel without Landlock, an unknown sandbox_user) is an error.
+        var sandboxLine: String
+        var sandboxErrors = 0
+        do {
+            let configuration = configured?.configuration
+            let sandbox = try Sandbox.resolve(setting: configuration?.sandbox ?? .auto, user: configuration?.sandboxUser ?? "nobody",
+                                              readPaths: configuration?.sandboxRead ?? [], interpreters: interpreters)
+            sandboxLine = sandbox.warning.map { "warning: \($0)" } ?? "sandbox: \(sandbox.summary)"
+        } catch {
+            sandboxLine = "error: \(error)"
+            sandboxErrors = 1
+        }
         if json {
             var report = ValidationReport(result)
             report.diagnostics += configured?.diagnostics ?? []
             report.errors += configErrors
             report.interpreters = Dictionary(uniqueKeysWithValues: interpreters.resolutions.values.map { ($0.type.rawValue, $0.path ?? "not found") })
             report.runFolders = runFolders.root
+            report.sandbox = sandboxLine
+            report.errors += sandboxErrors
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             FileHandle.standardOutput.write(try encoder.encode(report))
@@ -44,8 +59,9 @@ struct ValidateCommand: ParsableCommand {
                 print("interpreter \(resolution.type.rawValue): \(resolution.path ?? "not found (\(resolution.command))") [\(resolution.how)]")
             }
             print("run folders: under \(runFolders.root) (\(runFolders.memoryBacked ? "in memory" : "on disk"))")
+            print(sandboxLine)
         }
-        if result.errorCount + configErrors > 0 { throw ExitCode(1) }
+        if result.errorCount + configErrors + sandboxErrors > 0 { throw ExitCode(1) }
     }
 }
 
@@ -60,6 +76,8 @@ struct ValidationReport: Encodable {
     var warnings: Int
     var summary: String
     var interpreters: [String: String] = [:]
+    /// How runs would be confined: `sandbox: …`, `warning: …` or `error: …`.
+    var sandbox: String?
     var runFolders = ""
 
     init(_ result: DefinitionLoadResult) {

@@ -67,7 +67,7 @@ import Testing
         Self.hooks(scratch)
         // Runs wait for the gate file: until it exists nothing leaves the backlog, so the server
         // stays full (503) and the replay cannot finish before the restart.
-        let gate = scratch.url.appendingPathComponent("gate").path
+        let gate = scratch.state + "/gate"  // (runs see it through runner.sandbox_read)
         scratch.write("hooks/t.yaml", "integration: 'Ops'\nname: 'Check'\ntype: Trigger\nscript:\n  code: |\n    while [ ! -e '\(gate)' ]; do sleep 0.05; done\n    echo \"ok $HOOKBUS_EVENT_ID\"\nhook: [newIncident]\n")
         var lines: [String] = []
         for index in 0..<60 {
@@ -75,7 +75,7 @@ import Testing
         }
         scratch.write("events.jsonl", lines.joined(separator: "\n") + "\n")
         // A tiny backlog limit makes the server answer 503 while it catches up.
-        scratch.write("hookbus.yaml", "server: {backlog_limit: 5}\nrunner: {concurrency: 2}\n")
+        scratch.write("hookbus.yaml", "server: {backlog_limit: 5}\nrunner: {concurrency: 2, sandbox_read: ['\(scratch.state)']}\n")
         let server = try ServerProcess(directory: scratch.path, arguments: ["--hooks", "hooks"])
         let base = server.base
         let port = server.port

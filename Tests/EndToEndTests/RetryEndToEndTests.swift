@@ -11,8 +11,7 @@ import Testing
     /// `max_concurrency: 1` unless `pacedLimits` says otherwise): `PacedGate` on webhooks logs
     /// its start and end and waits for the gate too.
     static func hooks(_ scratch: Scratch, config: String, pacedLimits: String = "max_concurrency: 1") {
-        let state = scratch.path + "/state"
-        try? FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+        let state = scratch.state
         scratch.write("hooks/ops.yaml", "name: 'Ops'\nscript:\n  type: bash\nconfiguration:\n  data_attributes: {}\n")
         scratch.write("hooks/paced.yaml", "name: 'Paced'\nscript:\n  type: bash\nconfiguration:\n  data_attributes: {}\n")
         scratch.write("hooks/flaky.yaml", """
@@ -52,7 +51,7 @@ import Testing
             hook: [webhook]
             """)
         scratch.write("hookbus.yaml", """
-            runner: {concurrency: 2, grace: 1, run_dir: runs, timeout: 60}
+            runner: {concurrency: 2, grace: 1, run_dir: runs, timeout: 60, sandbox_write: ['\(state)']}
             webhooks: {load: {auth: {scheme: none}, triggers: ['Paced/PacedGate']}}
             integrations: {'Paced': {\(pacedLimits)}}
             \(config)
@@ -118,7 +117,7 @@ import Testing
             return done?["state"] == .string("done")
         }, "\(second.log)")
         let runs = try #require(done?["runs"]?.arrayValue)
-        #expect(runs.map { $0["outcome"] } == [.string("failed"), .string("succeeded")])
+        try #require(runs.map { $0["outcome"] } == [.string("failed"), .string("succeeded")], "\(runs)")
         #expect(runs[1]["previousRun"] == runs[0]["run"])
         #expect(runs[1]["attempt"] == .number("2"))
         #expect(Self.log(scratch) == ["k 1", "k 2"], "the retry ran once")
@@ -151,7 +150,7 @@ import Testing
             return done?["state"] == .string("done")
         }, "\(second.log)")
         let runs = try #require(done?["runs"]?.arrayValue)
-        #expect(runs.map { $0["outcome"] } == [.string("failed"), .string("interrupted"), .string("succeeded")])
+        try #require(runs.map { $0["outcome"] } == [.string("failed"), .string("interrupted"), .string("succeeded")], "\(runs)")
         #expect(runs.map { $0["attempt"] } == [.number("1"), .number("2"), .number("3")])
         #expect(runs[1]["previousRun"] == runs[0]["run"] && runs[2]["previousRun"] == runs[1]["run"])
         #expect(Self.log(scratch) == ["s 1", "s 2", "s 3"], "repeated once")

@@ -42,7 +42,7 @@ import Testing
         scratch.write("hooks/wait.yaml", action("Wait for scan"))
         scratch.write("hooks/force.yaml", action("Wait for scan, forced", extra: "re-execution: 'force'"))
         scratch.write("hooks/seen.yaml", "integration: 'Ops'\nname: 'Seen'\ntype: Trigger\nscript:\n  code: 'echo \"$payload\"'\nhook: [webhook]\n")
-        scratch.write("hookbus.yaml", "runner: {grace: 1}\n")
+        scratch.write("hookbus.yaml", "runner: {grace: 1, sandbox_write: ['\(scratch.state)']}\n")
     }
 
     static func start(_ server: ServerProcess, _ action: String, _ fields: String) async throws -> String {
@@ -62,13 +62,13 @@ import Testing
     }
 
     static func count(_ scratch: Scratch, _ file: String) -> Int {
-        Int((try? String(contentsOfFile: scratch.path + "/" + file, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
+        Int((try? String(contentsOfFile: scratch.state + "/" + file, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
     }
 
     @Test func stopsWhenItsConditionHoldsAcrossARestartAndTriggersSeeTheEnd() async throws {
         let scratch = Scratch()
         Self.setUp(scratch)
-        let state = scratch.path + "/scan.count"
+        let state = scratch.state + "/scan.count"
         let first = try ServerProcess(directory: scratch.path, arguments: ["--hooks", "hooks"])
         let id = try await Self.start(first, "Wait for scan", #"{"state_file": "\#(state)", "done_after": "3", "every": "1s", "expire": "1h", "wanted": "finished, failed"}"#)
         for _ in 0..<100 where Self.count(scratch, "scan.count") < 1 { try await Task.sleep(for: .milliseconds(50)) }
@@ -97,7 +97,7 @@ import Testing
         let server = try ServerProcess(directory: scratch.path, arguments: ["--hooks", "hooks"])
         defer { server.stop() }
         let started = try hookbus(["schedule", "start", "Ops", "Wait for scan", "--hooks", "hooks", "--json",
-                                   "--field", "state_file=\(scratch.path)/expire.count", "--field", "done_after=1000",
+                                   "--field", "state_file=\(scratch.state)/expire.count", "--field", "done_after=1000",
                                    "--field", "every=1s", "--field", "expire=2s", "--field", "wanted=finished"], in: scratch.path)
         #expect(started.status == 0, "\(started.stderr)")
         let id = try #require(try JSONParser.parse(started.stdout)["schedule"]?.stringValue)
@@ -117,7 +117,7 @@ import Testing
         Self.setUp(scratch)
         let server = try ServerProcess(directory: scratch.path, arguments: ["--hooks", "hooks"])
         defer { server.stop() }
-        let fields = { (file: String) in #"{"state_file": "\#(scratch.path)/\#(file)", "done_after": "1000", "pause": "3", "every": "1s", "expire": "4s", "wanted": "finished"}"# }
+        let fields = { (file: String) in #"{"state_file": "\#(scratch.state)/\#(file)", "done_after": "1000", "pause": "3", "every": "1s", "expire": "4s", "wanted": "finished"}"# }
         let skipping = try await Self.start(server, "Wait for scan", fields("skip.count"))
         let forcing = try await Self.start(server, "Wait for scan, forced", fields("force.count"))
         _ = try await Self.waitUntilEnded(server, skipping)

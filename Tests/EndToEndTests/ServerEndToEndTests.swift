@@ -6,9 +6,10 @@ import Testing
 @Suite(.serialized) struct ServerEndToEndTests {
     /// The bash integration `Ops` and a configuration with two run slots and run folders under
     /// the scratch folder's `runs`.
-    static func opsIntegration(_ scratch: Scratch) {
+    /// `sandboxWrite`: a folder the runs may write (they see only their own otherwise).
+    static func opsIntegration(_ scratch: Scratch, sandboxWrite: String? = nil) {
         scratch.write("hooks/int.yaml", "name: 'Ops'\nscript:\n  type: bash\nconfiguration:\n  data_attributes: {}\n")
-        scratch.write("hookbus.yaml", "runner: {concurrency: 2, grace: 1, run_dir: runs}\n")
+        scratch.write("hookbus.yaml", "runner: {concurrency: 2, grace: 1, run_dir: runs\(sandboxWrite.map { ", sandbox_write: ['\($0)']" } ?? "")}\n")
     }
 
     static func slowHooks(_ scratch: Scratch, sleep: String = "0.4") {
@@ -32,7 +33,21 @@ import Testing
 
     @Test func everyAcceptedEventRunsOnceEvenAcrossAKill9() async throws {
         let scratch = Scratch()
-        Self.slowHooks(scratch)
+        // Incidents 1 to 3 run at once; the others wait for a gate that opens only after the
+        // kill, so that the kill surely finds runs going on (however slow the machine).
+        let gate = scratch.state + "/gate"
+        Self.opsIntegration(scratch, sandboxWrite: scratch.state)
+        scratch.write("hooks/slow.yaml", """
+            integration: 'Ops'
+            name: 'Slow'
+            type: Trigger
+            script:
+              code: |
+                id=$(printf '%s' "$incidentsDetail" | sed -E 's/.*"id": *([0-9]+).*/\\1/')
+                [ "$id" -le 3 ] || while [ ! -e '\(gate)' ]; do sleep 0.05; done
+                echo "done $HOOKBUS_EVENT_ID"
+            hook: [newIncident]
+            """)
         var accepted: [String] = []
         let first = try ServerProcess(directory: scratch.path, arguments: ["--hooks", "hooks"])
         for incident in 1...12 {
@@ -47,6 +62,7 @@ import Testing
             try await Task.sleep(for: .milliseconds(50))
         }
         first.kill9()
+        FileManager.default.createFile(atPath: gate, contents: nil)
 
         let second = try ServerProcess(directory: scratch.path, arguments: ["--hooks", "hooks"])
         defer { second.stop() }
@@ -78,9 +94,9 @@ import Testing
 
     @Test func aRunOrphanedByAKill9IsEndedOnTheNextStart() async throws {
         let scratch = Scratch()
-        let marker = scratch.path + "/started-once"
-        let escaped = scratch.path + "/escaped.pid"
-        Self.opsIntegration(scratch)
+        let marker = scratch.state + "/started-once"
+        let escaped = scratch.state + "/escaped.pid"
+        Self.opsIntegration(scratch, sandboxWrite: scratch.state)
         // The first attempt would sleep far past the test, with a child that leaves the run's
         // folder and process group; the repeat finds the marker and ends at once.
         scratch.write("hooks/stuck.yaml", """

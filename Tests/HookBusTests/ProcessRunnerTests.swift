@@ -12,7 +12,7 @@ struct RunnerFixture {
 
     /// `integrations`: (name, language, attributes YAML) ; `actions`: (file, YAML).
     init(language: String = "python", attributes: String? = nil, actions: [(String, String)], config: String = "", environment: [String: String] = [:],
-         concurrency: Int = 4, outputLimit: Int = 1 << 20, grace: Double = 0.5) throws {
+         concurrency: Int = 4, outputLimit: Int = 1 << 20, grace: Double = 0.5, runRoot: String? = nil) throws {
         folder.write("hooks/int.yaml", integrationYAML(language: language, attributes: attributes ?? "    note:\n      label: Note\n      type: text\n      required: false"))
         for (file, yaml) in actions { folder.write("hooks/\(file)", yaml) }
         let loaded = DefinitionLoader().load([folder.url.appendingPathComponent("hooks").path])
@@ -24,7 +24,7 @@ struct RunnerFixture {
         router = Router(catalog: loaded.catalog, configuration: configuration)
         store = try SQLiteStore(path: folder.url.appendingPathComponent("data/hookbus.sqlite").path)
         let runner = ProcessRunner(interpreters: Interpreters(configured: [:]), outputLimit: outputLimit, graceSeconds: grace,
-                                   folders: RunFolders(configured: folder.url.appendingPathComponent("runs").path))
+                                   folders: RunFolders(configured: runRoot ?? folder.url.appendingPathComponent("runs").path))
         engine = Engine(store: store, router: router, runner: runner)
     }
 
@@ -175,10 +175,11 @@ struct RunnerFixture {
 
     @Test func runsAboutTheSameIncidentKeepArrivalOrderAndNeverOverlap() async throws {
         let folder = TempFolder()
-        let log = folder.url.appendingPathComponent("order.log").path
+        let shared = folder.sharedWithRuns("shared")
+        let log = shared + "/order.log"
         let code = #"id=$(echo "$incidentsDetail" | sed -E 's/.*"id": *([0-9]+).*"seq": *([0-9]+).*/\1 \2/'); echo "start $id" >> "$note"; sleep 0.05; echo "end $id" >> "$note""#
         let fixture = try RunnerFixture(language: "bash", actions: [("o.yaml", triggerYAML("Order", hooks: ["newIncident"], code: code))],
-                                        config: "integrations: {'Incident Tools': {settings: {note: '\(log)'}}}", concurrency: 4)
+                                        config: "integrations: {'Incident Tools': {settings: {note: '\(log)'}, sandbox_write: ['\(shared)']}}", concurrency: 4)
         var plans: [Engine.Plan] = []
         for seq in 0..<8 {
             for incident in 1...4 {

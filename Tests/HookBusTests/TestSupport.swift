@@ -15,6 +15,16 @@ final class TempFolder {
         try? FileManager.default.removeItem(at: url)
     }
 
+    /// A folder that sandboxed runs may write to once the configuration lists it in
+    /// `sandbox_write`: writable by anyone, since as root HookBus runs triggers as `nobody`.
+    func sharedWithRuns(_ relative: String) -> String {
+        let folder = url.appendingPathComponent(relative)
+        try! FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o777])
+        chmod(url.path, 0o755)
+        chmod(folder.path, 0o777)
+        return folder.path
+    }
+
     /// Writes `text` at `relative` (folders created) and returns the full path.
     @discardableResult
     func write(_ relative: String, _ text: String) -> String {

@@ -70,12 +70,8 @@ extension ConfigurationLoader {
         if let node = section["retry"] {
             instance.retry = retryPolicy(node, key: "integrations.\(name).retry", over: global, reader: &reader)
         }
-        if let node = section["action_retry"], let view = reader.mapping(node, key: "action_retry") {
-            for entry in view.entries {
-                if !integration.actions.contains(where: { $0.name == entry.key }) {
-                    reader.sink.error("integration '\(name)' has no action '\(entry.key)'\(Suggestion.hint(for: entry.key, in: integration.actions.map(\.name)))", at: reader.position(entry.keyNode))
-                    continue
-                }
+        if let node = section["action_retry"] {
+            for entry in actionEntries(node, key: "action_retry", of: integration, reader: &reader) {
                 if let policy = retryPolicy(entry.value, key: "integrations.\(name).action_retry.\(entry.key)", over: instance.retry ?? global, reader: &reader) {
                     instance.actionRetries[entry.key] = policy
                 }
@@ -96,5 +92,20 @@ extension ConfigurationLoader {
                 reader.sink.error("'max_per_minute' of integration '\(name)' is at most 60000000 (a million a second), not '\(NodeReader.text(node))'", at: reader.position(node))
             }
         }
+    }
+
+    /// The entries of a per-action mapping (`action_retry`, `action_timeouts`, `action_limits`)
+    /// that name an action of `integration`; any other is an error with a "did you mean".
+    func actionEntries(_ node: Node, key: String, of integration: Integration, reader: inout NodeReader) -> [(key: String, value: Node)] {
+        guard let view = reader.mapping(node, key: key) else { return [] }
+        var entries: [(key: String, value: Node)] = []
+        for entry in view.entries {
+            guard integration.actions.contains(where: { $0.name == entry.key }) else {
+                reader.sink.error("integration '\(integration.name)' has no action '\(entry.key)'\(Suggestion.hint(for: entry.key, in: integration.actions.map(\.name)))", at: reader.position(entry.keyNode))
+                continue
+            }
+            entries.append((entry.key, entry.value))
+        }
+        return entries
     }
 }

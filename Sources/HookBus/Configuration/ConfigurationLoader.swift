@@ -125,7 +125,8 @@ public struct ConfigurationLoader: Sendable {
 
     private func readRunner(_ node: Node?, into configuration: inout HookBusConfiguration, reader: inout NodeReader) {
         guard let node, let view = reader.mapping(node, key: "runner") else { return }
-        _ = reader.reportUnknownKeys(in: view, known: ["concurrency", "timeout", "grace", "output_limit", "run_dir", "locale"], context: "runner")
+        _ = reader.reportUnknownKeys(in: view, known: ["concurrency", "timeout", "grace", "output_limit", "run_dir", "locale", "sandbox", "sandbox_user", "sandbox_read", "sandbox_write", "limits"], context: "runner")
+        readSandboxSettings(view, into: &configuration, reader: &reader)
         if let n = view["concurrency"].flatMap({ positiveNumber($0, key: "runner.concurrency", reader: &reader) }) { configuration.concurrency = Int(n) }
         if let n = view["timeout"].flatMap({ positiveNumber($0, key: "runner.timeout", reader: &reader) }) { configuration.timeoutSeconds = n }
         if let n = view["grace"].flatMap({ positiveNumber($0, key: "runner.grace", reader: &reader) }) { configuration.graceSeconds = n }
@@ -189,16 +190,15 @@ public struct ConfigurationLoader: Sendable {
             let section = configured[integration.name]
             var settings: MappingView?
             if let section {
-                _ = reader.reportUnknownKeys(in: section.view, known: ["settings", "timeout", "action_timeouts", "retry", "action_retry", "order", "max_concurrency", "max_per_minute"],
+                _ = reader.reportUnknownKeys(in: section.view, known: ["settings", "timeout", "action_timeouts", "retry", "action_retry", "order", "max_concurrency", "max_per_minute",
+                                                                                "network", "limits", "action_limits", "sandbox_read", "sandbox_write"],
                                              context: "integration '\(integration.name)'")
                 readDeliverySettings(section.view, integration: integration, global: configuration.retryPolicy, into: &instance, reader: &reader)
+                readRunPolicy(section.view, integration: integration, global: configuration.limits, into: &instance, reader: &reader)
                 settings = section.view["settings"].flatMap { reader.mapping($0, key: "settings") }
                 instance.timeoutSeconds = section.view["timeout"].flatMap { positiveNumber($0, key: "timeout", reader: &reader) }
-                if let timeouts = section.view["action_timeouts"].flatMap({ reader.mapping($0, key: "action_timeouts") }) {
-                    for entry in timeouts.entries {
-                        if !integration.actions.contains(where: { $0.name == entry.key }) {
-                            reader.sink.error("integration '\(integration.name)' has no action '\(entry.key)'\(Suggestion.hint(for: entry.key, in: integration.actions.map(\.name)))", at: reader.position(entry.keyNode))
-                        }
+                if let node = section.view["action_timeouts"] {
+                    for entry in actionEntries(node, key: "action_timeouts", of: integration, reader: &reader) {
                         if let seconds = positiveNumber(entry.value, key: entry.key, reader: &reader) { instance.actionTimeouts[entry.key] = seconds }
                     }
                 }

@@ -26,6 +26,15 @@ public struct HookBusConfiguration: Sendable {
         public var order: OrderMode = .strict
         /// `max_concurrency` and `max_per_minute`.
         public var limits = IntegrationLimits()
+        /// `network:` whether its runs may use the network (nil: yes).
+        public var network: Bool?
+        /// `limits:` resource limits of its runs, over `runner.limits`; nil for those.
+        public var resourceLimits: ResourceLimits?
+        /// `action_limits:` per action name, over the integration's.
+        public var actionResourceLimits: [String: ResourceLimits] = [:]
+        /// `sandbox_read:` and `sandbox_write:` extra paths its runs may read or write.
+        public var sandboxRead: [String] = []
+        public var sandboxWrite: [String] = []
 
         public init() {}
     }
@@ -57,6 +66,16 @@ public struct HookBusConfiguration: Sendable {
     public var retryPolicy: RetryPolicy = .default
     /// `runner.run_dir`: where run folders go; nil for the memory-backed default (`RunFolders`).
     public var runDirectory: String?
+    /// `runner.sandbox`: whether runs are confined (see `Sandbox`).
+    public var sandbox: SandboxSetting = .auto
+    /// `runner.sandbox_user`: the user runs become when HookBus runs as root.
+    public var sandboxUser: String = "nobody"
+    /// `runner.sandbox_read` and `runner.sandbox_write`: extra paths every run may read or
+    /// write (as root, writable by `sandbox_user`).
+    public var sandboxRead: [String] = []
+    public var sandboxWrite: [String] = []
+    /// `runner.limits`: resource limits of every run.
+    public var limits: ResourceLimits = .default
     /// `runner.locale`: the `LANG` runs get; nil for none (the C locale, see `Router`).
     public var locale: String?
 
@@ -92,6 +111,16 @@ public struct HookBusConfiguration: Sendable {
     /// The time limit for a run of `action` of `integration`: action, then integration, then global.
     public func timeout(integration: String, action: String) -> Double {
         instances[integration]?.actionTimeouts[action] ?? instances[integration]?.timeoutSeconds ?? timeoutSeconds
+    }
+
+    /// What a run of `action` of `integration` may use: its network setting, limits (action,
+    /// then integration, then global) and extra paths (global and the integration's).
+    public func runPolicy(integration: String, action: String) -> RunPolicy {
+        let instance = instances[integration]
+        return RunPolicy(network: instance?.network ?? true,
+                         limits: instance?.actionResourceLimits[action] ?? instance?.resourceLimits ?? limits,
+                         readPaths: sandboxRead + (instance?.sandboxRead ?? []),
+                         writePaths: sandboxWrite + (instance?.sandboxWrite ?? []))
     }
 
     /// The retry policy of `action` of `integration`: action, then integration, then global.

@@ -1,10 +1,11 @@
 /// The invocation as the audit trail keeps it: interpreter type, argv and environment with
-/// secrets masked, and params (already stored with the event) replaced by their size.
+/// secrets masked, params (already stored with the event) replaced by their size, and the
+/// sandbox the run got (`sandbox`: its mode, network, limits and extra paths).
 ///
 /// Written straight to text, in the same form `JSONValue` would give (keys sorted): it is made
 /// for every run, and building a value tree first cost a trivial run a visible share of its CPU.
 enum AuditInvocation {
-    static func json(_ invocation: Invocation) -> String {
+    static func json(_ invocation: Invocation, sandbox: String? = nil) -> String {
         let params = invocation.hook.params
         func shown(_ entry: InvocationEntry) -> String {
             if case let .plain(text) = entry.value, params.contains(where: { $0.name == entry.name }) {
@@ -33,7 +34,9 @@ enum AuditInvocation {
             if index > 0 { output += "," }
             JSONValue.appendQuoted(name, to: &output)
         }
-        output += "],\"scriptType\":"
+        output += "]"
+        if let sandbox { output += ",\"sandbox\":" + sandbox }
+        output += ",\"scriptType\":"
         JSONValue.appendQuoted(invocation.scriptType.rawValue, to: &output)
         output += ",\"stdinBytes\":\(invocation.stdin.utf8.count),\"timeoutSeconds\":\(invocation.timeoutSeconds)}"
         return output

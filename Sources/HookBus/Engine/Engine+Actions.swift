@@ -32,7 +32,7 @@ extension Engine {
         do {
             try await store.recordAction(eventID: invocation.eventID, integration: integration, action: action, fields: fields, kind: kind)
             runID = try await store.runStarted(eventID: invocation.eventID, attempt: 1, integration: integration, trigger: action,
-                                               invocation: AuditInvocation.json(invocation), previousRun: nil, requestedBy: requestedBy, at: Date())
+                                               invocation: AuditInvocation.json(invocation, sandbox: runner.sandboxRecord(for: invocation)), previousRun: nil, requestedBy: requestedBy, at: Date())
         } catch {
             throw IntegrationError(.notRecorded, "the request could not be recorded in the audit trail, so nothing ran: \(error)")
         }

@@ -287,7 +287,7 @@ public final class Engine: Sendable {
         if let delay, delay > 0 { try? await Task.sleep(for: .milliseconds(Int64(delay * 1000))) }  // cancelled: starts sooner, as a stop does
         let runID = await audit("recording a run's start", event: stored.event.id) {
             try await store.runStarted(eventID: stored.event.id, attempt: planned.attempt, integration: invocation.integration,
-                                       trigger: invocation.trigger, invocation: AuditInvocation.json(invocation),
+                                       trigger: invocation.trigger, invocation: AuditInvocation.json(invocation, sandbox: runner.sandboxRecord(for: invocation)),
                                        previousRun: planned.previousRun, requestedBy: requestedBy, at: Date(), deferredRow: planned.deferred?.id)
         }
         gate.started(eventID: stored.event.id, ticket: planned.ticket, runID: runID)

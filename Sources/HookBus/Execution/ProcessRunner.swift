@@ -17,27 +17,39 @@ import Glibc
 /// started directly with the argv and environment of the invocation — no shell in between — in a
 /// new session, so that on a timeout the whole process group (background children included) is
 /// ended: SIGTERM, a grace period, then SIGKILL.
+///
+/// Each run is confined by `sandbox` (see `Sandbox`): the interpreter is started through the
+/// sandbox helper, which confines itself and then becomes the interpreter (same process, same
+/// argv, environment, stdin and process group).
 public struct ProcessRunner: TriggerRunner {
     public let interpreters: Interpreters
     public let outputLimit: Int
     public let graceSeconds: Double
     /// Where run folders are made.
     public let folders: RunFolders
+    /// How every run is confined.
+    public let sandbox: Sandbox
 
-    public init(interpreters: Interpreters, outputLimit: Int = 1 << 20, graceSeconds: Double = 5, folders: RunFolders = RunFolders()) {
+    public init(interpreters: Interpreters, outputLimit: Int = 1 << 20, graceSeconds: Double = 5, folders: RunFolders = RunFolders(),
+                sandbox: Sandbox = .automatic) {
         self.interpreters = interpreters
         self.outputLimit = outputLimit
         self.graceSeconds = graceSeconds
         self.folders = folders
+        self.sandbox = sandbox
         // A child that exits before reading all of its input must not kill HookBus with SIGPIPE.
         signal(SIGPIPE, SIG_IGN)
     }
 
     /// The runner as the configuration describes it (`runner.output_limit`, `runner.grace`,
-    /// `runner.run_dir`).
-    public init(interpreters: Interpreters, configuration: HookBusConfiguration) {
+    /// `runner.run_dir`), with the sandbox resolved from `runner.sandbox`.
+    public init(interpreters: Interpreters, configuration: HookBusConfiguration, sandbox: Sandbox) {
         self.init(interpreters: interpreters, outputLimit: configuration.outputLimitBytes, graceSeconds: configuration.graceSeconds,
-                  folders: RunFolders(configured: configuration.runDirectory))
+                  folders: RunFolders(configured: configuration.runDirectory), sandbox: sandbox)
+    }
+
+    public func sandboxRecord(for invocation: Invocation) -> String? {
+        sandbox.record(for: invocation.policy)
     }
 
     static func fileExtension(for type: ScriptType) -> String {
@@ -88,7 +100,12 @@ public struct ProcessRunner: TriggerRunner {
             case let .runFile(name): return folder + "/" + name
             }
         }
-        let arguments = [script] + invocation.arguments.map { "--\($0.name)=\(resolve($0.value))" }
+        var arguments = [script] + invocation.arguments.map { "--\($0.name)=\(resolve($0.value))" }
+        // Through the sandbox helper: its options, then the interpreter's own argv.
+        let program = sandbox.helper ?? interpreter
+        if sandbox.helper != nil {
+            arguments = sandbox.options(for: invocation.policy, runFolder: folder) + ["--", interpreter] + arguments
+        }
         var environment: [Environment.Key: String] = [:]
         for entry in invocation.environment {
             guard let key = Environment.Key(rawValue: entry.name) else { continue }
@@ -104,7 +121,7 @@ public struct ProcessRunner: TriggerRunner {
         let runStart = Date()
         do {
             let result = try await Subprocess.run(
-                .path(FilePath(interpreter)),
+                .path(FilePath(program)),
                 arguments: Arguments(arguments),
                 environment: .custom(environment),
                 workingDirectory: FilePath(folder),
@@ -145,6 +162,7 @@ public struct ProcessRunner: TriggerRunner {
             case nil:
                 break
             }
+            sandbox.explain(&run, policy: invocation.policy)
             return run
         } catch {
             try? stdinDescriptor.close()

@@ -79,10 +79,14 @@ public struct RunFolders: Sendable {
 
     /// Creates the root if needed, then refuses it unless it is a folder owned by this user that
     /// nobody else can write to.
+    ///
+    /// As root, the root is 0711 (others may pass through, not list): runs then become
+    /// `runner.sandbox_user`, who must reach its own run folder by path (HOME, the script).
     func ensureRoot() throws(RunFolderError) {
-        if mkdir(root, 0o700) != 0 && errno != EEXIST {
+        let mode: mode_t = geteuid() == 0 ? 0o711 : 0o700
+        if mkdir(root, mode) != 0 && errno != EEXIST {
             do {
-                try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true, attributes: [.posixPermissions: Int(mode)])
             } catch {
                 throw RunFolderError(message: "cannot make the run folder root \(root): \(error.localizedDescription)")
             }
@@ -94,6 +98,8 @@ public struct RunFolders: Sendable {
         guard status.st_mode & S_IFMT == S_IFDIR else {
             throw RunFolderError(message: "the run folder root \(root) is not a folder (a link or a file is there): remove it or set runner.run_dir")
         }
+        // (mkdir's mode is narrowed by the umask; an existing root made before keeps its own.)
+        if geteuid() == 0 && status.st_mode & 0o777 != mode && status.st_uid == 0 { chmod(root, mode) }
         guard status.st_uid == geteuid(), status.st_mode & 0o022 == 0 else {
             throw RunFolderError(message: "the run folder root \(root) belongs to uid \(status.st_uid) with mode \(String(status.st_mode & 0o777, radix: 8)); it must be this user's (uid \(geteuid())) and writable by nobody else: remove it or set runner.run_dir")
         }

@@ -68,4 +68,11 @@ public struct RunResult: Sendable, Hashable {
 public protocol TriggerRunner: Sendable {
     /// Runs `invocation` with `token` as its `--token`; never throws: every failure is a result.
     func run(_ invocation: Invocation, token: String) async -> RunResult
+    /// How `invocation` will be confined, as a JSON object for its audit record; nil when the
+    /// runner does not start processes.
+    func sandboxRecord(for invocation: Invocation) -> String?
+}
+
+extension TriggerRunner {
+    public func sandboxRecord(for invocation: Invocation) -> String? { nil }
 }

@@ -25,7 +25,7 @@ extension Router {
                           scriptType: integration.definition.script.type, code: action.code,
                           arguments: fieldEntries, environment: environment, stdin: stdin, files: [:], oversizedParams: [],
                           timeoutSeconds: configuration.timeout(integration: name, action: action.name), orderingKey: nil,
-                          resultSpec: ResultSpec(action))
+                          resultSpec: ResultSpec(action), policy: configuration.runPolicy(integration: name, action: action.name))
     }
 
     /// The values to run with (defaults filled in), or every problem at once.

@@ -54,6 +54,7 @@ extension Router {
         return Invocation(eventID: eventID, hook: .webhook, integration: name, trigger: "test connection",
                           scriptType: integration.definition.script.type, code: code,
                           arguments: instance.filter { !$0.value.isSecret }, environment: environment, stdin: "{}", files: [:], oversizedParams: [],
-                          timeoutSeconds: configuration.timeout(integration: name, action: "test connection"), orderingKey: nil)
+                          timeoutSeconds: configuration.timeout(integration: name, action: "test connection"), orderingKey: nil,
+                          policy: configuration.runPolicy(integration: name, action: "test connection"))
     }
 }

@@ -65,10 +65,12 @@ public struct Invocation: Sendable, Hashable {
     public let orderingKey: String?
     /// The action's `output` and `table_view`, evaluated on a JSON stdout.
     public let resultSpec: ResultSpec
+    /// What the run may use inside its sandbox: network, resource limits, extra paths.
+    public let policy: RunPolicy
 
     public init(eventID: String, hook: Hook, integration: String, trigger: String, scriptType: ScriptType, code: String,
                 arguments: [InvocationEntry], environment: [InvocationEntry], stdin: String, files: [String: String],
-                oversizedParams: [String], timeoutSeconds: Double, orderingKey: String?, resultSpec: ResultSpec = .none) {
+                oversizedParams: [String], timeoutSeconds: Double, orderingKey: String?, resultSpec: ResultSpec = .none, policy: RunPolicy = .default) {
         self.eventID = eventID
         self.hook = hook
         self.integration = integration
@@ -83,6 +85,7 @@ public struct Invocation: Sendable, Hashable {
         self.timeoutSeconds = timeoutSeconds
         self.orderingKey = orderingKey
         self.resultSpec = resultSpec
+        self.policy = policy
     }
 
     /// The configured secrets the run is given: its output is scrubbed of them.

@@ -24,6 +24,7 @@ public final class Router: Sendable {
         let tail: [InvocationEntry]
         let timeout: Double
         let resultSpec: ResultSpec
+        let policy: RunPolicy
     }
 
     /// `--token` and `--incmanurl`, the same for every run.
@@ -82,7 +83,8 @@ public final class Router: Sendable {
                     InvocationEntry("HOOKBUS_TRIGGER", .plain(trigger.name)),
                 ] + Self.processEnvironment(configuration),
                 timeout: configuration.timeout(integration: trigger.integration.name, action: trigger.name),
-                resultSpec: ResultSpec(trigger.action))
+                resultSpec: ResultSpec(trigger.action),
+                policy: configuration.runPolicy(integration: trigger.integration.name, action: trigger.name))
         }
         self.fixed = fixed
         fixedArguments = [InvocationEntry("token", .runToken), InvocationEntry("incmanurl", .plain(configuration.incidentSystemURL))]
@@ -235,6 +237,7 @@ public final class Router: Sendable {
             arguments: arguments, environment: environment, stdin: shared.stdin, files: files,
             oversizedParams: oversized,
             timeoutSeconds: parts?.timeout ?? configuration.timeout(integration: trigger.integration.name, action: trigger.name),
-            orderingKey: shared.orderingKey, resultSpec: parts?.resultSpec ?? ResultSpec(trigger.action))
+            orderingKey: shared.orderingKey, resultSpec: parts?.resultSpec ?? ResultSpec(trigger.action),
+            policy: parts?.policy ?? configuration.runPolicy(integration: trigger.integration.name, action: trigger.name))
     }
 }

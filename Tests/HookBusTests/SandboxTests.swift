@@ -1,0 +1,190 @@
+import Foundation
+import Testing
+@testable import HookBus
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Every run is confined (Landlock through the `hookbus-sandbox` helper, namespaces, rlimits):
+/// real scripts try to reach what they must not, and hit their limits.
+@Suite struct SandboxTests {
+    /// The machine these tests run on offers Landlock (Linux 6.x with it enabled), so runs are
+    /// confined by default; without it every test here would prove nothing, so this fails.
+    @Test func runsAreConfinedByDefaultHere() {
+        #expect(Sandbox.automatic.isConfined, "\(Sandbox.automatic.summary)")
+        #expect(Sandbox.automatic.warning == nil)
+    }
+
+    /// A folder outside /tmp (the run's /tmp is its own), readable by anyone as far as file modes
+    /// go: only the sandbox stands between a run and it.
+    final class Outside {
+        let path = "/var/tmp/hookbus-sandbox-test-\(UUID().uuidString)"
+        init() {
+            mkdir(path, 0o755)
+            chmod(path, 0o755)
+        }
+        func write(_ name: String, _ text: String) -> String {
+            let file = path + "/" + name
+            FileManager.default.createFile(atPath: file, contents: Data(text.utf8), attributes: [.posixPermissions: 0o644])
+            return file
+        }
+        deinit { try? FileManager.default.removeItem(atPath: path) }
+    }
+
+    @Test func aRunCannotReachTheStoreTheConfigurationSecretsOtherRunsOrHookBus() async throws {
+        let outside = Outside()
+        let store = outside.write("hookbus.sqlite", "SQLite format 3 — every event and run")
+        let configuration = outside.write("hookbus.yaml", "incident_system: {token: {file: secret}}")
+        let secret = outside.write("other-integration.secret", "api-key-of-another-integration")
+        // Another run's folder, as HookBus makes them: under the same root, readable by mode.
+        let fixtureFolder = TempFolder()
+        let runRoot = fixtureFolder.path + "/runs"
+        mkdir(runRoot, 0o711)
+        let otherRun = runRoot + "/run-1-other"
+        mkdir(otherRun, 0o755)
+        FileManager.default.createFile(atPath: otherRun + "/trigger.sh", contents: Data("echo other".utf8), attributes: [.posixPermissions: 0o644])
+        let code = """
+            try() { if out=$(eval "$2" 2>&1); then echo "READ $1: ${out:0:60}"; else echo "DENIED $1"; fi; }
+            try store "cat '\(store)'"
+            try config "cat '\(configuration)'"
+            try secret "cat '\(secret)'"
+            try other-run "cat '\(otherRun)/trigger.sh'"
+            try run-root "ls '\(runRoot)'"
+            try hookbus-environ "cat /proc/\(getpid())/environ"
+            try hookbus-cmdline "cat /proc/\(getpid())/cmdline"
+            try hookbus-signal "kill -0 \(getpid())"
+            try own-folder "echo mine > own.txt && cat own.txt"
+            try tmp "echo t > /tmp/scratch && cat /tmp/scratch"
+            echo "TMP $(ls -A /tmp | tr '\\n' ' ')"
+            """
+        let fixture = try RunnerFixture(language: "bash", actions: [("spy.yaml", triggerYAML("Spy", hooks: ["webhook"], code: code.replacingOccurrences(of: "\n", with: "\n    ")))],
+                                        runRoot: runRoot)
+        let run = try #require(try await fixture.fire(try Event.fromWebhook(body: Array("{}".utf8), endpoint: "x")).first)
+        #expect(run.result.outcome == .succeeded, "\(run.result)")
+        let lines = run.result.stdout.split(separator: "\n").map(String.init)
+        for target in ["store", "config", "secret", "other-run", "hookbus-environ", "hookbus-cmdline", "hookbus-signal"] {
+            #expect(lines.contains("DENIED \(target)"), "\(target): \(run.result.stdout)")
+        }
+        // The root of run folders, where the run can see it at all, holds its own folder only.
+        #expect(!run.result.stdout.contains("run-1-other"), "\(run.result.stdout)")
+        #expect(lines.contains("READ own-folder: mine"), "\(run.result.stdout)")
+        #expect(lines.contains("READ tmp: t"), "\(run.result.stdout)")
+        // The run's /tmp is its own: none of the host's /tmp (the test's own folders) is there.
+        // (When the run folder is itself under /tmp, the folders leading to it are there too.)
+        let tmp = try #require(lines.first { $0.hasPrefix("TMP ") })
+        let leading = runRoot.hasPrefix("/tmp/") ? [String(runRoot.dropFirst(5).split(separator: "/")[0])] : []
+        #expect(Set(tmp.dropFirst(4).split(separator: " ").map(String.init)) == Set(leading + ["scratch"]), "\(tmp)")
+        // The settings the run got are recorded with its invocation.
+        let stored = try #require(try await fixture.store.runs(RunFilter(eventID: run.invocation.eventID)).first)
+        let invocation = try #require(stored.invocation.flatMap { try? JSONParser.parse($0) })
+        #expect(invocation["sandbox"]?["mode"] == .string("landlock"), "\(stored.invocation ?? "")")
+        #expect(invocation["sandbox"]?["network"] == .string("on"))
+        #expect(invocation["sandbox"]?["limits"]?["processes"] == .number("256"))
+        #expect(invocation["sandbox"]?["limits"]?["memoryBytes"] == .number(String(2 << 30)))
+    }
+
+    @Test func aForkBombIsStoppedByItsProcessLimit() async throws {
+        // Starts processes without end; each start past the limit is refused (bash retries, then
+        // gives up on that one and goes on) until the time limit ends the run and its group.
+        let bomb = #"while :; do sleep 60 & done"#
+        let fixture = try RunnerFixture(language: "bash", actions: [("bomb.yaml", triggerYAML("Bomb", hooks: ["webhook"], code: bomb))],
+                                        config: "integrations: {'Incident Tools': {timeout: 3, limits: {processes: 24}, retry: {attempts: 1}}}")
+        let run = try #require(try await fixture.fire(try Event.fromWebhook(body: Array("{}".utf8), endpoint: "x")).first)
+        #expect(run.result.outcome == .timedOut, "\(run.result)")
+        #expect(run.result.reason == "ran past its time limit of 3 s; it could not start more processes at its limit of 24 (limits.processes)", "\(run.result.reason ?? "no reason")")
+    }
+
+    @Test func aMemoryHogIsStoppedByItsMemoryLimit() async throws {
+        let hog = "data = bytearray(3 * 1024 ** 3)\nprint(len(data))"
+        let fixture = try RunnerFixture(language: "python", actions: [("hog.yaml", triggerYAML("Hog", hooks: ["webhook"], code: hog.replacingOccurrences(of: "\n", with: "\n    ")))],
+                                        config: "integrations: {'Incident Tools': {limits: {memory: 256MiB}, retry: {attempts: 1}}}")
+        let run = try #require(try await fixture.fire(try Event.fromWebhook(body: Array("{}".utf8), endpoint: "x")).first)
+        #expect(run.result.outcome == .failed, "\(run.result)")
+        #expect(run.result.reason == "ran out of memory at its limit of 256 MiB (limits.memory)", "\(run.result)")
+    }
+
+    @Test func cpuAndFileSizeLimitsEndARunWithTheirSignal() async throws {
+        let fixture = try RunnerFixture(language: "bash", actions: [
+            ("spin.yaml", triggerYAML("Spin", hooks: ["webhook"], code: "while :; do :; done")),
+        ], config: "integrations: {'Incident Tools': {limits: {cpu_seconds: 1}, action_limits: {Spin: {file_size: 1MiB}}, retry: {attempts: 1}}}")
+        let run = try #require(try await fixture.fire(try Event.fromWebhook(body: Array("{}".utf8), endpoint: "x")).first)
+        #expect(run.result.outcome == .killed && run.result.signal == SIGXCPU, "\(run.result)")
+        #expect(run.result.reason == "stopped at its CPU time limit of 1 s (limits.cpu_seconds)")
+
+        let writer = try RunnerFixture(language: "bash", actions: [("big.yaml", triggerYAML("Big", hooks: ["webhook"], code: "head -c 3000000 /dev/zero > big.bin"))],
+                                       config: "integrations: {'Incident Tools': {action_limits: {Big: {file_size: 1MiB}}, retry: {attempts: 1}}}")
+        let written = try #require(try await writer.fire(try Event.fromWebhook(body: Array("{}".utf8), endpoint: "x")).first)
+        // head is ended by SIGXFSZ; bash, the run's process, exits with 128 + its number.
+        #expect(written.result.outcome == .failed && written.result.exitCode == 128 + SIGXFSZ, "\(written.result)")
+        #expect(written.result.reason == "stopped writing a file past its size limit of 1 MiB (limits.file_size)", "\(written.result)")
+    }
+
+    @Test func networkFalseBlocksAConnectThatNetworkTrueMakes() async throws {
+        let listener = try LoopbackListener()
+        let code = """
+            import socket
+            try:
+                socket.create_connection(("127.0.0.1", \(listener.port)), timeout=5).close()
+                print("connected")
+            except OSError as error:
+                print("refused", error.errno)
+            """.replacingOccurrences(of: "\n", with: "\n    ")
+        let closed = try RunnerFixture(language: "python", actions: [("net.yaml", triggerYAML("Net", hooks: ["webhook"], code: code))],
+                                       config: "integrations: {'Incident Tools': {network: false}}")
+        let open = try RunnerFixture(language: "python", actions: [("net.yaml", triggerYAML("Net", hooks: ["webhook"], code: code))])
+        let blocked = try #require(try await closed.fire(try Event.fromWebhook(body: Array("{}".utf8), endpoint: "x")).first)
+        let reached = try #require(try await open.fire(try Event.fromWebhook(body: Array("{}".utf8), endpoint: "x")).first)
+        #expect(blocked.result.stdout.hasPrefix("refused"), "\(blocked.result)")
+        #expect(reached.result.stdout == "connected\n", "\(reached.result)")
+        let stored = try #require(try await closed.store.runs(RunFilter(eventID: blocked.invocation.eventID)).first)
+        #expect(stored.invocation?.contains(#""network":"off"#) == true, "\(stored.invocation ?? "")")
+    }
+
+    @Test func limitsAndTheSandboxSettingAreCheckedWhereTheyAreWritten() throws {
+        let folder = TempFolder()
+        folder.write("hooks/int.yaml", integrationYAML())
+        folder.write("hooks/t.yaml", triggerYAML("T", hooks: ["webhook"]))
+        let catalog = DefinitionLoader().load([folder.path + "/hooks"]).catalog
+        let path = folder.write("hookbus.yaml", """
+            runner:
+              sandbox: sometimes
+              limits: {memory: 12 parsecs, processes: 0}
+            integrations:
+              'Incident Tools':
+                network: maybe
+                action_limits: {Nope: {cpu_seconds: 2}}
+                sandbox_write: [relative/path]
+            """)
+        let messages = ConfigurationLoader().load(path: path, catalog: catalog).diagnostics.map { $0.description.replacingOccurrences(of: folder.path + "/", with: "") }
+        #expect(messages.contains("hookbus.yaml:2:12: error: 'runner.sandbox' is one of 'auto', 'required', 'none', not 'sometimes'"), "\(messages)")
+        #expect(messages.contains("hookbus.yaml:3:20: error: 'runner.limits.memory' is a size in bytes, or with a unit (KiB, MiB, GiB), or 'none'; not '12 parsecs'"), "\(messages)")
+        #expect(messages.contains("hookbus.yaml:3:43: error: 'runner.limits.processes' is a whole number from 1 to 1000000, or 'none'; not '0'"), "\(messages)")
+        #expect(messages.contains { $0.hasPrefix("hookbus.yaml:6:14: error:") && $0.contains("network") }, "\(messages)")
+        #expect(messages.contains { $0.hasPrefix("hookbus.yaml:7:21: error: integration 'Incident Tools' has no action 'Nope'") }, "\(messages)")
+        #expect(messages.contains("hookbus.yaml:8:21: error: 'integrations.Incident Tools.sandbox_write' lists absolute paths, not 'relative/path'"), "\(messages)")
+    }
+}
+
+/// A TCP listener on a loopback port that the kernel completes connections for (no accept
+/// needed: the backlog holds them).
+final class LoopbackListener {
+    let descriptor: Int32
+    let port: UInt16
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        descriptor = fd
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && listen(fd, 16) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { throw POSIXError(.EADDRNOTAVAIL) }
+        port = UInt16(bigEndian: address.sin_port)
+    }
+
+    deinit { close(descriptor) }
+}
