@@ -7,7 +7,7 @@
  * Options (HookBus's ProcessRunner writes them; see Sandbox.swift for the policy):
  *   --ro PATH          may read and execute beneath PATH (a file or a folder; missing: skipped)
  *   --rw PATH          may read, write, create and remove beneath PATH
- *   --run PATH         the run's own folder: as --rw, and when started as root, given to --user
+ *   --run PATH         the run's own folder (as --rw; HookBus makes it the run user's)
  *   --dev PATH         a device file it may read and write (/dev/null …)
  *   --proc-self        may read its own /proc/PID (not HookBus's, nor any other process's)
  *   --private-tmp      a fresh, empty /tmp of its own (needs namespaces)
@@ -31,7 +31,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <grp.h>
 #include <linux/types.h>
 #include <sched.h>
@@ -49,6 +48,14 @@
 #include <unistd.h>
 
 extern char **environ;
+
+/* SwiftPM links every executable, this C one included, with the Swift runtime's image
+ * registration object (swiftrt.o), whose constructor calls these two functions. This program has
+ * no Swift code: defined here as doing nothing, so that the static link (Package.swift) takes
+ * nothing of the Swift runtime. Dynamically linked, loading libswiftCore and libstdc++ cost
+ * about 5 ms on every trigger start, more than the sandbox itself. */
+void swift_addNewDSOImage(const void *sections) { (void)sections; }
+int _swift_backtrace_isThunkFunction(const char *name) { (void)name; return 0; }
 
 /* Landlock's ABI as of version 7, declared here because distribution headers lag the kernel
  * (Debian 12's linux/landlock.h stops at version 2). */
@@ -126,12 +133,6 @@ static void map_ids(uid_t uid, gid_t gid) {
 
 static uid_t target_uid;
 static gid_t target_gid;
-
-static int chown_entry(const char *path, const struct stat *status, int type, struct FTW *walk) {
-    (void)status; (void)type; (void)walk;
-    if (lchown(path, target_uid, target_gid) != 0) fail("chown %s: %s", path, strerror(errno));
-    return 0;
-}
 
 /* A path the run may use, opened (O_PATH) before any namespace or mount changes what a path
  * names: the Landlock rule is made from this descriptor, and a path under /tmp is bound from it
@@ -336,8 +337,7 @@ int main(int argc, char **argv) {
         if (beneath(cwd, "/tmp") && chdir(cwd) != 0) fail("chdir %s: %s", cwd, strerror(errno));
     }
     if (root) {
-        /* The run's own files become the run user's, then root is given up for good. */
-        if (run_folder && nftw(run_folder, chown_entry, 16, FTW_PHYS) != 0) fail("chown %s: %s", run_folder, strerror(errno));
+        /* Root is given up for good (the run folder was made the run user's by HookBus). */
         if (setgroups(0, NULL) != 0) fail("setgroups: %s", strerror(errno));
         if (setresgid(gid, gid, gid) != 0) fail("setresgid %u: %s", gid, strerror(errno));
         if (setresuid(uid, uid, uid) != 0) fail("setresuid %u: %s", uid, strerror(errno));

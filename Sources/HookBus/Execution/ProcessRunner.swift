@@ -77,12 +77,22 @@ public struct ProcessRunner: TriggerRunner {
         defer { removeRunFolder(folder, files: [script, stdinFile]) }
         let stdinDescriptor: FileDescriptor
         do {
+            // What HookBus writes here; as root, handed to the user the run becomes.
+            var written = [folder, script]
             try write(invocation.code, to: script)
             for (name, content) in invocation.files {
                 let file = folder + "/" + name
-                mkdir(String(file[..<(file.lastIndex(of: "/") ?? file.endIndex)]), 0o700)
+                let parent = String(file[..<(file.lastIndex(of: "/") ?? file.endIndex)])
+                if mkdir(parent, 0o700) == 0 { written.append(parent) }
                 try write(content, to: file)
+                written.append(file)
             }
+            if let owner = sandbox.runAs {
+                for path in written where lchown(path, owner.uid, owner.gid) != 0 {
+                    throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EPERM)
+                }
+            }
+            // (Stdin is handed over open, never by path: its file stays HookBus's.)
             stdinDescriptor = try Self.pipeHolding(invocation.stdin) ?? {
                 try write(invocation.stdin, to: stdinFile)
                 return try FileDescriptor.open(FilePath(stdinFile), .readOnly, options: .closeOnExec)
