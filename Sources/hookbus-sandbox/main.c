@@ -10,7 +10,7 @@
  *   --run PATH         the run's own folder (as --rw; HookBus makes it the run user's)
  *   --dev PATH         a device file it may read and write (/dev/null …)
  *   --proc-self        may read its own /proc/PID (not HookBus's, nor any other process's)
- *   --private-tmp      a fresh, empty /tmp of its own (needs namespaces)
+ *   --private-tmp BYTES  a fresh, empty /tmp of its own of at most BYTES (needs namespaces)
  *   --no-network       a network namespace of its own: no interface but a loopback that is down
  *   --deny-tcp         no TCP connect or bind (Landlock), where namespaces are not available
  *   --user UID:GID     when started as root: the user it runs as
@@ -32,6 +32,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/openat2.h>
 #include <linux/types.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -146,12 +147,27 @@ struct grant {
 static struct grant grants[3 * MAX_PATHS + 8];
 static int grant_count;
 
-static void grant(const char *path, __u64 rights) {
-    int fd = open(path, O_PATH | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ENOENT || errno == ENOTDIR) return;   /* a system path this machine lacks */
-        fail("open %s: %s", path, strerror(errno));
+/* Whether `path` is absolute and canonical: no empty, `.` or `..` component, no trailing
+ * slash, not `/` itself. HookBus passes real paths; anything else is refused rather than
+ * interpreted (`/tmp/` would otherwise name the host's /tmp where the private one is meant). */
+static int canonical(const char *path) {
+    if (path[0] != '/' || path[1] == '\0') return 0;
+    for (const char *part = path + 1; ; ) {
+        const char *end = strchr(part, '/');
+        size_t length = end ? (size_t)(end - part) : strlen(part);
+        if (length == 0 || (length == 1 && part[0] == '.') || (length == 2 && part[0] == '.' && part[1] == '.')) return 0;
+        if (!end) return 1;
+        part = end + 1;
     }
+}
+
+/* Opens a path the run may use. No symbolic link may be on the way: a run that can write
+ * somewhere must not be able to plant a link there that a later run's grant would follow. */
+static void grant(const char *path, __u64 rights) {
+    if (!canonical(path)) fail("not a canonical absolute path: '%s'", path);
+    struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
+    int fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
+    if (fd < 0) fail("open %s: %s", path, errno == ELOOP ? "a symbolic link is on the way" : strerror(errno));
     struct stat status;
     if (fstat(fd, &status) != 0) fail("stat %s: %s", path, strerror(errno));
     if (grant_count == (int)(sizeof grants / sizeof grants[0])) fail("too many paths");
@@ -198,11 +214,13 @@ static int beneath(const char *path, const char *folder) {
     return strncmp(path, folder, length) == 0 && (path[length] == '/' || path[length] == '\0');
 }
 
+/* A whole number from 1 to 2^62: digits only (strtoull alone reads "-1" as its largest value). */
 static unsigned long long number(const char *option, const char *text) {
+    if (text[0] < '0' || text[0] > '9') fail("%s needs a whole number, not '%s'", option, text);
     char *end = NULL;
     errno = 0;
     unsigned long long value = strtoull(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0') fail("%s needs a whole number, not '%s'", option, text);
+    if (errno != 0 || *end != '\0' || value == 0 || value > (1ULL << 62)) fail("%s needs a whole number from 1 to 2^62, not '%s'", option, text);
     return value;
 }
 
@@ -219,12 +237,24 @@ static int namespaces_work(void) {
     pid_t child = fork();
     if (child < 0) return 0;
     if (child == 0) {
-        if (geteuid() == 0) {
+        /* The steps a run takes, in its order (a kernel may allow the namespaces and still
+         * refuse a mount in them). */
+        int root = geteuid() == 0;
+        uid_t uid = root ? 65534 : getuid();
+        gid_t gid = root ? 65534 : getgid();
+        if (root) {
             if (unshare(CLONE_NEWNS | CLONE_NEWNET) != 0) _exit(1);
-            if (setgroups(0, NULL) != 0 || setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) _exit(1);
-            _exit(unshare(CLONE_NEWUSER) == 0 ? 0 : 1);
+            if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 || mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=1777") != 0) _exit(1);
+            if (setgroups(0, NULL) != 0 || setresgid(gid, gid, gid) != 0 || setresuid(uid, uid, uid) != 0) _exit(1);
+            if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0 || unshare(CLONE_NEWUSER) != 0) _exit(1);
+        } else {
+            if (unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET) != 0) _exit(1);
         }
-        _exit(unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET) == 0 ? 0 : 1);
+        map_ids(uid, gid);
+        if (!root) {
+            if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 || mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=1777") != 0) _exit(1);
+        }
+        _exit(0);
     }
     int status = 0;
     if (waitpid(child, &status, 0) != child) return 0;
@@ -236,7 +266,7 @@ int main(int argc, char **argv) {
     const char *run_folder = NULL;
     int reads = 0, writes = 0, devices = 0;
     int proc_self = 0, private_tmp = 0, no_network = 0, deny_tcp = 0, have_user = 0;
-    unsigned long long memory = 0, cpu = 0, processes = 0, file_size = 0;
+    unsigned long long memory = 0, cpu = 0, processes = 0, file_size = 0, tmp_size = 0;
     int index = 1;
     for (; index < argc; index++) {
         const char *option = argv[index];
@@ -246,7 +276,7 @@ int main(int argc, char **argv) {
             return 0;
         }
         if (strcmp(option, "--proc-self") == 0) { proc_self = 1; continue; }
-        if (strcmp(option, "--private-tmp") == 0) { private_tmp = 1; continue; }
+
         if (strcmp(option, "--no-network") == 0) { no_network = 1; continue; }
         if (strcmp(option, "--deny-tcp") == 0) { deny_tcp = 1; continue; }
         if (index + 1 >= argc) fail("%s needs a value", option);
@@ -256,13 +286,20 @@ int main(int argc, char **argv) {
             const char **list = option[2] == 'r' ? (option[3] == 'o' ? read_paths : write_paths) : device_paths;
             if (*count == MAX_PATHS) fail("more than %d paths for %s", MAX_PATHS, option);
             list[(*count)++] = value;
+        } else if (strcmp(option, "--private-tmp") == 0) {
+            private_tmp = 1;
+            tmp_size = number(option, value);
         } else if (strcmp(option, "--run") == 0) {
             run_folder = value;
         } else if (strcmp(option, "--user") == 0) {
-            unsigned int uid, gid;
-            if (sscanf(value, "%u:%u", &uid, &gid) != 2) fail("--user needs UID:GID, not '%s'", value);
-            target_uid = uid;
-            target_gid = gid;
+            /* Digits only, neither root nor -1 (which setresuid reads as "unchanged"). */
+            char *colon = strchr(value, ':');
+            if (!colon) fail("--user needs UID:GID, not '%s'", value);
+            *colon = '\0';
+            unsigned long long uid = number("--user", value), gid = number("--user", colon + 1);
+            if (uid >= 0xFFFFFFFFULL || gid >= 0xFFFFFFFFULL) fail("--user needs a user and a group other than root");
+            target_uid = (uid_t)uid;
+            target_gid = (gid_t)gid;
             have_user = 1;
         } else if (strcmp(option, "--memory") == 0) {
             memory = number(option, value);
@@ -322,7 +359,9 @@ int main(int argc, char **argv) {
         if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) fail("mount private /: %s", strerror(errno));
         char cwd[4096];
         if (getcwd(cwd, sizeof cwd) == NULL) fail("getcwd: %s", strerror(errno));
-        if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") != 0) fail("mount /tmp: %s", strerror(errno));
+        char options[96];
+        snprintf(options, sizeof options, "size=%llu,nr_inodes=65536,mode=1777", tmp_size);
+        if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, options) != 0) fail("mount /tmp: %s", strerror(errno));
         /* What the run may use under the host's /tmp (its own folder, by default) stays at its
          * path, bound into the new /tmp; a path beneath one already bound is visible through it
          * (and making its mount point there would write to the host's folder). */
@@ -341,6 +380,11 @@ int main(int argc, char **argv) {
         if (setgroups(0, NULL) != 0) fail("setgroups: %s", strerror(errno));
         if (setresgid(gid, gid, gid) != 0) fail("setresgid %u: %s", gid, strerror(errno));
         if (setresuid(uid, uid, uid) != 0) fail("setresuid %u: %s", uid, strerror(errno));
+        uid_t real, effective, saved;
+        gid_t real_group, effective_group, saved_group;
+        if (getresuid(&real, &effective, &saved) != 0 || getresgid(&real_group, &effective_group, &saved_group) != 0 ||
+            real == 0 || effective == 0 || saved == 0 || real_group == 0 || effective_group == 0 || saved_group == 0)
+            fail("could not give up root");
         /* Changing user made the process non-dumpable, which would leave /proc/self (its id
          * maps among it) owned by root. */
         if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0) fail("prctl dumpable: %s", strerror(errno));

@@ -287,6 +287,9 @@ import Testing
         bomb += "a1:\t&a1 [" + Array(repeating: "*a0", count: 200).joined(separator: ",") + "]\n"
         folder.write("tabs.yaml", bomb)
         folder.write("key.yaml", "base: &k [x]\nmap: {*k : 1}\n")
+        // Forty levels in an anchor, used forty levels deep: each within the bound, not together.
+        let deepAnchor = String(repeating: "[", count: 40) + "x" + String(repeating: "]", count: 40)
+        folder.write("nest.yaml", "a: &d " + deepAnchor + "\nb: " + String(repeating: "[", count: 40) + "*d" + String(repeating: "]", count: 40) + "\n")
         folder.write("bytes.yaml", "a: &a '" + String(repeating: "x", count: 100_000) + "'\nb: [" + Array(repeating: "*a", count: 100).joined(separator: ", ") + "]\n")
         let started = ContinuousClock.now
         let messages = DefinitionLoader().load([folder.path]).messages(relativeTo: folder)
@@ -294,6 +297,7 @@ import Testing
         // 1,001 nodes each: the hundredth alias passes 100,000 nodes.
         #expect(messages.contains { $0.hasPrefix("tabs.yaml:2:") && $0.contains("YAML alias '*a0' takes what aliases expand to past the limit") }, "\(messages)")
         #expect(messages.contains("key.yaml:2:7: error: YAML alias '*k' is not allowed in a mapping key"), "\(messages)")
+        #expect(messages.contains("nest.yaml:2:44: error: YAML alias '*d' nests its node deeper than 64 levels where it is used; refusing to expand it"), "\(messages)")
         #expect(messages.contains { $0.hasPrefix("bytes.yaml:2:") && $0.contains("YAML alias '*a' takes what aliases expand to past the limit") }, "\(messages)")
         // A guard against a hang, not a timing of the machine.
         #expect(elapsed < .seconds(30))

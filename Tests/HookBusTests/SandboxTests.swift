@@ -36,13 +36,23 @@ import Glibc
         let store = outside.write("hookbus.sqlite", "SQLite format 3 — every event and run")
         let configuration = outside.write("hookbus.yaml", "incident_system: {token: {file: secret}}")
         let secret = outside.write("other-integration.secret", "api-key-of-another-integration")
-        // Another run's folder, as HookBus makes them: under the same root, readable by mode.
-        let fixtureFolder = TempFolder()
-        let runRoot = fixtureFolder.path + "/runs"
+        // Another run's folder, as HookBus makes them: under the same root (outside /tmp, which
+        // each run has of its own), owned by the user runs become and readable by mode — so that
+        // only the sandbox stands in the way.
+        let runRoot = outside.path + "/runs"
         mkdir(runRoot, 0o711)
         let otherRun = runRoot + "/run-1-other"
         mkdir(otherRun, 0o755)
         FileManager.default.createFile(atPath: otherRun + "/trigger.sh", contents: Data("echo other".utf8), attributes: [.posixPermissions: 0o644])
+        let runUser = Sandbox.automatic.runAs
+        if let runUser { chown(otherRun, runUser.uid, runUser.gid); chown(otherRun + "/trigger.sh", runUser.uid, runUser.gid) }
+        // Another process of the same user as the run (file modes and ptrace rules let a process
+        // read its own user's /proc entries and signal them): only the sandbox stops the run.
+        let neighbour = Process()
+        neighbour.executableURL = URL(fileURLWithPath: runUser == nil ? "/bin/sleep" : "/usr/bin/setpriv")
+        neighbour.arguments = (runUser.map { ["--reuid=\($0.uid)", "--regid=\($0.gid)", "--clear-groups", "/bin/sleep"] } ?? []) + ["60"]
+        try neighbour.run()
+        defer { neighbour.terminate() }
         let code = """
             try() { if out=$(eval "$2" 2>&1); then echo "READ $1: ${out:0:60}"; else echo "DENIED $1"; fi; }
             try store "cat '\(store)'"
@@ -53,6 +63,8 @@ import Glibc
             try hookbus-environ "cat /proc/\(getpid())/environ"
             try hookbus-cmdline "cat /proc/\(getpid())/cmdline"
             try hookbus-signal "kill -0 \(getpid())"
+            try neighbour-environ "cat /proc/\(neighbour.processIdentifier)/environ"
+            try neighbour-signal "kill -0 \(neighbour.processIdentifier)"
             try own-folder "echo mine > own.txt && cat own.txt"
             try tmp "echo t > /tmp/scratch && cat /tmp/scratch"
             echo "TMP $(ls -A /tmp | tr '\\n' ' ')"
@@ -62,7 +74,7 @@ import Glibc
         let run = try #require(try await fixture.fire(try Event.fromWebhook(body: Array("{}".utf8), endpoint: "x")).first)
         #expect(run.result.outcome == .succeeded, "\(run.result)")
         let lines = run.result.stdout.split(separator: "\n").map(String.init)
-        for target in ["store", "config", "secret", "other-run", "hookbus-environ", "hookbus-cmdline", "hookbus-signal"] {
+        for target in ["store", "config", "secret", "other-run", "hookbus-environ", "hookbus-cmdline", "hookbus-signal", "neighbour-environ", "neighbour-signal"] {
             #expect(lines.contains("DENIED \(target)"), "\(target): \(run.result.stdout)")
         }
         // The root of run folders, where the run can see it at all, holds its own folder only.
@@ -70,10 +82,8 @@ import Glibc
         #expect(lines.contains("READ own-folder: mine"), "\(run.result.stdout)")
         #expect(lines.contains("READ tmp: t"), "\(run.result.stdout)")
         // The run's /tmp is its own: none of the host's /tmp (the test's own folders) is there.
-        // (When the run folder is itself under /tmp, the folders leading to it are there too.)
         let tmp = try #require(lines.first { $0.hasPrefix("TMP ") })
-        let leading = runRoot.hasPrefix("/tmp/") ? [String(runRoot.dropFirst(5).split(separator: "/")[0])] : []
-        #expect(Set(tmp.dropFirst(4).split(separator: " ").map(String.init)) == Set(leading + ["scratch"]), "\(tmp)")
+        #expect(tmp == "TMP scratch ", "\(tmp)")
         // The settings the run got are recorded with its invocation.
         let stored = try #require(try await fixture.store.runs(RunFilter(eventID: run.invocation.eventID)).first)
         let invocation = try #require(stored.invocation.flatMap { try? JSONParser.parse($0) })

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Yams
 
 /// `runner.sandbox`, `runner.sandbox_user`, `runner.sandbox_read`, `runner.sandbox_write`,
@@ -103,7 +106,9 @@ extension ConfigurationLoader {
         return .some(Int(value))
     }
 
-    /// Absolute paths, one or a list.
+    /// Absolute paths, one or a list, kept as real paths (links resolved: the sandbox helper
+    /// follows none). `/` and `/tmp` are refused: the one would open everything, the other is
+    /// each run's own.
     private func paths(_ node: Node, key: String, reader: inout NodeReader) -> [String] {
         var paths: [String] = []
         for item in reader.oneOrMany(node) {
@@ -112,7 +117,13 @@ extension ConfigurationLoader {
                 reader.sink.error("'\(key)' lists absolute paths, not '\(path)'", at: reader.position(item))
                 continue
             }
-            paths.append(path)
+            let real = realpath(path, nil).map { pointer in defer { free(pointer) }; return String(cString: pointer) }
+                ?? URL(fileURLWithPath: path).standardizedFileURL.path
+            guard real != "/", real != "/tmp" else {
+                reader.sink.error("'\(key)' cannot list '\(path)': \(real == "/" ? "it would open every file to every run" : "each run has a /tmp of its own")", at: reader.position(item))
+                continue
+            }
+            paths.append(real)
         }
         return paths
     }

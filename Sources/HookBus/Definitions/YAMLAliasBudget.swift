@@ -21,15 +21,20 @@ struct YAMLAliasBudget {
         case exceeded(line: Int, column: Int, name: String, nodes: Int, bytes: Int)
         /// An alias used as (or inside) a mapping key.
         case aliasInKey(line: Int, column: Int, name: String)
+        /// An alias whose node, where it is used, nests deeper than the depth bound (aliases of
+        /// deep anchors inside deep anchors; the tree walks that follow recurse that deep).
+        case tooDeep(line: Int, column: Int, name: String, limit: Int)
     }
 
-    /// Nodes and scalar bytes of a node with its aliases expanded.
+    /// Nodes, scalar bytes and depth (1 for a scalar) of a node with its aliases expanded.
     private struct Size {
         var nodes = 0
         var bytes = 0
+        var depth = 1
         mutating func add(_ other: Size) {
             nodes += other.nodes
             bytes += other.bytes
+            depth = max(depth, other.depth + 1)
         }
     }
 
@@ -45,7 +50,7 @@ struct YAMLAliasBudget {
 
     /// Checks `text`. A syntax error ends the check without a problem: the parser that follows
     /// reports it with its position.
-    static func check(_ text: String, maximumNodes: Int, maximumBytes: Int) throws(Problem) {
+    static func check(_ text: String, maximumNodes: Int, maximumBytes: Int, maximumDepth: Int) throws(Problem) {
         var parser = yaml_parser_t()
         guard yaml_parser_initialize(&parser) == 1 else { return }
         defer { yaml_parser_delete(&parser) }
@@ -53,7 +58,7 @@ struct YAMLAliasBudget {
         try bytes.withUnsafeMutableBufferPointer { (buffer) throws(Problem) in
             yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING)
             yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
-            var budget = Budget(maximumNodes: maximumNodes, maximumBytes: maximumBytes)
+            var budget = Budget(maximumNodes: maximumNodes, maximumBytes: maximumBytes, maximumDepth: maximumDepth)
             var event = yaml_event_t()
             while yaml_parser_parse(&parser, &event) == 1 {
                 defer { yaml_event_delete(&event) }
@@ -68,6 +73,7 @@ struct YAMLAliasBudget {
     private struct Budget {
         let maximumNodes: Int
         let maximumBytes: Int
+        let maximumDepth: Int
         var anchors: [String: Size] = [:]
         var stack: [Frame] = []
         var added = Size()
@@ -88,6 +94,9 @@ struct YAMLAliasBudget {
                 added.add(size)
                 if added.nodes > maximumNodes || added.bytes > maximumBytes {
                     throw .exceeded(line: line, column: column, name: name, nodes: maximumNodes, bytes: maximumBytes)
+                }
+                if stack.count + size.depth > maximumDepth {
+                    throw .tooDeep(line: line, column: column, name: name, limit: maximumDepth)
                 }
                 finished(size)
             case YAML_SEQUENCE_START_EVENT:

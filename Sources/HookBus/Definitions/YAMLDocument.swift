@@ -90,13 +90,15 @@ struct YAMLDocument {
         // Any `*` may start an alias; a file without one (most) skips the counting pass.
         if text.utf8.contains(UInt8(ascii: "*")) {
             do {
-                try YAMLAliasBudget.check(text, maximumNodes: limits.maximumAliasNodes, maximumBytes: limits.maximumBytes)
+                try YAMLAliasBudget.check(text, maximumNodes: limits.maximumAliasNodes, maximumBytes: limits.maximumBytes, maximumDepth: limits.maximumDepth)
             } catch {
                 switch error {
                 case let .exceeded(line, column, name, nodes, bytes):
                     sink.error("YAML alias '*\(name)' takes what aliases expand to past the limit of \(nodes) nodes or \(bytes) bytes of text; refusing to expand it", at: SourcePosition(line: line, column: column))
                 case let .aliasInKey(line, column, name):
                     sink.error("YAML alias '*\(name)' is not allowed in a mapping key", at: SourcePosition(line: line, column: column))
+                case let .tooDeep(line, column, name, limit):
+                    sink.error("YAML alias '*\(name)' nests its node deeper than \(limit) levels where it is used; refusing to expand it", at: SourcePosition(line: line, column: column))
                 }
                 return YAMLDocument(root: nil, diagnostics: sink.diagnostics)
             }

@@ -88,7 +88,8 @@ public struct ProcessRunner: TriggerRunner {
                 written.append(file)
             }
             if let owner = sandbox.runAs {
-                for path in written where lchown(path, owner.uid, owner.gid) != 0 {
+                // The folder last: until then only HookBus can reach what is in it.
+                for path in written.reversed() where lchown(path, owner.uid, owner.gid) != 0 {
                     throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EPERM)
                 }
             }

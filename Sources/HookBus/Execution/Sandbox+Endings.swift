@@ -20,8 +20,9 @@ extension Sandbox {
     static let setupFailureStatus: Int32 = 125
 
     /// Sets `run`'s outcome and reason when the sandbox or a limit ended it:
-    /// - the helper could not set the sandbox up: `error`, with its one-line reason (the
-    ///   trigger never ran, never unconfined);
+    /// - the helper could not set the sandbox up (status 125) or start the interpreter (127):
+    ///   `error`, with its one-line reason (the trigger never ran, never unconfined). A trigger
+    ///   could print such a line and exit so itself; it then only changes its own outcome;
     /// - SIGXCPU / SIGXFSZ: the kernel's signals for the CPU and file size limits (or a shell's
     ///   exit status 128 + the signal, when the process it ended was the shell's child);
     /// - an allocation or a fork refused (ENOMEM's "Cannot allocate memory", python's
@@ -30,9 +31,10 @@ extension Sandbox {
     ///   run failed *at* its limit rather than guess when the text is absent.
     func explain(_ run: inout RunResult, policy: RunPolicy) {
         guard isConfined, run.outcome != .succeeded else { return }
-        if run.exitCode == Self.setupFailureStatus, let line = run.stderr.split(separator: "\n").first(where: { $0.hasPrefix("hookbus-sandbox: ") }) {
+        if run.exitCode == Self.setupFailureStatus || run.exitCode == 127,
+           let line = run.stderr.split(separator: "\n").first(where: { $0.hasPrefix("hookbus-sandbox: ") }) {
             run.outcome = .error
-            run.reason = "the sandbox could not be set up: " + line.dropFirst("hookbus-sandbox: ".count)
+            run.reason = (run.exitCode == 127 ? "" : "the sandbox could not be set up: ") + line.dropFirst("hookbus-sandbox: ".count)
             return
         }
         var found: String?

@@ -40,8 +40,8 @@ public struct Sandbox: Sendable, Hashable {
     public let helper: String?
     /// The user and group runs become when HookBus runs as root.
     public let runAs: (uid: UInt32, gid: UInt32)?
-    /// Paths every run may read besides `systemReadPaths` (`runner.sandbox_read`, interpreters
-    /// installed outside the system folders).
+    /// Paths every run may read besides `systemReadPaths`: interpreters installed outside the
+    /// system folders (`runner.sandbox_read` comes with each run's policy).
     public let extraReadPaths: [String]
 
     public static func == (lhs: Sandbox, rhs: Sandbox) -> Bool {
@@ -73,6 +73,7 @@ public struct Sandbox: Sendable, Hashable {
         switch mode {
         case let .landlock(abi, namespaces):
             var text = "Landlock ABI \(abi)" + (namespaces ? " with user, mount and network namespaces" : " without namespaces (no private /tmp, no process limit)")
+            if abi < 6 { text += "; signals and abstract sockets are not scoped to the run (Landlock ABI 6 does that)" }
             if let runAs { text += "; runs as uid \(runAs.uid) gid \(runAs.gid)" }
             return text
         case let .none(reason):
@@ -93,12 +94,30 @@ public struct Sandbox: Sendable, Hashable {
         // Debian's python reads /etc/python3.X (sitecustomize); the versions on this machine.
         let pythonFolders = (try? FileManager.default.contentsOfDirectory(atPath: "/etc"))?.filter { $0.hasPrefix("python") }.sorted() ?? []
         paths += pythonFolders.map { "/etc/" + $0 }
-        // Only those this machine has: each costs the helper a few system calls per run.
-        return paths.filter { access($0, F_OK) == 0 }
+        // Only those this machine has, as real paths (the helper follows no link: `/lib` is
+        // `/usr/lib` on a merged-/usr system), and none beneath another.
+        return canonicalSet(paths)
     }()
 
+    /// The real paths of those of `paths` that exist, without duplicates and without any that
+    /// lies beneath another of them.
+    static func canonicalSet(_ paths: [String]) -> [String] {
+        var real: [String] = []
+        for path in paths {
+            guard let resolved = realpath(path, nil) else { continue }
+            real.append(String(cString: resolved))
+            free(resolved)
+        }
+        let sorted = Set(real).sorted { $0.count < $1.count }
+        var kept: [String] = []
+        for path in sorted where !kept.contains(where: { path == $0 || path.hasPrefix($0 == "/" ? "/" : $0 + "/") }) {
+            kept.append(path)
+        }
+        return kept
+    }
+
     /// Devices a run may read and write.
-    static let devices = ["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom"]
+    static let devices = canonicalSet(["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom"])
 
     /// A sandbox turned off.
     public static let off = Sandbox(mode: .none(reason: turnedOff), helper: nil, runAs: nil, extraReadPaths: [])
@@ -139,7 +158,7 @@ public struct Sandbox: Sendable, Hashable {
             guard entry.pointee.pw_uid != 0 else { throw SetupError(description: "runner.sandbox_user '\(user)' is root; runs never keep root") }
             runAs = (entry.pointee.pw_uid, entry.pointee.pw_gid)
         }
-        var extra = readPaths
+        var extra = canonicalSet(readPaths)
         for path in interpreters?.resolutions.values.compactMap(\.path) ?? [] {
             guard let prefix = installPrefix(of: path), !systemReadPaths.contains(where: { prefix == $0 || prefix.hasPrefix($0 + "/") }) else { continue }
             if !extra.contains(prefix) { extra.append(prefix) }
@@ -156,7 +175,8 @@ public struct Sandbox: Sendable, Hashable {
         for path in policy.writePaths { options += ["--rw", path] }
         for path in Self.devices { options += ["--dev", path] }
         options += ["--run", runFolder, "--proc-self"]
-        if namespaces { options.append("--private-tmp") }
+        // The private /tmp is memory: bounded like a file the run may write (or 1 GiB).
+        if namespaces { options += ["--private-tmp", String(policy.limits.fileSizeBytes ?? 1 << 30)] }
         if !policy.network { options.append(namespaces ? "--no-network" : (abi >= 4 ? "--deny-tcp" : "--no-network")) }
         if let runAs { options += ["--user", "\(runAs.uid):\(runAs.gid)"] }
         let limits = policy.limits
@@ -178,7 +198,8 @@ public struct Sandbox: Sendable, Hashable {
             fields["mode"] = .string("landlock")
             fields["landlockABI"] = .number(String(abi))
             fields["privateTmp"] = .bool(namespaces)
-            fields["network"] = .string(policy.network ? "on" : (namespaces ? "off (network namespace)" : "off (TCP denied by Landlock)"))
+            fields["network"] = .string(policy.network ? "on" : namespaces ? "off (network namespace)"
+                                        : abi >= 4 ? "off for TCP (Landlock; other protocols are not blocked)" : "off cannot be enforced here: the run is refused")
             if let runAs { fields["user"] = .string("\(runAs.uid):\(runAs.gid)") }
             var limits: [String: JSONValue] = [:]
             if let bytes = policy.limits.memoryBytes { limits["memoryBytes"] = .number(String(bytes)) }
