@@ -484,7 +484,10 @@ enum OpenAPIDocument {
       "in": "query",
       "required": false,
       "schema": {
-       "type": "integer"
+       "type": "integer",
+       "format": "int64",
+       "minimum": -9223372036854775808,
+       "maximum": 9223372036854775807
       },
       "description": "Only runs with a greater id (oldest first)."
      },
