@@ -49,6 +49,28 @@ import Testing
         #expect(parse < Self.bound, "\(name): \(parse) s of CPU to parse")
     }
 
+    /// Form bodies of about 1 MiB, shaped for the URL-encoded and multipart readers' worst cases.
+    static let formShapes: [(name: String, contentType: String, body: [UInt8])] = {
+        let boundary = String(repeating: "b", count: 70)
+        let part = "--\(boundary)\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\nv\r\n"
+        return [
+            ("100,000 fields", "application/x-www-form-urlencoded", Array((0..<100_000).map { "f\($0)=\($0)" }.joined(separator: "&").utf8)),
+            ("150,000 repeats of one name", "application/x-www-form-urlencoded", Array(Array(repeating: "same=1", count: 150_000).joined(separator: "&").utf8)),
+            ("300,000 percent escapes", "application/x-www-form-urlencoded", Array(("a=" + String(repeating: "%41", count: 300_000)).utf8)),
+            ("12,000 parts of one name", "multipart/form-data; boundary=\(boundary)", Array((String(repeating: part, count: 12_000) + "--\(boundary)--\r\n").utf8)),
+            ("14,000 near-delimiters and no end", "multipart/form-data; boundary=\(boundary)",
+             Array(("--\(boundary)\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\n" + String(repeating: "\r\n--" + boundary.dropLast(), count: 14_000)).utf8)),
+        ]
+    }()
+
+    @Test(arguments: 0..<formShapes.count)
+    func aFormBodyCostsTimeInProportionToItsSize(_ index: Int) {
+        let (name, contentType, body) = Self.formShapes[index]
+        #expect(body.count > 500_000 && body.count < 1_600_000, "\(name): \(body.count) bytes")
+        let seconds = Self.cpuSeconds { _ = try? FormFields.parse(WebhookBody(bytes: body, contentType: contentType)) }
+        #expect(seconds < Self.bound, "\(name): \(seconds) s of CPU")
+    }
+
     @Test func theLastOfARepeatedTopLevelKeyWinsInItsPlace() throws {
         var parser = JSONParser(#"{"a": 1, "b": 2, "a": 3, "c": 4, "b": 5}"#)
         let members = try parser.parseObjectMembers()
