@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import HookBus
 import Testing
 
@@ -8,6 +11,7 @@ import Testing
         #expect(good.status == 0, "\(good.stderr)")
         #expect(good.stdout.contains("3 integrations, 7 actions (6 triggers on 10 hooks): 0 errors"))
         #expect(good.stdout.contains("interpreter python: "), "validate shows the resolved interpreters")
+        #expect(good.stdout.contains("sandbox: Landlock ABI "), "validate shows how runs are confined: \(good.stdout)")
         let scratch = Scratch()
         scratch.write("bad/a.yaml", "integration: 'X'\nname: 'A'\ntype: Trigger\nscript:\n  code: 'echo'\nhook:\n  - closeIncidnet\n")
         let bad = try hookbus(["validate", "bad"], in: scratch.path)
@@ -16,6 +20,24 @@ import Testing
         let json = try hookbus(["validate", "--json", "bad"], in: scratch.path)
         #expect(json.status == 1)
         #expect((try? JSONParser.parse(json.stdout))?["errors"] != nil)
+    }
+
+    /// A sandbox that cannot be set up as configured is an error of `validate` and stops `fire`
+    /// before anything runs; `none` turns it off with no warning.
+    @Test func aSandboxThatCannotBeSetUpIsAnError() throws {
+        let scratch = Scratch()
+        let hooks = packageRoot.appendingPathComponent("Hooks").path
+        scratch.write("hookbus.yaml", "runner: {sandbox: required, sandbox_user: no-such-user-here}\n")
+        let validated = try hookbus(["validate", "--hooks", hooks], in: scratch.path)
+        if geteuid() == 0 {
+            #expect(validated.status == 1 && validated.stdout.contains("error: runner.sandbox_user 'no-such-user-here' is not a user on this machine"), "\(validated.stdout)")
+            let fired = try hookbus(["fire", "closeIncident", "--params", "-", "--hooks", hooks], in: scratch.path, stdin: #"{"incidentsBeforeUpdate": {"id": 1}, "incidentsAfterUpdate": {"id": 1}}"#)
+            #expect(fired.status == 1 && fired.stderr.contains("runner.sandbox_user 'no-such-user-here' is not a user on this machine"), "\(fired.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: scratch.path + "/data/hookbus.sqlite"), "nothing stored, nothing run")
+        }
+        scratch.write("hookbus.yaml", "runner: {sandbox: none}\n")
+        let off = try hookbus(["validate", "--hooks", hooks], in: scratch.path)
+        #expect(off.status == 0 && off.stdout.contains("sandbox: none (runner.sandbox is none)"), "\(off.stdout)")
     }
 
     @Test func fireDryRunAndForReal() throws {
