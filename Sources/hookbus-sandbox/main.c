@@ -5,7 +5,8 @@
  *   hookbus-sandbox --probe          prints what this kernel allows: "landlock=N namespaces=0|1"
  *
  * Options (HookBus's ProcessRunner writes them; see Sandbox.swift for the policy):
- *   --ro PATH          may read and execute beneath PATH (a file or a folder; missing: skipped)
+ *   --ro PATH          may read and execute beneath PATH (a file or a folder)
+ *   --ro-system PATH   as --ro, skipped when missing (a system file an upgrade may remove)
  *   --rw PATH          may read, write, create and remove beneath PATH
  *   --run PATH         the run's own folder (as --rw; HookBus makes it the run user's)
  *   --dev PATH         a device file it may read and write (/dev/null …)
@@ -163,16 +164,19 @@ static int canonical(const char *path) {
 
 /* Opens a path the run may use. No symbolic link may be on the way: a run that can write
  * somewhere must not be able to plant a link there that a later run's grant would follow. */
-static void grant(const char *path, __u64 rights) {
+static void grant_path(const char *path, __u64 rights, int optional) {
     if (!canonical(path)) fail("not a canonical absolute path: '%s'", path);
     struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
     int fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
+    if (fd < 0 && optional && errno == ENOENT) return;
     if (fd < 0) fail("open %s: %s", path, errno == ELOOP ? "a symbolic link is on the way" : strerror(errno));
     struct stat status;
     if (fstat(fd, &status) != 0) fail("stat %s: %s", path, strerror(errno));
     if (grant_count == (int)(sizeof grants / sizeof grants[0])) fail("too many paths");
     grants[grant_count++] = (struct grant){ .path = path, .rights = rights, .fd = fd, .is_directory = S_ISDIR(status.st_mode) };
 }
+
+static void grant(const char *path, __u64 rights) { grant_path(path, rights, 0); }
 
 static void add_rule(int ruleset, int fd, int is_directory, __u64 rights, __u64 handled, const char *path) {
     struct path_beneath_attr rule = { .allowed_access = rights & handled, .parent_fd = fd };
@@ -201,6 +205,11 @@ static void bind_into_tmp(const struct grant *granted) {
     char source[64];
     snprintf(source, sizeof source, "/proc/self/fd/%d", granted->fd);
     if (mount(source, path, NULL, MS_BIND, NULL) != 0) fail("bind %s: %s", path, strerror(errno));
+    /* Landlock sees the run's /tmp (all rights) above this mount point: what may only be read
+     * is made read-only by the mount itself. */
+    if (!(granted->rights & FS_WRITE_FILE) &&
+        mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) != 0)
+        fail("make %s read-only: %s", path, strerror(errno));
 }
 
 static int by_length(const void *left, const void *right) {
@@ -261,9 +270,28 @@ static int namespaces_work(void) {
     return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
+/* Whether a grant can be opened and made into a rule as a run does (openat2 and Landlock may
+ * be filtered away by a seccomp profile even where the kernel has them). */
+static int rules_work(void) {
+    int abi = landlock_abi();
+    if (abi < 1) return 0;
+    struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
+    int fd = (int)syscall(SYS_openat2, AT_FDCWD, "/usr", &how, sizeof how);
+    if (fd < 0) return 0;
+    struct ruleset_attr attributes = { .handled_access_fs = handled_fs(abi) };
+    int ruleset = (int)syscall(SYS_landlock_create_ruleset, &attributes, sizeof(__u64), 0);
+    struct path_beneath_attr rule = { .allowed_access = FS_READ_RIGHTS, .parent_fd = fd };
+    int works = ruleset >= 0 && syscall(SYS_landlock_add_rule, ruleset, RULE_PATH_BENEATH, &rule, 0) == 0;
+    if (ruleset >= 0) close(ruleset);
+    close(fd);
+    return works;
+}
+
 int main(int argc, char **argv) {
     const char *read_paths[MAX_PATHS], *write_paths[MAX_PATHS], *device_paths[MAX_PATHS];
     const char *run_folder = NULL;
+    const char *system_paths[MAX_PATHS];
+    int systems = 0;
     int reads = 0, writes = 0, devices = 0;
     int proc_self = 0, private_tmp = 0, no_network = 0, deny_tcp = 0, have_user = 0;
     unsigned long long memory = 0, cpu = 0, processes = 0, file_size = 0, tmp_size = 0;
@@ -272,7 +300,7 @@ int main(int argc, char **argv) {
         const char *option = argv[index];
         if (strcmp(option, "--") == 0) { index++; break; }
         if (strcmp(option, "--probe") == 0) {
-            printf("landlock=%d namespaces=%d\n", landlock_abi(), namespaces_work());
+            printf("landlock=%d namespaces=%d\n", rules_work() ? landlock_abi() : 0, namespaces_work());
             return 0;
         }
         if (strcmp(option, "--proc-self") == 0) { proc_self = 1; continue; }
@@ -281,7 +309,10 @@ int main(int argc, char **argv) {
         if (strcmp(option, "--deny-tcp") == 0) { deny_tcp = 1; continue; }
         if (index + 1 >= argc) fail("%s needs a value", option);
         const char *value = argv[++index];
-        if (strcmp(option, "--ro") == 0 || strcmp(option, "--rw") == 0 || strcmp(option, "--dev") == 0) {
+        if (strcmp(option, "--ro-system") == 0) {
+            if (systems == MAX_PATHS) fail("more than %d paths for %s", MAX_PATHS, option);
+            system_paths[systems++] = value;
+        } else if (strcmp(option, "--ro") == 0 || strcmp(option, "--rw") == 0 || strcmp(option, "--dev") == 0) {
             int *count = option[2] == 'r' ? (option[3] == 'o' ? &reads : &writes) : &devices;
             const char **list = option[2] == 'r' ? (option[3] == 'o' ? read_paths : write_paths) : device_paths;
             if (*count == MAX_PATHS) fail("more than %d paths for %s", MAX_PATHS, option);
@@ -350,6 +381,7 @@ int main(int argc, char **argv) {
     /* Every path is opened now, while paths still name the host's files (and in the mount
      * namespace the binds are made in: the kernel binds only from the same one). Longer paths
      * after shorter ones, so that a folder is bound into the private /tmp before what is in it. */
+    for (int i = 0; i < systems; i++) grant_path(system_paths[i], FS_READ_RIGHTS, 1);
     for (int i = 0; i < reads; i++) grant(read_paths[i], FS_READ_RIGHTS);
     for (int i = 0; i < writes; i++) grant(write_paths[i], ALL_RIGHTS);
     if (run_folder) grant(run_folder, ALL_RIGHTS);

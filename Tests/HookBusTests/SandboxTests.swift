@@ -150,6 +150,45 @@ import Glibc
         #expect(stored.invocation?.contains(#""network":"off"#) == true, "\(stored.invocation ?? "")")
     }
 
+    /// A folder granted for reading stays read-only though it lies under the run's own /tmp
+    /// (writable by mode), and a link a run plants where a later run's grant points is refused,
+    /// not followed.
+    @Test func readOnlyStaysReadOnlyAndAPlantedLinkIsRefused() async throws {
+        let folder = TempFolder()
+        let readable = folder.sharedWithRuns("readable")
+        FileManager.default.createFile(atPath: readable + "/f.txt", contents: Data("data".utf8), attributes: [.posixPermissions: 0o666])
+        let shared = folder.sharedWithRuns("shared")
+        mkdir(shared + "/inner", 0o777)
+        chmod(shared + "/inner", 0o777)
+        let outside = Outside()
+        _ = outside.write("secret", "top secret")
+        let code = """
+            if echo more >> '\(readable)/f.txt'; then echo WROTE-READ-ONLY; else echo DENIED-READ-ONLY; fi
+            rm -rf '\(shared)/inner' && ln -s '\(outside.path)' '\(shared)/inner' && echo PLANTED
+            cat '\(shared)/inner/secret' 2>/dev/null || true
+            """
+        let fixture = try RunnerFixture(language: "bash", actions: [("plant.yaml", triggerYAML("Plant", hooks: ["webhook"], code: code.replacingOccurrences(of: "\n", with: "\n    ")))],
+                                        config: "integrations: {'Incident Tools': {sandbox_read: ['\(readable)', '\(shared)/inner'], sandbox_write: ['\(shared)'], retry: {attempts: 1}}}")
+        let first = try #require(try await fixture.fire(try Event.fromWebhook(body: Array("{}".utf8), endpoint: "x")).first)
+        #expect(first.result.stdout.contains("DENIED-READ-ONLY") && first.result.stdout.contains("PLANTED"), "\(first.result)")
+        #expect(try String(contentsOfFile: readable + "/f.txt", encoding: .utf8) == "data")
+        let second = try #require(try await fixture.fire(try Event.fromWebhook(body: Array("{}".utf8), endpoint: "x")).first)
+        #expect(second.result.outcome == .error && second.result.reason?.contains("a symbolic link is on the way") == true, "\(second.result)")
+        #expect(!second.result.stdout.contains("top secret") && !first.result.stdout.contains("top secret"))
+    }
+
+    @Test func everythingAndTmpCannotBeGranted() throws {
+        let folder = TempFolder()
+        folder.write("hooks/int.yaml", integrationYAML())
+        folder.write("hooks/t.yaml", triggerYAML("T", hooks: ["webhook"]))
+        let catalog = DefinitionLoader().load([folder.path + "/hooks"]).catalog
+        let path = folder.write("hookbus.yaml", "runner: {sandbox_read: [/, /tmp/], sandbox_write: ['/tmp/../tmp']}\n")
+        let messages = ConfigurationLoader().load(path: path, catalog: catalog).diagnostics.map { $0.description.replacingOccurrences(of: folder.path + "/", with: "") }
+        #expect(messages.contains("hookbus.yaml:1:25: error: 'runner.sandbox_read' cannot list '/': it would open every file to every run"), "\(messages)")
+        #expect(messages.contains("hookbus.yaml:1:28: error: 'runner.sandbox_read' cannot list '/tmp/': each run has a /tmp of its own"), "\(messages)")
+        #expect(messages.contains { $0.hasPrefix("hookbus.yaml:1:52: error: 'runner.sandbox_write' cannot list '/tmp/../tmp'") }, "\(messages)")
+    }
+
     @Test func limitsAndTheSandboxSettingAreCheckedWhereTheyAreWritten() throws {
         let folder = TempFolder()
         folder.write("hooks/int.yaml", integrationYAML())

@@ -85,7 +85,7 @@ extension ConfigurationLoader {
         let units: [(String, Int)] = [("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("K", 1 << 10), ("M", 1 << 20), ("G", 1 << 30), ("", 1)]
         for (unit, factor) in units where text.hasSuffix(unit) {
             let digits = text.dropLast(unit.count).trimmingCharacters(in: .whitespaces)
-            guard let value = Int(digits), value > 0, value <= Int.max / factor else { break }
+            guard let value = Int(digits), value > 0, value <= (1 << 62) / factor else { break }
             guard value * factor >= minimum else {
                 reader.sink.error("'\(key)' is at least \(minimum) bytes, not '\(text)'", at: reader.position(node))
                 return nil
@@ -122,6 +122,9 @@ extension ConfigurationLoader {
             guard real != "/", real != "/tmp" else {
                 reader.sink.error("'\(key)' cannot list '\(path)': \(real == "/" ? "it would open every file to every run" : "each run has a /tmp of its own")", at: reader.position(item))
                 continue
+            }
+            if access(real, F_OK) != 0 {
+                reader.sink.warning("'\(key)' lists '\(path)', which does not exist: runs will be refused until it does", at: reader.position(item))
             }
             paths.append(real)
         }

@@ -42,17 +42,18 @@ public struct RunFolders: Sendable {
     /// - Parameter configured: `runner.run_dir`, when set; otherwise the default above.
     public init(configured: String? = nil) {
         if let configured {
-            // Run folders are handed to scripts as HOME and TMPDIR: always absolute.
-            root = Self.trimmed(configured.hasPrefix("/") ? configured : FileManager.default.currentDirectoryPath + "/" + configured)
+            // Run folders are handed to scripts as HOME and TMPDIR: always absolute, and real (the
+            // sandbox helper refuses a path with a link, `.` or `..` in it).
+            root = Self.realPath(configured.hasPrefix("/") ? configured : FileManager.default.currentDirectoryPath + "/" + configured)
         } else {
             let name = "hookbus-runs-\(geteuid())"
             let temporary = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
             if Self.isMemoryBacked(temporary) {
-                root = Self.trimmed(temporary) + "/" + name
+                root = Self.realPath(Self.trimmed(temporary) + "/" + name)
             } else if Self.isMemoryBacked("/dev/shm") && access("/dev/shm", W_OK | X_OK) == 0 {
-                root = "/dev/shm/" + name
+                root = Self.realPath("/dev/shm/" + name)
             } else {
-                root = Self.trimmed(temporary) + "/" + name
+                root = Self.realPath(Self.trimmed(temporary) + "/" + name)
             }
         }
     }
@@ -122,6 +123,24 @@ public struct RunFolders: Sendable {
             if contains && point.count >= (best?.point.count ?? -1) { best = (point, String(fields[2])) }
         }
         return best?.type == "tmpfs" || best?.type == "ramfs"
+    }
+
+    /// `path` with `.` and `..` taken out and the folders above it resolved (links followed) as
+    /// far as they exist; the rest appended as written. The last component is never resolved:
+    /// a link in place of the root itself is refused by `ensureRoot`, not followed.
+    static func realPath(_ path: String) -> String {
+        let standard = trimmed(URL(fileURLWithPath: path).standardizedFileURL.path)
+        guard let lastSlash = standard.lastIndex(of: "/"), standard != "/" else { return standard }
+        var existing = lastSlash == standard.startIndex ? "/" : String(standard[..<lastSlash])
+        var rest: [Substring] = [standard[standard.index(after: lastSlash)...]]
+        while existing != "/", access(existing, F_OK) != 0, let slash = existing.lastIndex(of: "/") {
+            rest.insert(existing[existing.index(after: slash)...], at: 0)
+            existing = slash == existing.startIndex ? "/" : String(existing[..<slash])
+        }
+        guard let resolved = realpath(existing, nil) else { return standard }
+        defer { free(resolved) }
+        let base = String(cString: resolved)
+        return rest.isEmpty ? base : (base == "/" ? "" : base) + "/" + rest.joined(separator: "/")
     }
 
     private static func trimmed(_ path: String) -> String {

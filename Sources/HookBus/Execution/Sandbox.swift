@@ -82,8 +82,9 @@ public struct Sandbox: Sendable, Hashable {
     }
 
     /// The system's programs, libraries and the files of `/etc` that name resolution, TLS,
-    /// locales and the interpreters read, those this machine has (the helper also skips a path
-    /// that is gone by the time a run starts).
+    /// locales and the interpreters read, those this machine has at start (the helper skips one
+    /// an upgrade removed since; links among them are resolved at start, so a restart picks up
+    /// one that was pointed elsewhere).
     static let systemReadPaths: [String] = {
         var paths = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"]
         let etc = ["passwd", "group", "nsswitch.conf", "hosts", "host.conf", "resolv.conf", "gai.conf", "services", "protocols",
@@ -156,6 +157,7 @@ public struct Sandbox: Sendable, Hashable {
         if geteuid() == 0 {
             guard let entry = getpwnam(user) else { throw SetupError(description: "runner.sandbox_user '\(user)' is not a user on this machine") }
             guard entry.pointee.pw_uid != 0 else { throw SetupError(description: "runner.sandbox_user '\(user)' is root; runs never keep root") }
+            guard entry.pointee.pw_gid != 0 else { throw SetupError(description: "runner.sandbox_user '\(user)' has group 0 (root's) as its group; runs never keep it: choose another user") }
             runAs = (entry.pointee.pw_uid, entry.pointee.pw_gid)
         }
         var extra = canonicalSet(readPaths)
@@ -171,7 +173,8 @@ public struct Sandbox: Sendable, Hashable {
         guard case let .landlock(abi, namespaces) = mode else { return [] }
         var options: [String] = []
         options.reserveCapacity(2 * (Self.systemReadPaths.count + extraReadPaths.count + policy.readPaths.count + 8) + 12)
-        for path in Self.systemReadPaths + extraReadPaths + policy.readPaths { options += ["--ro", path] }
+        for path in Self.systemReadPaths { options += ["--ro-system", path] }
+        for path in extraReadPaths + policy.readPaths { options += ["--ro", path] }
         for path in policy.writePaths { options += ["--rw", path] }
         for path in Self.devices { options += ["--dev", path] }
         options += ["--run", runFolder, "--proc-self"]
