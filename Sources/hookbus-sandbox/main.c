@@ -324,10 +324,12 @@ int main(int argc, char **argv) {
             run_folder = value;
         } else if (strcmp(option, "--user") == 0) {
             /* Digits only, neither root nor -1 (which setresuid reads as "unchanged"). */
-            char *colon = strchr(value, ':');
+            char ids[64];
+            if (snprintf(ids, sizeof ids, "%s", value) >= (int)sizeof ids) fail("--user needs UID:GID, not '%s'", value);
+            char *colon = strchr(ids, ':');
             if (!colon) fail("--user needs UID:GID, not '%s'", value);
             *colon = '\0';
-            unsigned long long uid = number("--user", value), gid = number("--user", colon + 1);
+            unsigned long long uid = number("--user", ids), gid = number("--user", colon + 1);
             if (uid >= 0xFFFFFFFFULL || gid >= 0xFFFFFFFFULL) fail("--user needs a user and a group other than root");
             target_uid = (uid_t)uid;
             target_gid = (gid_t)gid;
