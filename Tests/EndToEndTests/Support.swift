@@ -32,12 +32,12 @@ final class Scratch: @unchecked Sendable {
     /// `state/`: where triggers of a test keep what the test reads back. Runs are sandboxed and
     /// see only their own folder, so a configuration grants this one (`runner.sandbox_write`);
     /// writable by anyone, since as root HookBus runs triggers as `nobody`.
-    var state: String {
+    lazy var state: String = {
         let folder = url.appendingPathComponent("state")
         try! FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         chmod(folder.path, 0o777)
         return folder.path
-    }
+    }()
 
     @discardableResult
     func write(_ relative: String, _ text: String) -> String {

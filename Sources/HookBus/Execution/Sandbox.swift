@@ -26,7 +26,7 @@ import Glibc
 /// `network: false`. Where the kernel offers no user namespaces, runs still get Landlock:
 /// `/tmp` is then denied rather than private, `network: false` denies TCP through Landlock, and
 /// the process limit is not applied (each is said in the run's recorded invocation).
-public struct Sandbox: Sendable, Hashable {
+public struct Sandbox: Sendable {
     /// How runs are confined on this machine.
     public enum Mode: Sendable, Hashable {
         /// Landlock of this ABI version, with or without namespaces.
@@ -38,20 +38,24 @@ public struct Sandbox: Sendable, Hashable {
     public let mode: Mode
     /// The helper's path, when confined.
     public let helper: String?
+    /// A user and group runs become.
+    public struct RunUser: Sendable, Hashable {
+        public let uid: UInt32
+        public let gid: UInt32
+    }
+
     /// The user and group runs become when HookBus runs as root.
-    public let runAs: (uid: UInt32, gid: UInt32)?
+    public let runAs: RunUser?
     /// Paths every run may read besides `systemReadPaths`: interpreters installed outside the
     /// system folders (`runner.sandbox_read` comes with each run's policy).
     public let extraReadPaths: [String]
 
-    public static func == (lhs: Sandbox, rhs: Sandbox) -> Bool {
-        lhs.mode == rhs.mode && lhs.helper == rhs.helper && lhs.runAs?.uid == rhs.runAs?.uid && lhs.runAs?.gid == rhs.runAs?.gid && lhs.extraReadPaths == rhs.extraReadPaths
-    }
+    /// The helper's options and the audit record of each run policy met so far: a few per
+    /// configuration, and both are asked for on every run.
+    private let made = MadeForPolicy()
 
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(mode)
-        hasher.combine(helper)
-        hasher.combine(extraReadPaths)
+    private final class MadeForPolicy: Sendable {
+        let entries = Mutex<[RunPolicy: (options: [String], record: String)]>([:])
     }
 
     public var isConfined: Bool {
@@ -93,6 +97,8 @@ public struct Sandbox: Sendable, Hashable {
                    "alternatives", "perl", "xdg"]
         paths += etc.map { "/etc/" + $0 }
         // Debian's python reads /etc/python3.X (sitecustomize); the versions on this machine.
+        // (An /etc that cannot be listed grants none of them: python then runs without its
+        // site configuration, and no more is opened than asked for.)
         let pythonFolders = (try? FileManager.default.contentsOfDirectory(atPath: "/etc"))?.filter { $0.hasPrefix("python") }.sorted() ?? []
         paths += pythonFolders.map { "/etc/" + $0 }
         // Only those this machine has, as real paths (the helper follows no link: `/lib` is
@@ -123,7 +129,7 @@ public struct Sandbox: Sendable, Hashable {
     /// A sandbox turned off.
     public static let off = Sandbox(mode: .none(reason: turnedOff), helper: nil, runAs: nil, extraReadPaths: [])
 
-    init(mode: Mode, helper: String?, runAs: (uid: UInt32, gid: UInt32)?, extraReadPaths: [String]) {
+    init(mode: Mode, helper: String?, runAs: RunUser?, extraReadPaths: [String]) {
         self.mode = mode
         self.helper = helper
         self.runAs = runAs
@@ -153,12 +159,12 @@ public struct Sandbox: Sendable, Hashable {
         guard probe.landlock >= 1 else {
             return try unconfined(probe.failure ?? "this kernel does not offer Landlock (Linux 5.13 or later with Landlock enabled)")
         }
-        var runAs: (uid: UInt32, gid: UInt32)?
+        var runAs: RunUser?
         if geteuid() == 0 {
             guard let entry = getpwnam(user) else { throw SetupError(description: "runner.sandbox_user '\(user)' is not a user on this machine") }
             guard entry.pointee.pw_uid != 0 else { throw SetupError(description: "runner.sandbox_user '\(user)' is root; runs never keep root") }
             guard entry.pointee.pw_gid != 0 else { throw SetupError(description: "runner.sandbox_user '\(user)' has group 0 (root's) as its group; runs never keep it: choose another user") }
-            runAs = (entry.pointee.pw_uid, entry.pointee.pw_gid)
+            runAs = RunUser(uid: entry.pointee.pw_uid, gid: entry.pointee.pw_gid)
         }
         var extra = canonicalSet(readPaths)
         for path in interpreters?.resolutions.values.compactMap(\.path) ?? [] {
@@ -170,6 +176,24 @@ public struct Sandbox: Sendable, Hashable {
 
     /// The helper's options for one run, before `--` and the interpreter's argv.
     func options(for policy: RunPolicy, runFolder: String) -> [String] {
+        guard isConfined else { return [] }
+        return madeFor(policy).options + ["--run", runFolder]
+    }
+
+    /// The run's confinement as the audit trail keeps it with the invocation (JSON object text).
+    func record(for policy: RunPolicy) -> String {
+        madeFor(policy).record
+    }
+
+    private func madeFor(_ policy: RunPolicy) -> (options: [String], record: String) {
+        if let known = made.entries.withLock({ $0[policy] }) { return known }
+        let fresh = (options: policyOptions(policy), record: policyRecord(policy))
+        made.entries.withLock { $0[policy] = fresh }
+        return fresh
+    }
+
+    /// The options `policy` gives, all but the run's own folder.
+    private func policyOptions(_ policy: RunPolicy) -> [String] {
         guard case let .landlock(abi, namespaces) = mode else { return [] }
         var options: [String] = []
         options.reserveCapacity(2 * (Self.systemReadPaths.count + extraReadPaths.count + policy.readPaths.count + 8) + 12)
@@ -177,7 +201,7 @@ public struct Sandbox: Sendable, Hashable {
         for path in extraReadPaths + policy.readPaths { options += ["--ro", path] }
         for path in policy.writePaths { options += ["--rw", path] }
         for path in Self.devices { options += ["--dev", path] }
-        options += ["--run", runFolder, "--proc-self"]
+        options.append("--proc-self")
         // The private /tmp is memory: bounded like a file the run may write (or 1 GiB).
         if namespaces { options += ["--private-tmp", String(policy.limits.fileSizeBytes ?? 1 << 30)] }
         if !policy.network { options.append(namespaces ? "--no-network" : (abi >= 4 ? "--deny-tcp" : "--no-network")) }
@@ -190,8 +214,7 @@ public struct Sandbox: Sendable, Hashable {
         return options
     }
 
-    /// The run's confinement as the audit trail keeps it with the invocation (JSON object text).
-    func record(for policy: RunPolicy) -> String {
+    private func policyRecord(_ policy: RunPolicy) -> String {
         var fields: [String: JSONValue] = [:]
         switch mode {
         case let .none(reason):
