@@ -31,14 +31,18 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
+        // How a run's process starts: clone, the sandbox set up in the child, execve (C: the
+        // child shares HookBus's memory until its execve, so only system calls may run there;
+        // see spawn.c).
+        .target(name: "CHookBusSpawn"),
         // The core: definitions, events, routing, execution, store. No HTTP.
         .target(
             name: "HookBus",
             dependencies: [
+                "CHookBusSpawn",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
-                .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -60,19 +64,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // The exec helper that confines every trigger run (Landlock, namespaces, rlimits): C,
-        // small and fast to start (see its header). Linked statically: no dynamic loading on
-        // each start (SwiftPM would otherwise load the Swift runtime into it, ~5 ms a start).
-        // A dependency of the tool so that `swift run hookbus` builds it too; found next to
-        // the running executable.
-        .executableTarget(name: "hookbus-sandbox", linkerSettings: [.unsafeFlags(["-static-executable"])]),
         // The command-line tool: thin subcommands over the core and the server.
         .executableTarget(
             name: "hookbus",
             dependencies: [
                 "HookBus",
                 "HookBusServer",
-                "hookbus-sandbox",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -83,7 +80,6 @@ let package = Package(
             name: "hookbus-bench",
             dependencies: [
                 "HookBus",
-                "hookbus-sandbox",
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

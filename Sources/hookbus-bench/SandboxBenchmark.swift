@@ -4,16 +4,19 @@ import HookBus
 
 /// What the sandbox costs, against the physical limit: in paired, interleaved rounds of one run
 /// (this machine drifts by ±30% within minutes), the raw `posix_spawn` rate of the interpreter
-/// from the shared harness (`../shared/bench/spawn.c`: two in flight, output captured, ~600 B
-/// of environment), then HookBus completing trivial triggers of the same interpreter with the
-/// sandbox off, then on. Targets: sandbox on ≥ 80% of raw for bash and ≥ 90% for python, and
-/// on ≥ 85% of off.
+/// from the shared harness (`../shared/bench/spawn.c`: output captured, ~600 B of environment),
+/// then HookBus completing trivial triggers of the same interpreter with the sandbox off, then
+/// on. Targets: sandbox on ≥ 80% of raw for bash and ≥ 90% for python, and on ≥ 85% of off.
+///
+/// HookBus runs with its default pool (`runner.concurrency`, 4 on this machine). The raw
+/// reference is the harness's better rate of two in flight (as the issue measured it) and the
+/// same number in flight as HookBus: the comparison is with the best the machine can do.
 struct SandboxBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "sandbox")
 
     @Option(help: "bash runs per HookBus measurement (python: a fifth).") var runs = 1500
     @Option(help: "Rounds of raw, off, on.") var rounds = 3
-    @Option(help: "Runs at once (and the harness's children in flight).") var concurrency = 2
+    @Option(help: "Runs at once (default: HookBus's default pool); the harness runs 2 and this many in flight.") var concurrency = HookBusConfiguration().concurrency
     @Option(help: "Seconds of each raw measurement.") var seconds = 3
     @Option(help: "The shared harness, built (default: ../shared/bench/spawn.c compiled with cc).") var spawn: String?
     @Option(help: "Measure only this script type (bash or python).") var only: ScriptType?
@@ -28,7 +31,10 @@ struct SandboxBenchmark: AsyncParsableCommand {
             guard let path = interpreters.path(for: type) else { print("sandbox: \(type.rawValue) not found"); continue }
             var onRaw: [Double] = [], offRaw: [Double] = [], onOff: [Double] = []
             for round in 1...max(1, rounds) {
-                let raw = try Self.harnessRate(harness, arguments: ["-j", String(concurrency), "-p", "-e", "-t", String(seconds), path, "-c", code])
+                var raw = 0.0
+                for inFlight in Set([2, concurrency]).sorted() {
+                    raw = max(raw, try Self.harnessRate(harness, arguments: ["-j", String(inFlight), "-p", "-e", "-t", String(seconds), path, "-c", code]))
+                }
                 let off = try await RunnerBenchmark.hookbusRate(type: type, code: code, interpreters: interpreters, count: count, concurrency: concurrency,
                                                                 runner: ProcessRunner(interpreters: interpreters, sandbox: .off))
                 let on = try await RunnerBenchmark.hookbusRate(type: type, code: code, interpreters: interpreters, count: count, concurrency: concurrency,
@@ -40,7 +46,7 @@ struct SandboxBenchmark: AsyncParsableCommand {
                              type.rawValue, round, raw, off, 100 * off / raw, on, 100 * on / raw, 100 * on / off))
             }
             func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
-            print(String(format: "sandbox: %@ (%@), %d at a time, median of %d rounds: sandbox on %.0f%% of raw (target >= %d%%), off %.0f%% of raw, on %.0f%% of off (target >= 85%%)",
+            print(String(format: "sandbox: %@ (%@), %d at a time (raw: the better of 2 and that many in flight), median of %d rounds: sandbox on %.0f%% of raw (target >= %d%%), off %.0f%% of raw, on %.0f%% of off (target >= 85%%)",
                          type.rawValue, path, concurrency, rounds, 100 * median(onRaw), type == .bash ? 80 : 90, 100 * median(offRaw), 100 * median(onOff)))
         }
     }

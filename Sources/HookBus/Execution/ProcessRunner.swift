@@ -1,15 +1,10 @@
 public import Foundation
-import Subprocess
-#if canImport(System)
-import System
-#else
-import SystemPackage
-#endif
+import CHookBusSpawn
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Runs triggers as real child processes (swift-subprocess), bounded in time and output.
+/// Runs triggers as real child processes, bounded in time and output.
 ///
 /// Each run gets a private folder (mode 0700, under `RunFolders`' root) that is its working
 /// directory, HOME and TMPDIR; the code is written there as a file and the folder is removed
@@ -18,9 +13,9 @@ import Glibc
 /// new session, so that on a timeout the whole process group (background children included) is
 /// ended: SIGTERM, a grace period, then SIGKILL.
 ///
-/// Each run is confined by `sandbox` (see `Sandbox`): the interpreter is started through the
-/// sandbox helper, which confines itself and then becomes the interpreter (same process, same
-/// argv, environment, stdin and process group).
+/// Each run is confined by `sandbox` (see `Sandbox`): the child that becomes the interpreter
+/// confines itself between its clone and its execve (`ChildProcess`, C: spawn.c); its output and
+/// its end are watched by `ChildWatcher`.
 public struct ProcessRunner: TriggerRunner {
     public let interpreters: Interpreters
     public let outputLimit: Int
@@ -75,7 +70,7 @@ public struct ProcessRunner: TriggerRunner {
         let script = folder + "/trigger." + Self.fileExtension(for: invocation.scriptType)
         let stdinFile = folder + "/.stdin.json"
         defer { removeRunFolder(folder, files: [script, stdinFile]) }
-        let stdinDescriptor: FileDescriptor
+        let stdinDescriptor: Int32
         do {
             // What HookBus writes here; as root, handed to the user the run becomes.
             var written = [folder, script]
@@ -96,7 +91,9 @@ public struct ProcessRunner: TriggerRunner {
             // (Stdin is handed over open, never by path: its file stays HookBus's.)
             stdinDescriptor = try Self.pipeHolding(invocation.stdin) ?? {
                 try write(invocation.stdin, to: stdinFile)
-                return try FileDescriptor.open(FilePath(stdinFile), .readOnly, options: .closeOnExec)
+                let descriptor = open(stdinFile, O_RDONLY | O_CLOEXEC)
+                guard descriptor >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+                return descriptor
             }()
         } catch {
             return .error("cannot write the trigger's files: \(error.localizedDescription)", at: startedAt)
@@ -111,121 +108,68 @@ public struct ProcessRunner: TriggerRunner {
             case let .runFile(name): return folder + "/" + name
             }
         }
-        var arguments = [script] + invocation.arguments.map { "--\($0.name)=\(resolve($0.value))" }
-        // Through the sandbox helper: its options, then the interpreter's own argv.
-        let program = sandbox.helper ?? interpreter
-        if sandbox.helper != nil {
-            arguments = sandbox.options(for: invocation.policy, runFolder: folder) + ["--", interpreter] + arguments
+        let arguments = [interpreter, script] + invocation.arguments.map { "--\($0.name)=\(resolve($0.value))" }
+        // Names the kernel could not pass as given are left out (as a shell would refuse them).
+        let environment = invocation.environment.compactMap { entry -> String? in
+            guard !entry.name.isEmpty, !entry.name.utf8.contains(UInt8(ascii: "=")), !entry.name.utf8.contains(0) else { return nil }
+            return entry.name + "=" + resolve(entry.value)
         }
-        var environment: [Environment.Key: String] = [:]
-        for entry in invocation.environment {
-            guard let key = Environment.Key(rawValue: entry.name) else { continue }
-            environment[key] = resolve(entry.value)
-        }
-
-        var options = PlatformOptions()
-        options.createSession = true
-        let limit = outputLimit
-        let timeout = invocation.timeoutSeconds
-        let grace = graceSeconds
-        let runKey = invocation.eventID
         let runStart = Date()
-        do {
-            let result = try await Subprocess.run(
-                .path(FilePath(program)),
-                arguments: Arguments(arguments),
-                environment: .custom(environment),
-                workingDirectory: FilePath(folder),
-                platformOptions: options,
-                input: .fileDescriptor(stdinDescriptor, closeAfterSpawningProcess: true),
-                output: .sequence,
-                error: .sequence
-            ) { execution -> Collected in
-                let processGroup = execution.processIdentifier.value
-                RunningProcesses.add(processGroup, key: runKey, timeLimit: timeout, grace: grace)
-                async let stderr = Self.collect(execution.standardError, limit: limit)
-                let stdout = await Self.collect(execution.standardOutput, limit: limit)
-                var collected = Collected(stdout: stdout, stderr: await stderr)
-                collected.ending = RunningProcesses.remove(processGroup)
-                return collected
-            }
-            // Whatever the script left behind in its process group does not outlive the run.
-            kill(-result.processIdentifier.value, SIGKILL)
-            let collected = result.closureResult
-            var run = RunResult(outcome: .succeeded, startedAt: runStart, endedAt: Date(),
-                                stdout: collected.stdout.text, stderr: collected.stderr.text,
-                                stdoutDropped: collected.stdout.dropped, stderrDropped: collected.stderr.dropped)
-            switch result.terminationStatus {
-            case let .exited(code):
-                run.exitCode = code
-                run.outcome = code == 0 ? .succeeded : .failed
-            case let .signaled(signal):
-                run.signal = signal
-                run.outcome = .killed
-            }
-            switch collected.ending {
-            case .timeLimit?:
-                run.outcome = .timedOut
-                run.reason = "ran past its time limit of \(Self.format(timeout)) s"
-            case .request?:
-                run.outcome = .killed
-                run.reason = "ended by HookBus: the next run of its schedule started (re-execution: force)"
-            case nil:
-                break
-            }
-            sandbox.explain(&run, policy: invocation.policy)
-            return run
+        let child: ChildProcess
+        do throws(ChildProcess.SpawnError) {
+            child = try ChildProcess.spawn(path: interpreter, arguments: arguments, environment: environment, directory: folder,
+                                           stdin: stdinDescriptor, confinement: sandbox.confinement(for: invocation.policy), runFolder: folder)
         } catch {
-            try? stdinDescriptor.close()
+            close(stdinDescriptor)
             return .error("could not start \(interpreter): \(error)", at: startedAt)
         }
-    }
-
-    /// Output kept up to the cap; the rest is read (so the child never blocks) and counted.
-    struct Capture: Sendable {
-        var bytes: [UInt8] = []
-        var dropped = 0
-        var text: String { String(decoding: bytes, as: UTF8.self) }
-    }
-
-    struct Collected: Sendable {
-        var stdout = Capture()
-        var stderr = Capture()
-        var ending: RunningProcesses.Ending?
-    }
-
-    static func collect(_ sequence: SubprocessOutputSequence, limit: Int) async -> Capture {
-        var capture = Capture()
-        do {
-            for try await buffer in sequence {
-                buffer.withUnsafeBytes { raw in
-                    let room = max(0, limit - capture.bytes.count)
-                    if room >= raw.count {
-                        capture.bytes.append(contentsOf: raw)
-                    } else {
-                        capture.bytes.append(contentsOf: raw.prefix(room))
-                        capture.dropped += raw.count - room
-                    }
-                }
-            }
-        } catch {
-            // A read error ends collection; what was read is kept.
+        // The child has its own copy (or failed to start and will say so on its stderr).
+        close(stdinDescriptor)
+        RunningProcesses.add(child.pid, key: invocation.eventID, timeLimit: invocation.timeoutSeconds, grace: graceSeconds)
+        let ended = await ChildWatcher.shared.watch(child, limit: outputLimit)
+        let ending = RunningProcesses.remove(child.pid)
+        // Whatever the script left behind in its process group does not outlive the run; the
+        // group's leader is reaped only now, so that its id cannot have been reused meanwhile.
+        kill(-child.pid, SIGKILL)
+        child.reap()
+        var run = RunResult(outcome: .succeeded, startedAt: runStart, endedAt: Date(),
+                            stdout: ended.stdout.text, stderr: ended.stderr.text,
+                            stdoutDropped: ended.stdout.dropped, stderrDropped: ended.stderr.dropped)
+        if let signal = ended.signal {
+            run.signal = signal
+            run.outcome = .killed
+        } else if let code = ended.exitCode {
+            run.exitCode = code
+            run.outcome = code == 0 ? .succeeded : .failed
         }
-        return capture
+        if let failure = ended.failure {
+            run.outcome = .error
+            run.reason = failure
+            return run
+        }
+        switch ending {
+        case .timeLimit?:
+            run.outcome = .timedOut
+            run.reason = "ran past its time limit of \(Self.format(invocation.timeoutSeconds)) s"
+        case .request?:
+            run.outcome = .killed
+            run.reason = "ended by HookBus: the next run of its schedule started (re-execution: force)"
+        case nil:
+            break
+        }
+        sandbox.explain(&run, policy: invocation.policy)
+        return run
     }
 
     /// The trigger's input in a pipe, already written and closed for writing, when it fits the
     /// pipe's buffer (most do): no file to create and remove on every run. Nil when it does not
     /// fit; the caller then uses a file in the run folder.
-    static func pipeHolding(_ text: String) throws -> FileDescriptor? {
+    static func pipeHolding(_ text: String) throws -> Int32? {
         guard text.utf8.count <= 1 << 16 else { return nil }
         var ends: [Int32] = [-1, -1]
-        guard pipe(&ends) == 0 else { return nil }
+        // (Close-on-exec from the start; the reading end is made blocking again for the child.)
+        guard hb_pipe(&ends) == 0 else { return nil }
         let (reader, writer) = (ends[0], ends[1])
-        // (Glibc does not export pipe2; swift-subprocess closes every other descriptor in the
-        // children it starts, so the moment without close-on-exec leaks nothing to them.)
-        _ = fcntl(reader, F_SETFD, FD_CLOEXEC)
-        _ = fcntl(writer, F_SETFD, FD_CLOEXEC)
         // The writer never blocks: a short write (a pipe smaller than usual) falls back to a file.
         _ = fcntl(writer, F_SETFL, fcntl(writer, F_GETFL) | O_NONBLOCK)
         defer { close(writer) }
@@ -242,11 +186,11 @@ public struct ProcessRunner: TriggerRunner {
             }
             return true
         }
-        guard complete else {
+        guard complete, fcntl(reader, F_SETFL, fcntl(reader, F_GETFL) & ~O_NONBLOCK) == 0 else {
             close(reader)
             return nil
         }
-        return FileDescriptor(rawValue: reader)
+        return reader
     }
 
     private func write(_ text: String, to path: String) throws {

@@ -12,17 +12,20 @@ extension Sandbox {
         do throws(SetupError) {
             return try resolve(setting: .auto)
         } catch {
-            return Sandbox(mode: .none(reason: error.description), helper: nil, runAs: nil, extraReadPaths: [])
+            return Sandbox(mode: .none(reason: error.description), runAs: nil, extraReadPaths: [])
         }
     }()
 
-    /// The helper's own exit status when it could not confine the run (its stderr says why).
+    /// The child's exit status when it could not confine the run (its stderr says why).
     static let setupFailureStatus: Int32 = 125
+    /// How the child's own lines begin (spawn.c's `hb_child_exit`).
+    static let childPrefix = "hookbus: "
 
     /// Sets `run`'s outcome and reason when the sandbox or a limit ended it:
-    /// - the helper could not set the sandbox up (status 125) or start the interpreter (127):
-    ///   `error`, with its one-line reason (the trigger never ran, never unconfined). A trigger
-    ///   could print such a line and exit so itself; it then only changes its own outcome;
+    /// - the child could not set the run up (status 125: its sandbox, stdio or folder) or start
+    ///   the interpreter (127), and said why in a line "hookbus: …" on stderr: `error`, with
+    ///   that reason (the trigger never ran, never unconfined). A trigger could print such a
+    ///   line and exit so itself; it then only changes its own outcome;
     /// - SIGXCPU / SIGXFSZ: the kernel's signals for the CPU and file size limits (or a shell's
     ///   exit status 128 + the signal, when the process it ended was the shell's child);
     /// - an allocation or a fork refused (ENOMEM's "Cannot allocate memory", python's
@@ -30,13 +33,15 @@ extension Sandbox {
     ///   the interpreter reports it on stderr: rlimits give no other sign, so the reason says the
     ///   run failed *at* its limit rather than guess when the text is absent.
     func explain(_ run: inout RunResult, policy: RunPolicy) {
-        guard isConfined, run.outcome != .succeeded else { return }
+        guard run.outcome != .succeeded else { return }
         if run.exitCode == Self.setupFailureStatus || run.exitCode == 127,
-           let line = run.stderr.split(separator: "\n").first(where: { $0.hasPrefix("hookbus-sandbox: ") }) {
+           let line = run.stderr.split(separator: "\n").first(where: { $0.hasPrefix(Self.childPrefix) }) {
             run.outcome = .error
-            run.reason = (run.exitCode == 127 ? "" : "the sandbox could not be set up: ") + line.dropFirst("hookbus-sandbox: ".count)
+            let setUp = isConfined ? "the sandbox could not be set up: " : "the run could not be set up: "
+            run.reason = (run.exitCode == 127 ? "" : setUp) + line.dropFirst(Self.childPrefix.count)
             return
         }
+        guard isConfined else { return }
         var found: String?
         let limits = policy.limits
         // A shell reports a child ended by a signal as 128 + its number.

@@ -1,14 +1,15 @@
 public import Foundation
+import CHookBusSpawn
 import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// The confinement every run gets, decided once at start: what the kernel offers, where the
-/// helper is, and which user runs become.
+/// The confinement every run gets, decided once at start: what the kernel offers and which user
+/// runs become.
 ///
-/// **Chosen: Landlock, applied by a tiny exec helper** (`hookbus-sandbox`, C, built with the
-/// tool). A run sees the system's programs and libraries read-only (`/usr`, `/bin`, `/lib*`),
+/// **Chosen: Landlock, applied in the run's own child between clone and execve** (C,
+/// `CHookBusSpawn`; see spawn.c). A run sees the system's programs and libraries read-only (`/usr`, `/bin`, `/lib*`),
 /// the few files of `/etc` that name resolution, TLS and interpreters read, its own run folder
 /// read-write (its cwd, HOME and TMPDIR), a private `/tmp`, and its own `/proc/PID` — not the
 /// data folder, the configuration, secret files, other runs' folders, HookBus's files or other
@@ -19,8 +20,10 @@ import Glibc
 /// must not hold root's other powers, and the process limit is not enforced on root.
 ///
 /// Measured and rejected: bubblewrap (about 10 ms of wall time per start for its namespaces and
-/// mounts, against about 0.3 ms for the helper's execve and Landlock); seccomp alone (filters
-/// system calls, not paths: it cannot allow one folder and deny the next). Namespaces are used
+/// mounts); a separate exec helper that confines itself and execs the interpreter (this
+/// project's first version: a second execve on every run, about 0.8 ms of CPU per start more
+/// than confining in the child); seccomp alone (filters system calls, not paths: it cannot
+/// allow one folder and deny the next). Namespaces are used
 /// only where they are cheap and needed — a user namespace so that the process limit counts a
 /// run's own processes, a mount namespace for the private `/tmp`, a network namespace for
 /// `network: false`. Where the kernel offers no user namespaces, runs still get Landlock:
@@ -36,8 +39,6 @@ public struct Sandbox: Sendable {
     }
 
     public let mode: Mode
-    /// The helper's path, when confined.
-    public let helper: String?
     /// A user and group runs become.
     public struct RunUser: Sendable, Hashable {
         public let uid: UInt32
@@ -50,12 +51,12 @@ public struct Sandbox: Sendable {
     /// system folders (`runner.sandbox_read` comes with each run's policy).
     public let extraReadPaths: [String]
 
-    /// The helper's options and the audit record of each run policy met so far: a few per
+    /// The confinement and the audit record of each run policy met so far: a few per
     /// configuration, and both are asked for on every run.
     private let made = MadeForPolicy()
 
     private final class MadeForPolicy: Sendable {
-        let entries = Mutex<[RunPolicy: (options: [String], record: String)]>([:])
+        let entries = Mutex<[RunPolicy: (confinement: Confinement?, record: String)]>([:])
     }
 
     public var isConfined: Bool {
@@ -86,7 +87,7 @@ public struct Sandbox: Sendable {
     }
 
     /// The system's programs, libraries and the files of `/etc` that name resolution, TLS,
-    /// locales and the interpreters read, those this machine has at start (the helper skips one
+    /// locales and the interpreters read, those this machine has at start (a run skips one
     /// an upgrade removed since; links among them are resolved at start, so a restart picks up
     /// one that was pointed elsewhere).
     static let systemReadPaths: [String] = {
@@ -101,7 +102,7 @@ public struct Sandbox: Sendable {
         // site configuration, and no more is opened than asked for.)
         let pythonFolders = (try? FileManager.default.contentsOfDirectory(atPath: "/etc"))?.filter { $0.hasPrefix("python") }.sorted() ?? []
         paths += pythonFolders.map { "/etc/" + $0 }
-        // Only those this machine has, as real paths (the helper follows no link: `/lib` is
+        // Only those this machine has, as real paths (a run's grants follow no link: `/lib` is
         // `/usr/lib` on a merged-/usr system), and none beneath another.
         return canonicalSet(paths)
     }()
@@ -127,37 +128,33 @@ public struct Sandbox: Sendable {
     static let devices = canonicalSet(["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom"])
 
     /// A sandbox turned off.
-    public static let off = Sandbox(mode: .none(reason: turnedOff), helper: nil, runAs: nil, extraReadPaths: [])
+    public static let off = Sandbox(mode: .none(reason: turnedOff), runAs: nil, extraReadPaths: [])
 
-    init(mode: Mode, helper: String?, runAs: RunUser?, extraReadPaths: [String]) {
+    init(mode: Mode, runAs: RunUser?, extraReadPaths: [String]) {
         self.mode = mode
-        self.helper = helper
         self.runAs = runAs
         self.extraReadPaths = extraReadPaths
     }
 
     /// Why the sandbox cannot be set up as configured (`runner.sandbox: required` where the
-    /// kernel or the helper is missing, or an unknown `runner.sandbox_user`).
+    /// kernel cannot, or an unknown `runner.sandbox_user`).
     public struct SetupError: Error, Sendable, CustomStringConvertible {
         public let description: String
     }
 
-    /// The sandbox `setting` gives on this machine: the helper probed once (what Landlock and
-    /// namespaces the kernel allows). `interpreters` installed outside the system folders are
-    /// made readable (a python under /opt).
+    /// The sandbox `setting` gives on this machine: the kernel probed once (what Landlock and
+    /// namespaces it allows). `interpreters` installed outside the system folders are made
+    /// readable (a python under /opt).
     public static func resolve(setting: SandboxSetting, user: String = "nobody", readPaths: [String] = [],
-                               interpreters: Interpreters? = nil, helper: String? = nil) throws(SetupError) -> Sandbox {
+                               interpreters: Interpreters? = nil) throws(SetupError) -> Sandbox {
         if setting == .none { return .off }
         func unconfined(_ reason: String) throws(SetupError) -> Sandbox {
             if setting == .required { throw SetupError(description: "runner.sandbox is required, but \(reason)") }
-            return Sandbox(mode: .none(reason: reason), helper: nil, runAs: nil, extraReadPaths: [])
+            return Sandbox(mode: .none(reason: reason), runAs: nil, extraReadPaths: [])
         }
-        guard let helper = helper ?? locateHelper() else {
-            return try unconfined("the sandbox helper hookbus-sandbox was not found next to \(executablePath() ?? "this program") (set HOOKBUS_SANDBOX_HELPER)")
-        }
-        let probe = Probe.of(helper)
+        let probe = Probe.shared
         guard probe.landlock >= 1 else {
-            return try unconfined(probe.failure ?? "this kernel does not offer Landlock (Linux 5.13 or later with Landlock enabled)")
+            return try unconfined("this kernel does not offer Landlock (Linux 5.13 or later with Landlock enabled, and openat2 and Landlock not filtered away)")
         }
         var runAs: RunUser?
         if geteuid() == 0 {
@@ -171,13 +168,13 @@ public struct Sandbox: Sendable {
             guard let prefix = installPrefix(of: path), !systemReadPaths.contains(where: { prefix == $0 || prefix.hasPrefix($0 + "/") }) else { continue }
             if !extra.contains(prefix) { extra.append(prefix) }
         }
-        return Sandbox(mode: .landlock(abi: probe.landlock, namespaces: probe.namespaces), helper: helper, runAs: runAs, extraReadPaths: extra)
+        return Sandbox(mode: .landlock(abi: probe.landlock, namespaces: probe.namespaces), runAs: runAs, extraReadPaths: extra)
     }
 
-    /// The helper's options for one run, before `--` and the interpreter's argv.
-    func options(for policy: RunPolicy, runFolder: String) -> [String] {
-        guard isConfined else { return [] }
-        return madeFor(policy).options + ["--run", runFolder]
+    /// How a run of `policy` is confined (its own folder is added at each start); nil when
+    /// runs are not confined.
+    func confinement(for policy: RunPolicy) -> Confinement? {
+        madeFor(policy).confinement
     }
 
     /// The run's confinement as the audit trail keeps it with the invocation (JSON object text).
@@ -185,33 +182,29 @@ public struct Sandbox: Sendable {
         madeFor(policy).record
     }
 
-    private func madeFor(_ policy: RunPolicy) -> (options: [String], record: String) {
+    private func madeFor(_ policy: RunPolicy) -> (confinement: Confinement?, record: String) {
         if let known = made.entries.withLock({ $0[policy] }) { return known }
-        let fresh = (options: policyOptions(policy), record: policyRecord(policy))
+        let fresh = (confinement: policyConfinement(policy), record: policyRecord(policy))
         made.entries.withLock { $0[policy] = fresh }
         return fresh
     }
 
-    /// The options `policy` gives, all but the run's own folder.
-    private func policyOptions(_ policy: RunPolicy) -> [String] {
-        guard case let .landlock(abi, namespaces) = mode else { return [] }
-        var options: [String] = []
-        options.reserveCapacity(2 * (Self.systemReadPaths.count + extraReadPaths.count + policy.readPaths.count + 8) + 12)
-        for path in Self.systemReadPaths { options += ["--ro-system", path] }
-        for path in extraReadPaths + policy.readPaths { options += ["--ro", path] }
-        for path in policy.writePaths { options += ["--rw", path] }
-        for path in Self.devices { options += ["--dev", path] }
-        options.append("--proc-self")
+    /// What `policy` gives, all but the run's own folder.
+    private func policyConfinement(_ policy: RunPolicy) -> Confinement? {
+        guard case let .landlock(abi, namespaces) = mode else { return nil }
+        var grants = Self.systemReadPaths.map { Confinement.Grant(path: $0, rights: .read, optional: true) }
+        grants += (extraReadPaths + policy.readPaths).map { Confinement.Grant(path: $0, rights: .read, optional: false) }
+        grants += policy.writePaths.map { Confinement.Grant(path: $0, rights: .all, optional: false) }
+        grants += Self.devices.map { Confinement.Grant(path: $0, rights: .device, optional: false) }
+        // Without namespaces, `network: false` can only deny TCP (Landlock 4); before that, the
+        // namespace it asks for cannot be made and the run is refused.
+        let noNetwork = !policy.network && (namespaces || abi < 4)
+        let denyTCP = !policy.network && !namespaces && abi >= 4
+        let mapped = runAs ?? RunUser(uid: getuid(), gid: getgid())
         // The private /tmp is memory: bounded like a file the run may write (or 1 GiB).
-        if namespaces { options += ["--private-tmp", String(policy.limits.fileSizeBytes ?? 1 << 30)] }
-        if !policy.network { options.append(namespaces ? "--no-network" : (abi >= 4 ? "--deny-tcp" : "--no-network")) }
-        if let runAs { options += ["--user", "\(runAs.uid):\(runAs.gid)"] }
-        let limits = policy.limits
-        if let bytes = limits.memoryBytes { options += ["--memory", String(bytes)] }
-        if let seconds = limits.cpuSeconds { options += ["--cpu", String(seconds)] }
-        if let count = limits.processes, namespaces { options += ["--processes", String(count)] }
-        if let bytes = limits.fileSizeBytes { options += ["--file-size", String(bytes)] }
-        return options
+        return Confinement(landlockABI: abi, grants: grants, privateTmpBytes: namespaces ? policy.limits.fileSizeBytes ?? 1 << 30 : nil,
+                           noNetwork: noNetwork, denyTCP: denyTCP, runAs: runAs, mapped: mapped, limits: policy.limits,
+                           processes: namespaces ? policy.limits.processes : nil)
     }
 
     private func policyRecord(_ policy: RunPolicy) -> String {
@@ -241,25 +234,6 @@ public struct Sandbox: Sendable {
         return JSONValue.object(fields).jsonText
     }
 
-    // MARK: Finding and probing the helper
-
-    /// `HOOKBUS_SANDBOX_HELPER`, else `hookbus-sandbox` next to the running executable (where
-    /// SwiftPM builds it, beside `hookbus` and the test bundle).
-    static func locateHelper() -> String? {
-        if let configured = ProcessInfo.processInfo.environment["HOOKBUS_SANDBOX_HELPER"], !configured.isEmpty {
-            return access(configured, X_OK) == 0 ? configured : nil
-        }
-        guard let executable = executablePath() else { return nil }
-        let candidate = String(executable[..<(executable.lastIndex(of: "/") ?? executable.startIndex)]) + "/hookbus-sandbox"
-        return access(candidate, X_OK) == 0 ? candidate : nil
-    }
-
-    static func executablePath() -> String? {
-        guard let resolved = realpath("/proc/self/exe", nil) else { return nil }
-        defer { free(resolved) }
-        return String(cString: resolved)
-    }
-
     /// `/opt/python/3.12/bin/python3.12` → `/opt/python/3.12`: the folder an interpreter's
     /// libraries are found under (its binary's real path, two levels up).
     static func installPrefix(of path: String) -> String? {
@@ -270,48 +244,17 @@ public struct Sandbox: Sendable {
         return prefix == "/" ? nil : prefix
     }
 
-    /// What the helper reports of this kernel, asked once per process.
+    /// What this kernel allows runs, probed once per process (`hb_probe`: a rule made as a run
+    /// makes one, and a child that makes a run's namespaces).
     struct Probe: Sendable {
         var landlock = 0
         var namespaces = false
-        var failure: String?
 
-        private static let cache = Mutex<[String: Probe]>([:])
-
-        static func of(_ helper: String) -> Probe {
-            if let known = cache.withLock({ $0[helper] }) { return known }
-            let probe = run(helper)
-            cache.withLock { $0[helper] = probe }
-            return probe
-        }
-
-        private static func run(_ helper: String) -> Probe {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: helper)
-            process.arguments = ["--probe"]
-            let output = Pipe()
-            process.standardOutput = output
-            process.standardError = output
-            do {
-                try process.run()
-            } catch {
-                return Probe(failure: "the sandbox helper \(helper) could not be started: \(error.localizedDescription)")
-            }
-            let data = output.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            let text = String(decoding: data, as: UTF8.self)
-            var probe = Probe()
-            for field in text.split(whereSeparator: { $0 == " " || $0 == "\n" }) {
-                let pair = field.split(separator: "=", maxSplits: 1)
-                guard pair.count == 2 else { continue }
-                if pair[0] == "landlock" { probe.landlock = Int(pair[1]) ?? 0 }
-                if pair[0] == "namespaces" { probe.namespaces = pair[1] == "1" }
-            }
-            if process.terminationStatus != 0 || !text.hasPrefix("landlock=") {
-                probe.failure = "the sandbox helper \(helper) did not answer its probe: \(text.trimmingCharacters(in: .whitespacesAndNewlines))"
-                probe.landlock = 0
-            }
-            return probe
-        }
+        static let shared: Probe = {
+            var landlock: Int32 = 0
+            var namespaces: Int32 = 0
+            hb_probe(&landlock, &namespaces)
+            return Probe(landlock: Int(landlock), namespaces: namespaces == 1)
+        }()
     }
 }

@@ -1,0 +1,78 @@
+/*
+ * HookBus's process start: one clone and one execve per run, with the run's sandbox set up in
+ * the child between the two (see spawn.c for why this is C, and confine.c for the sandbox).
+ *
+ * Everything a child needs is prepared by the caller (strings formatted, paths sorted): the
+ * child shares HookBus's memory until its execve, so it only makes system calls.
+ */
+#ifndef HOOKBUS_SPAWN_H
+#define HOOKBUS_SPAWN_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Rights a path is granted (Landlock access bits, narrowed to what the kernel handles). */
+#define HB_RIGHTS_READ 0x0DULL      /* execute, read a file, read a folder */
+#define HB_RIGHTS_ALL (~0ULL)       /* read, write, create, remove beneath it */
+#define HB_RIGHTS_DEVICE 0xC006ULL  /* read and write a file, truncate, ioctl on a device */
+
+/* One path a run may use. Paths are absolute and canonical (the child refuses any other). */
+struct hb_grant {
+    const char *path;
+    uint64_t rights;
+    int optional;           /* skipped when missing (a system file an upgrade removed) */
+};
+
+/* How a run is confined: the same for every run of one policy, so made once and shared. */
+struct hb_confinement {
+    int landlock_abi;                 /* 1 or more */
+    const struct hb_grant *grants;    /* sorted by path length, shortest first */
+    int grant_count;
+    int proc_self;                    /* may read its own /proc/PID */
+    const char *private_tmp_options;  /* tmpfs mount options of its own /tmp, or NULL */
+    int no_network;                   /* a network namespace with no interface */
+    int deny_tcp;                     /* no TCP connect or bind (Landlock) */
+    int switch_user;                  /* started as root: become uid:gid */
+    uid_t uid;
+    gid_t gid;
+    const char *uid_map;              /* "UID UID 1\n" for a user namespace */
+    const char *gid_map;
+    uint64_t memory, cpu_seconds, processes, file_size;  /* 0 = no limit */
+};
+
+struct hb_spawn_request {
+    const char *path;
+    char *const *argv;
+    char *const *envp;
+    const char *directory;
+    int stdin_fd, stdout_fd, stderr_fd;
+    const struct hb_confinement *confinement;  /* NULL: not confined */
+    const char *run_folder;                    /* granted all rights when confined */
+    int probe_only;                            /* exit 0 once confined, instead of exec'ing */
+};
+
+/* Starts a child in a session of its own. 0 and its pid and pidfd, or an errno value. A sandbox
+ * that cannot be set up, or a program that cannot be started, is not an error here: the child
+ * says why on its stderr ("hookbus: …") and exits 125 or 127. */
+int hb_spawn(const struct hb_spawn_request *request, pid_t *pid, int *pidfd);
+
+/* What this kernel allows: the Landlock ABI (0 if none usable: rules cannot be made) and
+ * whether a run's namespaces can be made (1) — tried as a run would, in a child. */
+void hb_probe(int *landlock_abi, int *namespaces);
+
+/* A pipe whose ends are close-on-exec, the reading end non-blocking. 0 or an errno value. */
+int hb_pipe(int ends[2]);
+
+/* Exit status of a child that has ended (pidfd readable): its exit code, or the signal that
+ * ended it (then *signal > 0). `reap` 0 leaves it a zombie (its pid and process group stay
+ * reserved), 1 reaps it. 0 or an errno value. */
+int hb_wait_status(int pidfd, int reap, int *exit_code, int *signal);
+
+/* epoll, for the thread that collects runs' output and ends. A close-on-exec set, or -errno. */
+int hb_epoll_create(void);
+int hb_epoll_add(int epoll_fd, int fd, uint64_t token);
+int hb_epoll_remove(int epoll_fd, int fd);
+/* Waits for events: up to `capacity` tokens with their event masks. The count, or -errno. */
+int hb_epoll_wait(int epoll_fd, uint64_t *tokens, uint32_t *events, int capacity);
+
+#endif

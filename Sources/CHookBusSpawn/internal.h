@@ -1,0 +1,38 @@
+/* What spawn.c and confine.c share: the child's few safe ways to report and format. */
+#ifndef HOOKBUS_SPAWN_INTERNAL_H
+#define HOOKBUS_SPAWN_INTERNAL_H
+
+#include "hookbus_spawn.h"
+
+/* Exit statuses of a child that could not become the run (HookBus's Sandbox+Endings reads them
+ * with the stderr line). */
+#define HB_SETUP_FAILED 125
+#define HB_CANNOT_START 127
+
+/* Writes "hookbus: WHAT[ PATH]: REASON" to the child's stderr and exits with `status`.
+ * Only system calls and static strings: the child still shares HookBus's memory. */
+__attribute__((noreturn)) void hb_child_exit(int status, const char *what, const char *path, int error);
+
+/* What a child and its parent share while the child gets ready (spawn.c): `state` is
+ * HB_CHILD_RUNNING, HB_CHILD_WANTS_MAPS while it waits for the parent to write its user
+ * namespace's id maps, and 0 once it has exec'd or exited (the kernel clears it). */
+struct hb_handshake {
+    int state;
+    int map_error;
+    const struct hb_confinement *confinement;
+};
+#define HB_CHILD_RUNNING 1
+#define HB_CHILD_WANTS_MAPS 2
+
+/* From the child: asks the parent to write the id maps of the user namespace it just made, and
+ * waits until it has. 0 or the parent's errno. */
+int hb_request_maps(struct hb_handshake *handshake);
+
+/* Confines the calling child as `confinement` says, its working folder `directory`; on failure
+ * it exits (HB_SETUP_FAILED) with the reason on its stderr. */
+void hb_confine(const struct hb_confinement *confinement, const char *run_folder, const char *directory, struct hb_handshake *handshake);
+
+/* The decimal digits of `value` into `buffer` (at least 24 bytes), NUL-terminated. */
+void hb_decimal(unsigned long long value, char *buffer);
+
+#endif

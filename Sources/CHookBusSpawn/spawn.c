@@ -1,0 +1,236 @@
+/*
+ * Starting a run: clone(CLONE_VM) into a child that takes its stdio, a session of
+ * its own, default signal handling, its sandbox (confine.c) and then execve's the interpreter.
+ *
+ * Why this is C and not swift-subprocess (measured, README "Performance"): a run's start is
+ * the cost that bounds how many runs a second HookBus completes, and a Swift child cannot run
+ * code between fork and exec. Earlier, swift-subprocess started a separate sandbox helper,
+ * which then exec'd the interpreter: two execve's and the helper's own dynamic start on every
+ * run, and swift-subprocess itself cost about 300 µs of HookBus's CPU per start more than the
+ * shared harness's posix_spawn. Here, as in glibc's posix_spawn, the child borrows HookBus's
+ * memory until its execve (no page tables copied, however large HookBus is) and the calling
+ * thread waits that long; the sandbox costs a few dozen system calls in that child.
+ *
+ * Rules for the child (it shares HookBus's memory and its thread's TLS): no malloc, no stdio,
+ * no locks; only system calls and the string functions. The caller prepared everything.
+ */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <sched.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/futex.h>
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+/* The child's stack: the Landlock grants it opens live there (see confine.c's MAX_GRANTS). */
+#define CHILD_STACK_BYTES (256 * 1024)
+
+void hb_decimal(unsigned long long value, char *buffer) {
+    char digits[24];
+    int count = 0;
+    do { digits[count++] = (char)('0' + value % 10); value /= 10; } while (value > 0);
+    for (int i = 0; i < count; i++) buffer[i] = digits[count - 1 - i];
+    buffer[count] = '\0';
+}
+
+static size_t append(char *buffer, size_t used, size_t capacity, const char *text) {
+    size_t length = strlen(text);
+    if (used + length >= capacity) length = capacity - used - 1;
+    memcpy(buffer + used, text, length);
+    buffer[used + length] = '\0';
+    return used + length;
+}
+
+void hb_child_exit(int status, const char *what, const char *path, int error) {
+    char line[4200];
+    size_t used = append(line, 0, sizeof line, "hookbus: ");
+    used = append(line, used, sizeof line, what);
+    if (path) {
+        used = append(line, used, sizeof line, " ");
+        used = append(line, used, sizeof line, path);
+    }
+    /* strerrordesc_np: the message without locale machinery (no allocation, no lock). */
+    const char *reason = strerrordesc_np(error);
+    used = append(line, used, sizeof line, ": ");
+    used = append(line, used, sizeof line, reason ? reason : "unknown error");
+    used = append(line, used, sizeof line, "\n");
+    ssize_t written;
+    do { written = write(STDERR_FILENO, line, used); } while (written < 0 && errno == EINTR);
+    _exit(status);
+}
+
+/* `from` as the child's descriptor `to`, kept open across the execve. */
+static void take(int from, int to) {
+    if (from == to) {
+        if (fcntl(to, F_SETFD, 0) != 0) hb_child_exit(HB_SETUP_FAILED, "stdio", NULL, errno);
+    } else if (dup2(from, to) != to) {
+        hb_child_exit(HB_SETUP_FAILED, "stdio", NULL, errno);
+    }
+}
+
+/* What the child reads: the request, and the handshake it shares with its parent. */
+struct child_start {
+    const struct hb_spawn_request *request;
+    struct hb_handshake *handshake;
+};
+
+static long futex(int *word, int operation, int value) {
+    return syscall(SYS_futex, word, operation, value, NULL, NULL, 0);
+}
+
+int hb_request_maps(struct hb_handshake *handshake) {
+    __atomic_store_n(&handshake->state, HB_CHILD_WANTS_MAPS, __ATOMIC_SEQ_CST);
+    futex(&handshake->state, FUTEX_WAKE, 1);
+    while (__atomic_load_n(&handshake->state, __ATOMIC_SEQ_CST) == HB_CHILD_WANTS_MAPS) futex(&handshake->state, FUTEX_WAIT, HB_CHILD_WANTS_MAPS);
+    return handshake->map_error;
+}
+
+static int child_main(void *argument) {
+    const struct child_start *start = argument;
+    const struct hb_spawn_request *request = start->request;
+    /* stderr first, so that every later failure is reported on it. */
+    take(request->stderr_fd, STDERR_FILENO);
+    take(request->stdin_fd, STDIN_FILENO);
+    take(request->stdout_fd, STDOUT_FILENO);
+    /* Nothing else of HookBus's reaches the run: every other descriptor closes at the execve. */
+    if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) hb_child_exit(HB_SETUP_FAILED, "close_range", NULL, errno);
+    /* Signals as a new program expects them: default actions (HookBus ignores SIGPIPE), none
+     * blocked (the parent blocked all of them around the clone). The handlers are the child's
+     * own copy (no CLONE_SIGHAND). */
+    /* (glibc refuses its own two internal signals, and SIGKILL and SIGSTOP cannot change.) */
+    struct sigaction default_action;
+    memset(&default_action, 0, sizeof default_action);
+    default_action.sa_handler = SIG_DFL;
+    for (int signal = 1; signal < _NSIG; signal++) (void)sigaction(signal, &default_action, NULL);
+    /* A session (and process group) of its own: a time limit ends the whole group. */
+    if (setsid() < 0) hb_child_exit(HB_SETUP_FAILED, "setsid", NULL, errno);
+    if (request->confinement) {
+        hb_confine(request->confinement, request->run_folder, request->directory, start->handshake);
+    } else if (chdir(request->directory) != 0) {
+        hb_child_exit(HB_SETUP_FAILED, "chdir", request->directory, errno);
+    }
+    if (request->probe_only) _exit(0);
+    sigset_t none;
+    sigemptyset(&none);
+    (void)sigprocmask(SIG_SETMASK, &none, NULL);
+    execve(request->path, request->argv, request->envp);
+    hb_child_exit(HB_CANNOT_START, "cannot start", request->path, errno);
+}
+
+/* Writes `text` to /proc/PID/NAME. 0 or an errno value. */
+static int write_proc(pid_t pid, const char *name, const char *text) {
+    char path[64] = "/proc/";
+    hb_decimal((unsigned long long)pid, path + strlen(path));
+    strcat(path, "/");
+    strcat(path, name);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return errno;
+    ssize_t length = (ssize_t)strlen(text);
+    int error = write(fd, text, length) == length ? 0 : errno;
+    close(fd);
+    return error;
+}
+
+int hb_spawn(const struct hb_spawn_request *request, pid_t *pid, int *pidfd) {
+    char *stack = malloc(CHILD_STACK_BYTES);
+    if (!stack) return ENOMEM;
+    /* No signal handler of HookBus's may run in the child before it resets them. */
+    sigset_t all, previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &previous);
+    /* Like vfork, the child borrows this memory and this thread waits until it has exec'd or
+     * exited — seen as the kernel clearing `state` (CLONE_CHILD_CLEARTID), which it does when
+     * the child lets go of the memory. Unlike vfork, this thread can meanwhile serve the child:
+     * a root HookBus writes the id maps of the user namespace the child made (see confine.c). */
+    struct hb_handshake handshake = { .state = HB_CHILD_RUNNING, .confinement = request->confinement };
+    struct child_start start = { .request = request, .handshake = &handshake };
+    int descriptor = -1;
+    pid_t child = clone(child_main, stack + CHILD_STACK_BYTES, CLONE_VM | CLONE_PIDFD | CLONE_CHILD_CLEARTID | SIGCHLD,
+                        &start, &descriptor, NULL, &handshake.state);
+    int error = child < 0 ? errno : 0;
+    if (child > 0) {
+        for (;;) {
+            int state = __atomic_load_n(&handshake.state, __ATOMIC_SEQ_CST);
+            if (state == 0) break;
+            if (state == HB_CHILD_WANTS_MAPS) {
+                const struct hb_confinement *c = request->confinement;
+                int map_error = write_proc(child, "uid_map", c->uid_map);
+                if (map_error == 0) map_error = write_proc(child, "setgroups", "deny");
+                if (map_error == 0) map_error = write_proc(child, "gid_map", c->gid_map);
+                handshake.map_error = map_error;
+                __atomic_store_n(&handshake.state, HB_CHILD_RUNNING, __ATOMIC_SEQ_CST);
+                futex(&handshake.state, FUTEX_WAKE, 1);
+                continue;
+            }
+            futex(&handshake.state, FUTEX_WAIT, state);
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    /* The child has exec'd or exited: its stack is free again. */
+    free(stack);
+    if (child < 0) return error;
+    *pid = child;
+    *pidfd = descriptor;
+    return 0;
+}
+
+int hb_pipe(int ends[2]) {
+    if (pipe2(ends, O_CLOEXEC) != 0) return errno;
+    if (fcntl(ends[0], F_SETFL, O_NONBLOCK) != 0) {
+        int error = errno;
+        close(ends[0]);
+        close(ends[1]);
+        return error;
+    }
+    return 0;
+}
+
+int hb_wait_status(int pidfd, int reap, int *exit_code, int *signal) {
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    int result;
+    do { result = waitid(P_PIDFD, (id_t)pidfd, &info, WEXITED | (reap ? 0 : WNOWAIT)); } while (result < 0 && errno == EINTR);
+    if (result != 0) return errno;
+    *exit_code = info.si_code == CLD_EXITED ? info.si_status : -1;
+    *signal = info.si_code == CLD_EXITED ? 0 : info.si_status;
+    return 0;
+}
+
+int hb_epoll_create(void) {
+    int fd = epoll_create1(EPOLL_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+int hb_epoll_add(int epoll_fd, int fd, uint64_t token) {
+    struct epoll_event event = { .events = EPOLLIN, .data.u64 = token };
+    return epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &event) == 0 ? 0 : errno;
+}
+
+int hb_epoll_remove(int epoll_fd, int fd) {
+    return epoll_ctl(epoll_fd, EPOLL_CTL_DEL, fd, NULL) == 0 ? 0 : errno;
+}
+
+int hb_epoll_wait(int epoll_fd, uint64_t *tokens, uint32_t *events, int capacity) {
+    struct epoll_event ready[64];
+    if (capacity > 64) capacity = 64;
+    int count = epoll_wait(epoll_fd, ready, capacity, -1);
+    if (count < 0) return -errno;
+    for (int i = 0; i < count; i++) {
+        tokens[i] = ready[i].data.u64;
+        events[i] = ready[i].events;
+    }
+    return count;
+}
