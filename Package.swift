@@ -34,7 +34,9 @@ let package = Package(
         // How a run's process starts: clone, the sandbox set up in the child, execve (C: the
         // child shares HookBus's memory until its execve, so only system calls may run there;
         // see spawn.c).
-        .target(name: "CHookBusSpawn"),
+        // (-fno-plt: the child calls libc through addresses bound when HookBus loads, never
+        // through the dynamic loader's lazy binding, which it must not run in the child.)
+        .target(name: "CHookBusSpawn", cSettings: [.unsafeFlags(["-fno-plt"])]),
         // The core: definitions, events, routing, execution, store. No HTTP.
         .target(
             name: "HookBus",

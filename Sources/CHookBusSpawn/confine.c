@@ -241,26 +241,34 @@ void hb_confine(const struct hb_confinement *c, const char *run_folder, const ch
     if (root) {
         /* Root is given up for good (the run folder was made the run user's by HookBus). The
          * user namespace that counts this run's processes is made first, while this is still
-         * root, and its id maps are written by the parent (root outside it): the child cannot
-         * write them itself once it has changed user, because changing user makes its memory
-         * non-dumpable — memory it shares with HookBus and with other runs' children starting
-         * at the same time, so one child's change would make another's maps unwritable. */
-        if (setgroups(0, NULL) != 0) fail("setgroups", NULL, errno);
+         * root, and its id maps are written by the parent (root outside it): a child that had
+         * changed user could not write them (its memory, shared with HookBus, is then
+         * non-dumpable, which hands /proc/self to root).
+         *
+         * Raw system calls, not glibc's setgroups/setresgid/setresuid: in a process with
+         * threads, glibc changes ids on all of them, under a process-wide lock — HookBus's
+         * threads and lock, which this child shares. A child killed while holding it would
+         * leave HookBus unable to start a thread again. */
+        if (syscall(SYS_setgroups, 0, NULL) != 0) fail("setgroups", NULL, errno);
         if (c->processes > 0) {
             if (unshare(CLONE_NEWUSER) != 0) fail("unshare user", NULL, errno);
             int error = hb_request_maps(handshake);
             if (error != 0) fail("write the run's id maps", NULL, error);
         }
-        if (setresgid(c->gid, c->gid, c->gid) != 0) fail("setresgid", NULL, errno);
-        if (setresuid(c->uid, c->uid, c->uid) != 0) fail("setresuid", NULL, errno);
+        if (syscall(SYS_setresgid, c->gid, c->gid, c->gid) != 0) fail("setresgid", NULL, errno);
+        if (syscall(SYS_setresuid, c->uid, c->uid, c->uid) != 0) fail("setresuid", NULL, errno);
+        /* Every id is the run user's now (inside a user namespace root is unmapped and would
+         * read back as the overflow id, so the check is for equality, not for "not 0"). The
+         * capabilities the namespace gave are dropped at the execve of a non-root program. */
         uid_t real, effective, saved;
         gid_t real_group, effective_group, saved_group;
-        if (getresuid(&real, &effective, &saved) != 0 || getresgid(&real_group, &effective_group, &saved_group) != 0 ||
-            real == 0 || effective == 0 || saved == 0 || real_group == 0 || effective_group == 0 || saved_group == 0)
+        if (syscall(SYS_getresuid, &real, &effective, &saved) != 0 || syscall(SYS_getresgid, &real_group, &effective_group, &saved_group) != 0 ||
+            real != c->uid || effective != c->uid || saved != c->uid || real_group != c->gid || effective_group != c->gid || saved_group != c->gid)
             fail("could not give up root", NULL, EPERM);
-        /* Changing user made the shared memory non-dumpable: HookBus's own again (the run's
-         * program gets memory of its own at its execve, dumpable as its user's). */
-        if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0) fail("prctl dumpable", NULL, errno);
+        /* The memory this child shares with HookBus stays non-dumpable (the user change made it
+         * so, and HookBus sets it so at start): made dumpable here, a process of the run user
+         * could stop this child and read HookBus's memory through /proc/CHILD/mem. The run's
+         * program gets memory of its own at its execve, dumpable as its user's. */
     }
 
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail("no_new_privs", NULL, errno);

@@ -25,8 +25,10 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <linux/futex.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -34,6 +36,10 @@
 #ifndef P_PIDFD
 #define P_PIDFD 3
 #endif
+
+/* How long a child may take to get ready (set up its sandbox and exec) before it is killed and
+ * the start reported as failed (ETIMEDOUT). Setting up takes about a millisecond. */
+#define SETUP_DEADLINE_MS 10000
 
 /* The child's stack: the Landlock grants it opens live there (see confine.c's MAX_GRANTS). */
 #define CHILD_STACK_BYTES (256 * 1024)
@@ -91,6 +97,11 @@ static long futex(int *word, int operation, int value) {
     return syscall(SYS_futex, word, operation, value, NULL, NULL, 0);
 }
 
+/* Waits while *word is `value`, at most `timeout` (relative). */
+static long futex_wait(int *word, int value, const struct timespec *timeout) {
+    return syscall(SYS_futex, word, FUTEX_WAIT, value, timeout, NULL, 0);
+}
+
 int hb_request_maps(struct hb_handshake *handshake) {
     __atomic_store_n(&handshake->state, HB_CHILD_WANTS_MAPS, __ATOMIC_SEQ_CST);
     futex(&handshake->state, FUTEX_WAKE, 1);
@@ -101,10 +112,17 @@ int hb_request_maps(struct hb_handshake *handshake) {
 static int child_main(void *argument) {
     const struct child_start *start = argument;
     const struct hb_spawn_request *request = start->request;
-    /* stderr first, so that every later failure is reported on it. */
-    take(request->stderr_fd, STDERR_FILENO);
-    take(request->stdin_fd, STDIN_FILENO);
-    take(request->stdout_fd, STDOUT_FILENO);
+    /* A source among 0-2 (HookBus started with its own stdio closed) is moved out of the way
+     * first, so that no dup2 overwrites another's source. Then stderr, so that every later
+     * failure is reported on it. */
+    int input = request->stdin_fd, output = request->stdout_fd, errors = request->stderr_fd;
+    if (input < 3) input = fcntl(input, F_DUPFD_CLOEXEC, 3);
+    if (output < 3) output = fcntl(output, F_DUPFD_CLOEXEC, 3);
+    if (errors < 3) errors = fcntl(errors, F_DUPFD_CLOEXEC, 3);
+    if (input < 0 || output < 0 || errors < 0) _exit(HB_SETUP_FAILED);
+    take(errors, STDERR_FILENO);
+    take(input, STDIN_FILENO);
+    take(output, STDOUT_FILENO);
     /* Nothing else of HookBus's reaches the run: every other descriptor closes at the execve. */
     if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) hb_child_exit(HB_SETUP_FAILED, "close_range", NULL, errno);
     /* Signals as a new program expects them: default actions (HookBus ignores SIGPIPE), none
@@ -139,13 +157,40 @@ static int write_proc(pid_t pid, const char *name, const char *text) {
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0) return errno;
     ssize_t length = (ssize_t)strlen(text);
-    int error = write(fd, text, length) == length ? 0 : errno;
+    ssize_t written = write(fd, text, length);
+    int error = written == length ? 0 : written < 0 ? errno : EIO;
     close(fd);
     return error;
 }
 
+/* Each spawning thread keeps its child stack: a fresh one per run would be an mmap, page faults
+ * on the pages the child touches, and an munmap that interrupts HookBus's other threads to
+ * flush their TLBs. One thread starts one child at a time, and waits until it has let go of
+ * the stack (exec or exit) before it can start the next. */
+static pthread_key_t stack_key;
+static pthread_once_t stack_key_once = PTHREAD_ONCE_INIT;
+
+static void make_stack_key(void) {
+    /* (Freed when its thread ends.) If the key cannot be made, every spawn fails with ENOMEM
+     * rather than leak. */
+    if (pthread_key_create(&stack_key, free) != 0) stack_key = (pthread_key_t)-1;
+}
+
+static char *thread_stack(void) {
+    pthread_once(&stack_key_once, make_stack_key);
+    if (stack_key == (pthread_key_t)-1) return NULL;
+    char *stack = pthread_getspecific(stack_key);
+    if (stack) return stack;
+    stack = malloc(CHILD_STACK_BYTES);
+    if (stack && pthread_setspecific(stack_key, stack) != 0) {
+        free(stack);
+        return NULL;
+    }
+    return stack;
+}
+
 int hb_spawn(const struct hb_spawn_request *request, pid_t *pid, int *pidfd) {
-    char *stack = malloc(CHILD_STACK_BYTES);
+    char *stack = thread_stack();
     if (!stack) return ENOMEM;
     /* No signal handler of HookBus's may run in the child before it resets them. */
     sigset_t all, previous;
@@ -161,30 +206,55 @@ int hb_spawn(const struct hb_spawn_request *request, pid_t *pid, int *pidfd) {
     pid_t child = clone(child_main, stack + CHILD_STACK_BYTES, CLONE_VM | CLONE_PIDFD | CLONE_CHILD_CLEARTID | SIGCHLD,
                         &start, &descriptor, NULL, &handshake.state);
     int error = child < 0 ? errno : 0;
-    if (child > 0) {
-        for (;;) {
-            int state = __atomic_load_n(&handshake.state, __ATOMIC_SEQ_CST);
-            if (state == 0) break;
-            if (state == HB_CHILD_WANTS_MAPS) {
-                const struct hb_confinement *c = request->confinement;
-                int map_error = write_proc(child, "uid_map", c->uid_map);
-                if (map_error == 0) map_error = write_proc(child, "setgroups", "deny");
-                if (map_error == 0) map_error = write_proc(child, "gid_map", c->gid_map);
-                handshake.map_error = map_error;
-                __atomic_store_n(&handshake.state, HB_CHILD_RUNNING, __ATOMIC_SEQ_CST);
+    struct timespec began;
+    clock_gettime(CLOCK_MONOTONIC, &began);
+    int stopped = 0;
+    while (child > 0) {
+        int state = __atomic_load_n(&handshake.state, __ATOMIC_SEQ_CST);
+        if (state == 0) break;
+        if (state == HB_CHILD_WANTS_MAPS) {
+            const struct hb_confinement *c = request->confinement;
+            int map_error = write_proc(child, "uid_map", c->uid_map);
+            if (map_error == 0) map_error = write_proc(child, "setgroups", "deny");
+            if (map_error == 0) map_error = write_proc(child, "gid_map", c->gid_map);
+            handshake.map_error = map_error;
+            /* Only from "wants maps": had the child died meanwhile, the kernel's 0 stays. */
+            int expected = HB_CHILD_WANTS_MAPS;
+            if (__atomic_compare_exchange_n(&handshake.state, &expected, HB_CHILD_RUNNING, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
                 futex(&handshake.state, FUTEX_WAKE, 1);
-                continue;
-            }
-            futex(&handshake.state, FUTEX_WAIT, state);
+            continue;
         }
+        /* A child that does not get ready in time (stopped by a process of the run user, say)
+         * is killed — SIGKILL ends a stopped process too — so that this thread, one of
+         * HookBus's, is never held for good. */
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long long waited_ms = (now.tv_sec - began.tv_sec) * 1000LL + (now.tv_nsec - began.tv_nsec) / 1000000;
+        if (!stopped && waited_ms >= SETUP_DEADLINE_MS) {
+            syscall(SYS_pidfd_send_signal, descriptor, SIGKILL, NULL, 0);
+            stopped = 1;
+        }
+        struct timespec slice = { .tv_sec = 0, .tv_nsec = 250 * 1000000L };
+        futex_wait(&handshake.state, state, &slice);
+    }
+    if (stopped) {
+        int code, signal;
+        hb_wait_status(descriptor, 1, &code, &signal);
+        close(descriptor);
+        child = -1;
+        error = ETIMEDOUT;
     }
     pthread_sigmask(SIG_SETMASK, &previous, NULL);
-    /* The child has exec'd or exited: its stack is free again. */
-    free(stack);
+    /* The child has exec'd or exited: its stack is free again for this thread's next one. */
     if (child < 0) return error;
     *pid = child;
     *pidfd = descriptor;
     return 0;
+}
+
+int hb_keep_memory_private(void) {
+    if (geteuid() != 0) return 0;
+    return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0 ? 0 : errno;
 }
 
 int hb_pipe(int ends[2]) {
@@ -223,10 +293,10 @@ int hb_epoll_remove(int epoll_fd, int fd) {
     return epoll_ctl(epoll_fd, EPOLL_CTL_DEL, fd, NULL) == 0 ? 0 : errno;
 }
 
-int hb_epoll_wait(int epoll_fd, uint64_t *tokens, uint32_t *events, int capacity) {
+int hb_epoll_wait(int epoll_fd, uint64_t *tokens, uint32_t *events, int capacity, int timeout_ms) {
     struct epoll_event ready[64];
     if (capacity > 64) capacity = 64;
-    int count = epoll_wait(epoll_fd, ready, capacity, -1);
+    int count = epoll_wait(epoll_fd, ready, capacity, timeout_ms);
     if (count < 0) return -errno;
     for (int i = 0; i < count; i++) {
         tokens[i] = ready[i].data.u64;

@@ -117,6 +117,38 @@ struct RunnerFixture {
         #expect(stored.first?.outcome == "timed out")
     }
 
+    /// A script that closes its output and goes on is still bounded by its time limit (its end
+    /// is its process's end, not its pipes').
+    @Test func aTriggerThatClosesItsOutputIsStillEndedAtItsTimeLimit() async throws {
+        let code = "echo started\nexec >&- 2>&-\nsleep 300"
+        let fixture = try RunnerFixture(language: "bash", actions: [("quiet.yaml", triggerYAML("Quiet", hooks: ["webhook"], code: code.replacingOccurrences(of: "\n", with: "\n    ")))],
+                                        config: "runner: {timeout: 1, grace: 1}")
+        let started = ContinuousClock.now
+        let run = try #require(try await fixture.fire(try Event.fromWebhook(body: Array("{}".utf8), endpoint: "x")).first)
+        #expect(run.result.outcome == .timedOut, "\(run.result)")
+        #expect(run.result.stdout == "started\n")
+        #expect(ContinuousClock.now - started < .seconds(30), "ended at its time limit, not after 300 s (a generous bound)")
+    }
+
+    /// A process that leaves the run's process group (setsid) escapes the group kill; if it holds
+    /// the run's output open, HookBus stops reading after the time limit and grace period, so
+    /// the run ends and frees its slot, and says why.
+    @Test func aProcessThatLeftTheGroupCannotHoldTheRunOpen() async throws {
+        let code = "setsid -f sh -c 'echo escaped $$; exec sleep 300'\nsleep 0.2\necho main done"
+        let fixture = try RunnerFixture(language: "bash", actions: [("escape.yaml", triggerYAML("Escape", hooks: ["webhook"], code: code.replacingOccurrences(of: "\n", with: "\n    ")))],
+                                        config: "runner: {timeout: 1, grace: 1}")
+        let started = ContinuousClock.now
+        let run = try #require(try await fixture.fire(try Event.fromWebhook(body: Array("{}".utf8), endpoint: "x")).first)
+        let elapsed = ContinuousClock.now - started
+        let escaped = run.result.stdout.split(separator: "\n").first { $0.hasPrefix("escaped ") }.flatMap { Int32($0.dropFirst("escaped ".count)) }
+        if let escaped { kill(escaped, SIGKILL) }
+        #expect(escaped != nil, "\(run.result.stdout)")
+        #expect(run.result.stdout.contains("main done"))
+        #expect(run.result.outcome == .timedOut, "\(run.result)")
+        #expect(run.result.reason?.contains("a process that left its process group still held its output open") == true, "\(run.result.reason ?? "")")
+        #expect(elapsed < .seconds(30), "ended after its time limit and grace, not after 300 s (a generous bound)")
+    }
+
     /// Gone, or a zombie waiting for its (re)parent to reap it: either way no longer running.
     /// SIGKILL is delivered asynchronously, so allow a moment.
     static func isDead(_ pid: Int32) async -> Bool {

@@ -51,7 +51,8 @@ struct hb_spawn_request {
     int probe_only;                            /* exit 0 once confined, instead of exec'ing */
 };
 
-/* Starts a child in a session of its own. 0 and its pid and pidfd, or an errno value. A sandbox
+/* Starts a child in a session of its own. 0 and its pid and pidfd, or an errno value
+ * (ETIMEDOUT: it did not get ready within 10 s and was killed and reaped). A sandbox
  * that cannot be set up, or a program that cannot be started, is not an error here: the child
  * says why on its stderr ("hookbus: …") and exits 125 or 127. */
 int hb_spawn(const struct hb_spawn_request *request, pid_t *pid, int *pidfd);
@@ -59,6 +60,12 @@ int hb_spawn(const struct hb_spawn_request *request, pid_t *pid, int *pidfd);
 /* What this kernel allows: the Landlock ABI (0 if none usable: rules cannot be made) and
  * whether a run's namespaces can be made (1) — tried as a run would, in a child. */
 void hb_probe(int *landlock_abi, int *namespaces);
+
+/* For a root HookBus: its memory non-dumpable from start (no core dump, /proc/PID/mem and the
+ * like closed to other users). A run's child shares that memory until its execve, after it
+ * has become the run user: without this, a process of that user could stop the child and read
+ * HookBus's memory. 0 or an errno value; does nothing when not root. */
+int hb_keep_memory_private(void);
 
 /* A pipe whose ends are close-on-exec, the reading end non-blocking. 0 or an errno value. */
 int hb_pipe(int ends[2]);
@@ -72,7 +79,8 @@ int hb_wait_status(int pidfd, int reap, int *exit_code, int *signal);
 int hb_epoll_create(void);
 int hb_epoll_add(int epoll_fd, int fd, uint64_t token);
 int hb_epoll_remove(int epoll_fd, int fd);
-/* Waits for events: up to `capacity` tokens with their event masks. The count, or -errno. */
-int hb_epoll_wait(int epoll_fd, uint64_t *tokens, uint32_t *events, int capacity);
+/* Waits for events, at most `timeout_ms` (-1: no limit): up to `capacity` tokens with their
+ * event masks. The count (0 at the timeout), or -errno. */
+int hb_epoll_wait(int epoll_fd, uint64_t *tokens, uint32_t *events, int capacity, int timeout_ms);
 
 #endif

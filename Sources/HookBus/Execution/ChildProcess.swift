@@ -35,19 +35,26 @@ struct ChildProcess: Sendable {
             close(output[0]); close(output[1])
             throw SpawnError(errno: failure)
         }
-        let argv = CStringArray(arguments)
-        let envp = CStringArray(environment)
         var pid: pid_t = 0
         var pidfd: Int32 = -1
-        failure = path.withCString { path in
-            directory.withCString { directory in
-                runFolder.withCString { runFolder in
-                    var request = hb_spawn_request(path: path, argv: argv.pointer, envp: envp.pointer, directory: directory,
-                                                   stdin_fd: stdin, stdout_fd: output[1], stderr_fd: errors[1],
-                                                   confinement: confinement?.pointer, run_folder: runFolder, probe_only: 0)
-                    return hb_spawn(&request, &pid, &pidfd)
+        let argv = CStringArray(arguments)
+        let envp = CStringArray(environment)
+        if argv.complete && envp.complete {
+            // (The arrays and the confinement must outlive the child's use of them.)
+            failure = withExtendedLifetime((argv, envp, confinement)) {
+                path.withCString { path in
+                    directory.withCString { directory in
+                        runFolder.withCString { runFolder in
+                            var request = hb_spawn_request(path: path, argv: argv.pointer, envp: envp.pointer, directory: directory,
+                                                           stdin_fd: stdin, stdout_fd: output[1], stderr_fd: errors[1],
+                                                           confinement: confinement?.pointer, run_folder: runFolder, probe_only: 0)
+                            return hb_spawn(&request, &pid, &pidfd)
+                        }
+                    }
                 }
             }
+        } else {
+            failure = ENOMEM
         }
         // The child holds its own copies of the writing ends (or never started).
         close(output[1])
@@ -76,11 +83,20 @@ final class CStringArray {
     let pointer: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
     private let count: Int
 
+    /// Whether every string was copied (false only when memory ran out).
+    let complete: Bool
+
     init(_ strings: [String]) {
-        count = strings.count
         pointer = .allocate(capacity: strings.count + 1)
-        for (index, string) in strings.enumerated() { pointer[index] = strdup(string) }
-        pointer[strings.count] = nil
+        var copied = 0
+        for string in strings {
+            guard let copy = strdup(string) else { break }
+            pointer[copied] = copy
+            copied += 1
+        }
+        count = copied
+        complete = copied == strings.count
+        pointer[copied] = nil
     }
 
     deinit {

@@ -30,6 +30,10 @@ struct ChildEnding: Sendable {
     var stderr = Capture()
     /// Why the run could not be watched (its group was killed); nil normally.
     var failure: String?
+    /// Its output pipes were still held open, past its time limit and grace period, by a
+    /// process that left its process group (the group kill cannot reach it); HookBus stopped
+    /// reading them then.
+    var pipesAbandoned = false
 }
 
 /// One thread that reads every run's stdout and stderr and sees every run end, through one
@@ -54,15 +58,22 @@ final class ChildWatcher: Sendable {
         let child: ChildProcess
         let limit: Int
         let continuation: CheckedContinuation<ChildEnding, Never>
+        /// When to stop waiting for pipes its ended process left open.
+        let giveUpAt: ContinuousClock.Instant
         var ending = ChildEnding()
-        /// Of the pidfd and the two pipes, how many are still open.
-        var remaining = 3
+        var exited = false
+        /// Its pipes not yet at their end (closed here when they get there).
+        var openPipes: [Int32]
 
-        init(child: ChildProcess, limit: Int, continuation: CheckedContinuation<ChildEnding, Never>) {
+        init(child: ChildProcess, limit: Int, giveUpAt: ContinuousClock.Instant, continuation: CheckedContinuation<ChildEnding, Never>) {
             self.child = child
             self.limit = limit
+            self.giveUpAt = giveUpAt
             self.continuation = continuation
+            openPipes = [child.stdout, child.stderr]
         }
+
+        var isOver: Bool { exited && openPipes.isEmpty }
     }
 
     private init() {
@@ -76,10 +87,13 @@ final class ChildWatcher: Sendable {
 
     /// Waits until `child` has ended and its pipes are closed; `limit` bytes of each output
     /// are kept. The pipes are closed here; the pidfd is left for `ChildProcess.reap()`.
-    func watch(_ child: ChildProcess, limit: Int) async -> ChildEnding {
+    /// - Parameter giveUpAfter: from now, how long pipes that outlive the process are read
+    ///   (its time limit and grace period: by then its process group has been killed, and
+    ///   only a process that left the group can still hold them).
+    func watch(_ child: ChildProcess, limit: Int, giveUpAfter: Duration) async -> ChildEnding {
         await withCheckedContinuation { continuation in
             let id = nextID.add(1, ordering: .relaxed).oldValue
-            let run = Watched(child: child, limit: limit, continuation: continuation)
+            let run = Watched(child: child, limit: limit, giveUpAt: .now + giveUpAfter, continuation: continuation)
             // Registered and made known to the thread in one step: an event that comes first
             // finds no run and is reported again (level-triggered), so none is lost; a run that
             // cannot be registered was never seen by the thread.
@@ -112,8 +126,9 @@ final class ChildWatcher: Sendable {
         var tokens = [UInt64](repeating: 0, count: capacity)
         var events = [UInt32](repeating: 0, count: capacity)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
+        var nextSweep = ContinuousClock.now + Self.sweepInterval
         while true {
-            let count = hb_epoll_wait(epoll, &tokens, &events, Int32(capacity))
+            let count = hb_epoll_wait(epoll, &tokens, &events, Int32(capacity), Int32(Self.sweepInterval.components.seconds * 1000))
             if count < 0 {
                 // Only an interruption can end a wait on a valid epoll set.
                 precondition(-count == EINTR, "epoll_wait failed: \(String(cString: strerror(-count)))")
@@ -127,11 +142,37 @@ final class ChildWatcher: Sendable {
                 case 1: read(run.child.stdout, into: &run.ending.stdout, run: run, buffer: buffer)
                 default: read(run.child.stderr, into: &run.ending.stderr, run: run, buffer: buffer)
                 }
-                if run.remaining == 0 {
-                    watched.withLock { _ = $0.removeValue(forKey: id) }
-                    run.continuation.resume(returning: run.ending)
-                }
+                if run.isOver { finish(run, id: id) }
             }
+            let now = ContinuousClock.now
+            if now >= nextSweep {
+                nextSweep = now + Self.sweepInterval
+                giveUpOnAbandonedPipes(now: now)
+            }
+        }
+    }
+
+    static let sweepInterval = Duration.seconds(1)
+
+    private func finish(_ run: Watched, id: UInt64) {
+        watched.withLock { _ = $0.removeValue(forKey: id) }
+        run.continuation.resume(returning: run.ending)
+    }
+
+    /// Runs whose process has ended but whose pipes are still open past their time limit and
+    /// grace period: a process that left the run's group (setsid) holds them, and nothing
+    /// HookBus sends to the group reaches it. Reading stops, so that the run ends and frees its
+    /// slot; that process gets EPIPE or SIGPIPE if it writes again.
+    private func giveUpOnAbandonedPipes(now: ContinuousClock.Instant) {
+        let overdue = watched.withLock { runs in runs.filter { $0.value.exited && !$0.value.openPipes.isEmpty && now >= $0.value.giveUpAt } }
+        for (id, run) in overdue {
+            for descriptor in run.openPipes {
+                _ = hb_epoll_remove(epoll, descriptor)
+                close(descriptor)
+            }
+            run.openPipes = []
+            run.ending.pipesAbandoned = true
+            finish(run, id: id)
         }
     }
 
@@ -148,7 +189,7 @@ final class ChildWatcher: Sendable {
             run.ending.exitCode = code
         }
         _ = hb_epoll_remove(epoll, run.child.pidfd)
-        run.remaining -= 1
+        run.exited = true
     }
 
     /// One read of what is there (level-triggered: more is reported again); at the end of the
@@ -162,6 +203,6 @@ final class ChildWatcher: Sendable {
         if count < 0 && (errno == EAGAIN || errno == EINTR) { return }
         _ = hb_epoll_remove(epoll, descriptor)
         close(descriptor)
-        run.remaining -= 1
+        run.openPipes.removeAll { $0 == descriptor }
     }
 }

@@ -126,7 +126,8 @@ public struct ProcessRunner: TriggerRunner {
         // The child has its own copy (or failed to start and will say so on its stderr).
         close(stdinDescriptor)
         RunningProcesses.add(child.pid, key: invocation.eventID, timeLimit: invocation.timeoutSeconds, grace: graceSeconds)
-        let ended = await ChildWatcher.shared.watch(child, limit: outputLimit)
+        let ended = await ChildWatcher.shared.watch(child, limit: outputLimit,
+                                                    giveUpAfter: .milliseconds(Int64((invocation.timeoutSeconds + graceSeconds) * 1000)) + .seconds(1))
         let ending = RunningProcesses.remove(child.pid)
         // Whatever the script left behind in its process group does not outlive the run; the
         // group's leader is reaped only now, so that its id cannot have been reused meanwhile.
@@ -156,6 +157,10 @@ public struct ProcessRunner: TriggerRunner {
             run.reason = "ended by HookBus: the next run of its schedule started (re-execution: force)"
         case nil:
             break
+        }
+        if ended.pipesAbandoned {
+            let note = "a process that left its process group still held its output open; HookBus stopped reading it after the time limit"
+            run.reason = run.reason.map { "\($0); \(note)" } ?? note
         }
         sandbox.explain(&run, policy: invocation.policy)
         return run

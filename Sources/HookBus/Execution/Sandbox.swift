@@ -158,6 +158,9 @@ public struct Sandbox: Sendable {
         }
         var runAs: RunUser?
         if geteuid() == 0 {
+            // (See hb_keep_memory_private: a run's child shares this memory as the run user.)
+            let failure = hb_keep_memory_private()
+            guard failure == 0 else { return try unconfined("HookBus's memory cannot be made private to root: \(String(cString: strerror(failure)))") }
             guard let entry = getpwnam(user) else { throw SetupError(description: "runner.sandbox_user '\(user)' is not a user on this machine") }
             guard entry.pointee.pw_uid != 0 else { throw SetupError(description: "runner.sandbox_user '\(user)' is root; runs never keep root") }
             guard entry.pointee.pw_gid != 0 else { throw SetupError(description: "runner.sandbox_user '\(user)' has group 0 (root's) as its group; runs never keep it: choose another user") }
