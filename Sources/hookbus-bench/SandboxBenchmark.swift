@@ -26,10 +26,12 @@ struct SandboxBenchmark: AsyncParsableCommand {
         let interpreters = Interpreters(configured: [:])
         let sandboxed = Sandbox.automatic
         guard sandboxed.isConfined else { throw ValidationError("runs cannot be sandboxed here: \(sandboxed.summary)") }
+        // The same without a private /tmp (`runner.private_tmp: false`): no mount namespace per run.
+        let withoutTmp = try Sandbox.resolve(setting: .required, privateTmp: false)
         print("sandbox: \(sandboxed.summary)")
         for (type, code, count) in [(ScriptType.bash, ":", runs), (.python, "pass", max(100, runs / 5))] where only == nil || only == type {
             guard let path = interpreters.path(for: type) else { print("sandbox: \(type.rawValue) not found"); continue }
-            var onRaw: [Double] = [], offRaw: [Double] = [], onOff: [Double] = []
+            var onRaw: [Double] = [], offRaw: [Double] = [], onOff: [Double] = [], lightRaw: [Double] = [], lightOff: [Double] = []
             for round in 1...max(1, rounds) {
                 var raw = 0.0
                 for inFlight in Set([2, concurrency]).sorted() {
@@ -39,15 +41,20 @@ struct SandboxBenchmark: AsyncParsableCommand {
                                                                 runner: ProcessRunner(interpreters: interpreters, sandbox: .off))
                 let on = try await RunnerBenchmark.hookbusRate(type: type, code: code, interpreters: interpreters, count: count, concurrency: concurrency,
                                                                runner: ProcessRunner(interpreters: interpreters, sandbox: sandboxed))
+                let light = try await RunnerBenchmark.hookbusRate(type: type, code: code, interpreters: interpreters, count: count, concurrency: concurrency,
+                                                                  runner: ProcessRunner(interpreters: interpreters, sandbox: withoutTmp))
                 onRaw.append(on / raw)
                 offRaw.append(off / raw)
                 onOff.append(on / off)
-                print(String(format: "sandbox: %@ round %d: raw posix_spawn %.0f/s; HookBus sandbox off %.0f runs/s (%.0f%% of raw), on %.0f runs/s (%.0f%% of raw, %.0f%% of off)",
-                             type.rawValue, round, raw, off, 100 * off / raw, on, 100 * on / raw, 100 * on / off))
+                lightRaw.append(light / raw)
+                lightOff.append(light / off)
+                print(String(format: "sandbox: %@ round %d: raw posix_spawn %.0f/s; HookBus sandbox off %.0f runs/s (%.0f%% of raw), on %.0f runs/s (%.0f%% of raw, %.0f%% of off), on without a private /tmp %.0f runs/s (%.0f%% of raw, %.0f%% of off)",
+                             type.rawValue, round, raw, off, 100 * off / raw, on, 100 * on / raw, 100 * on / off, light, 100 * light / raw, 100 * light / off))
             }
             func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
-            print(String(format: "sandbox: %@ (%@), %d at a time (raw: the better of 2 and that many in flight), median of %d rounds: sandbox on %.0f%% of raw (target >= %d%%), off %.0f%% of raw, on %.0f%% of off (target >= 85%%)",
-                         type.rawValue, path, concurrency, rounds, 100 * median(onRaw), type == .bash ? 80 : 90, 100 * median(offRaw), 100 * median(onOff)))
+            print(String(format: "sandbox: %@ (%@), %d at a time (raw: the better of 2 and that many in flight), median of %d rounds: sandbox on %.0f%% of raw (target >= %d%%), off %.0f%% of raw, on %.0f%% of off (target >= 85%%); without a private /tmp %.0f%% of raw, %.0f%% of off",
+                         type.rawValue, path, concurrency, rounds, 100 * median(onRaw), type == .bash ? 80 : 90, 100 * median(offRaw), 100 * median(onOff),
+                         100 * median(lightRaw), 100 * median(lightOff)))
         }
     }
 

@@ -38,7 +38,7 @@ struct CommandContext {
         interpreters = Interpreters(configured: configuration.interpreters)
         do {
             sandbox = try Sandbox.resolve(setting: configuration.sandbox, user: configuration.sandboxUser,
-                                          interpreters: interpreters)
+                                          privateTmp: configuration.privateTmp, interpreters: interpreters)
         } catch {
             throw CommandFailure("\(error)")
         }

@@ -12,7 +12,7 @@ struct RunnerFixture {
 
     /// `integrations`: (name, language, attributes YAML) ; `actions`: (file, YAML).
     init(language: String = "python", attributes: String? = nil, actions: [(String, String)], config: String = "", environment: [String: String] = [:],
-         concurrency: Int = 4, outputLimit: Int = 1 << 20, grace: Double = 0.5, runRoot: String? = nil) throws {
+         concurrency: Int = 4, outputLimit: Int = 1 << 20, grace: Double = 0.5, runRoot: String? = nil, sandbox: Sandbox = .automatic) throws {
         folder.write("hooks/int.yaml", integrationYAML(language: language, attributes: attributes ?? "    note:\n      label: Note\n      type: text\n      required: false"))
         for (file, yaml) in actions { folder.write("hooks/\(file)", yaml) }
         let loaded = DefinitionLoader().load([folder.url.appendingPathComponent("hooks").path])
@@ -24,7 +24,7 @@ struct RunnerFixture {
         router = Router(catalog: loaded.catalog, configuration: configuration)
         store = try SQLiteStore(path: folder.url.appendingPathComponent("data/hookbus.sqlite").path)
         let runner = ProcessRunner(interpreters: Interpreters(configured: [:]), outputLimit: outputLimit, graceSeconds: grace,
-                                   folders: RunFolders(configured: runRoot ?? folder.url.appendingPathComponent("runs").path))
+                                   folders: RunFolders(configured: runRoot ?? folder.url.appendingPathComponent("runs").path), sandbox: sandbox)
         engine = Engine(store: store, router: router, runner: runner)
     }
 

@@ -5,7 +5,8 @@ import Testing
 import Glibc
 #endif
 
-/// Every run is confined (Landlock through the `hookbus-sandbox` helper, namespaces, rlimits):
+/// Every run is confined (Landlock, namespaces and rlimits, set up in the run's child before its
+/// execve):
 /// real scripts try to reach what they must not, and hit their limits.
 @Suite struct SandboxTests {
     /// The machine these tests run on offers Landlock (Linux 6.x with it enabled), so runs are
@@ -91,6 +92,31 @@ import Glibc
         #expect(invocation["sandbox"]?["network"] == .string("on"))
         #expect(invocation["sandbox"]?["limits"]?["processes"] == .number("256"))
         #expect(invocation["sandbox"]?["limits"]?["memoryBytes"] == .number(String(2 << 30)))
+    }
+
+    /// `runner.private_tmp: false` (no mount namespace per run, the sandbox's dearest part): the
+    /// run has no /tmp at all rather than the host's, and TMPDIR still works.
+    @Test func withoutAPrivateTmpTheHostsTmpIsDenied() async throws {
+        let marker = "/tmp/hookbus-private-tmp-test-\(UUID().uuidString)"
+        FileManager.default.createFile(atPath: marker, contents: Data("host".utf8), attributes: [.posixPermissions: 0o644])
+        defer { try? FileManager.default.removeItem(atPath: marker) }
+        let code = """
+            cat \(marker) && echo "READ host tmp"
+            echo x > /tmp/mine && echo "WROTE tmp"
+            echo t > "$TMPDIR/scratch" && echo "TMPDIR $(cat "$TMPDIR/scratch")"
+            """
+        let sandbox = try Sandbox.resolve(setting: .required, privateTmp: false)
+        #expect(sandbox.summary.contains("no private /tmp"), "\(sandbox.summary)")
+        let fixture = try RunnerFixture(language: "bash", actions: [("tmp.yaml", triggerYAML("Tmp", hooks: ["webhook"], code: code.replacingOccurrences(of: "\n", with: "\n    ")))],
+                                        sandbox: sandbox)
+        let run = try #require(try await fixture.fire(try Event.fromWebhook(body: Array("{}".utf8), endpoint: "x")).first)
+        #expect(run.result.stdout == "TMPDIR t\n", "\(run.result.stdout) \(run.result.stderr)")
+        #expect(run.result.stderr.contains("Permission denied"), "\(run.result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: "/tmp/mine"))
+        #expect(sandbox.record(for: run.invocation.policy).contains(#""privateTmp":false"#), "\(sandbox.record(for: run.invocation.policy))")
+        let configFolder = TempFolder()
+        let loaded = ConfigurationLoader().load(path: configFolder.write("hookbus.yaml", "runner: {private_tmp: false}"), catalog: fixture.router.catalog)
+        #expect(loaded.configuration?.privateTmp == false, "\(loaded.diagnostics)")
     }
 
     @Test func aForkBombIsStoppedByItsProcessLimit() async throws {
@@ -204,6 +230,9 @@ import Glibc
                 action_limits: {Nope: {cpu_seconds: 2}}
                 sandbox_write: [relative/path]
             """)
+        let tmp = folder.write("tmp.yaml", "runner: {private_tmp: sometimes}")
+        let tmpMessages = ConfigurationLoader().load(path: tmp, catalog: catalog).diagnostics.map(\.description)
+        #expect(tmpMessages.contains { $0.contains("tmp.yaml:1:23: error:") && $0.contains("runner.private_tmp") }, "\(tmpMessages)")
         let messages = ConfigurationLoader().load(path: path, catalog: catalog).diagnostics.map { $0.description.replacingOccurrences(of: folder.path + "/", with: "") }
         #expect(messages.contains("hookbus.yaml:2:12: error: 'runner.sandbox' is one of 'auto', 'required', 'none', not 'sometimes'"), "\(messages)")
         #expect(messages.contains("hookbus.yaml:3:20: error: 'runner.limits.memory' is a size in bytes, or with a unit (KiB, MiB, GiB), or 'none'; not '12 parsecs'"), "\(messages)")

@@ -4,7 +4,7 @@ import Glibc
 #endif
 import Yams
 
-/// `runner.sandbox`, `runner.sandbox_user`, `runner.sandbox_read`, `runner.sandbox_write`,
+/// `runner.sandbox`, `runner.sandbox_user`, `runner.private_tmp`, `runner.sandbox_read`, `runner.sandbox_write`,
 /// `runner.limits`, and per
 /// integration `network`, `limits`, `action_limits`, `sandbox_read`, `sandbox_write`.
 ///
@@ -28,6 +28,9 @@ extension ConfigurationLoader {
         }
         if let node = view["sandbox_user"], let text = reader.string(node, key: "runner.sandbox_user") {
             configuration.sandboxUser = text
+        }
+        if let node = view["private_tmp"], let value = reader.bool(node, key: "runner.private_tmp") {
+            configuration.privateTmp = value
         }
         if let node = view["sandbox_read"] {
             configuration.sandboxRead = paths(node, key: "runner.sandbox_read", reader: &reader)

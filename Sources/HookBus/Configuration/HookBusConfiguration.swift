@@ -75,6 +75,10 @@ public struct HookBusConfiguration: Sendable {
     public var sandbox: SandboxSetting = .auto
     /// `runner.sandbox_user`: the user runs become when HookBus runs as root.
     public var sandboxUser: String = "nobody"
+    /// `runner.private_tmp`: whether each run gets a `/tmp` of its own (a mount namespace per
+    /// run, the sandbox's dearest part: see `Sandbox`), or none — `/tmp` denied, `TMPDIR` its
+    /// run folder as always.
+    public var privateTmp = true
     /// `runner.sandbox_read` and `runner.sandbox_write`: extra paths every run may read or
     /// write (as root, writable by `sandbox_user`).
     public var sandboxRead: [String] = []

@@ -47,6 +47,15 @@ public struct Sandbox: Sendable {
 
     /// The user and group runs become when HookBus runs as root.
     public let runAs: RunUser?
+    /// `runner.private_tmp` (where namespaces allow one; see `hasPrivateTmp`).
+    let wantsPrivateTmp: Bool
+
+    /// Whether runs get a `/tmp` of their own; otherwise `/tmp` is denied to them.
+    var hasPrivateTmp: Bool {
+        if case let .landlock(_, namespaces) = mode { return namespaces && wantsPrivateTmp }
+        return false
+    }
+
     /// Paths every run may read besides `systemReadPaths`: interpreters installed outside the
     /// system folders (`runner.sandbox_read` comes with each run's policy).
     public let extraReadPaths: [String]
@@ -78,6 +87,7 @@ public struct Sandbox: Sendable {
         switch mode {
         case let .landlock(abi, namespaces):
             var text = "Landlock ABI \(abi)" + (namespaces ? " with user, mount and network namespaces" : " without namespaces (no private /tmp, no process limit)")
+            if namespaces && !wantsPrivateTmp { text += "; no private /tmp (runner.private_tmp: false): /tmp is denied" }
             if abi < 6 { text += "; signals and abstract sockets are not scoped to the run (Landlock ABI 6 does that)" }
             if let runAs { text += "; runs as uid \(runAs.uid) gid \(runAs.gid)" }
             return text
@@ -130,10 +140,11 @@ public struct Sandbox: Sendable {
     /// A sandbox turned off.
     public static let off = Sandbox(mode: .none(reason: turnedOff), runAs: nil, extraReadPaths: [])
 
-    init(mode: Mode, runAs: RunUser?, extraReadPaths: [String]) {
+    init(mode: Mode, runAs: RunUser?, extraReadPaths: [String], privateTmp: Bool = true) {
         self.mode = mode
         self.runAs = runAs
         self.extraReadPaths = extraReadPaths
+        self.wantsPrivateTmp = privateTmp
     }
 
     /// Why the sandbox cannot be set up as configured (`runner.sandbox: required` where the
@@ -145,7 +156,7 @@ public struct Sandbox: Sendable {
     /// The sandbox `setting` gives on this machine: the kernel probed once (what Landlock and
     /// namespaces it allows). `interpreters` installed outside the system folders are made
     /// readable (a python under /opt).
-    public static func resolve(setting: SandboxSetting, user: String = "nobody", readPaths: [String] = [],
+    public static func resolve(setting: SandboxSetting, user: String = "nobody", readPaths: [String] = [], privateTmp: Bool = true,
                                interpreters: Interpreters? = nil) throws(SetupError) -> Sandbox {
         if setting == .none { return .off }
         func unconfined(_ reason: String) throws(SetupError) -> Sandbox {
@@ -171,7 +182,7 @@ public struct Sandbox: Sendable {
             guard let prefix = installPrefix(of: path), !systemReadPaths.contains(where: { prefix == $0 || prefix.hasPrefix($0 + "/") }) else { continue }
             if !extra.contains(prefix) { extra.append(prefix) }
         }
-        return Sandbox(mode: .landlock(abi: probe.landlock, namespaces: probe.namespaces), runAs: runAs, extraReadPaths: extra)
+        return Sandbox(mode: .landlock(abi: probe.landlock, namespaces: probe.namespaces), runAs: runAs, extraReadPaths: extra, privateTmp: privateTmp)
     }
 
     /// How a run of `policy` is confined (its own folder is added at each start); nil when
@@ -205,7 +216,7 @@ public struct Sandbox: Sendable {
         let denyTCP = !policy.network && !namespaces && abi >= 4
         let mapped = runAs ?? RunUser(uid: getuid(), gid: getgid())
         // The private /tmp is memory: bounded like a file the run may write (or 1 GiB).
-        return Confinement(landlockABI: abi, grants: grants, privateTmpBytes: namespaces ? policy.limits.fileSizeBytes ?? 1 << 30 : nil,
+        return Confinement(landlockABI: abi, grants: grants, privateTmpBytes: hasPrivateTmp ? policy.limits.fileSizeBytes ?? 1 << 30 : nil,
                            noNetwork: noNetwork, denyTCP: denyTCP, runAs: runAs, mapped: mapped, limits: policy.limits,
                            processes: namespaces ? policy.limits.processes : nil)
     }
@@ -219,7 +230,7 @@ public struct Sandbox: Sendable {
         case let .landlock(abi, namespaces):
             fields["mode"] = .string("landlock")
             fields["landlockABI"] = .number(String(abi))
-            fields["privateTmp"] = .bool(namespaces)
+            fields["privateTmp"] = .bool(hasPrivateTmp)
             fields["network"] = .string(policy.network ? "on" : namespaces ? "off (network namespace)"
                                         : abi >= 4 ? "off for TCP (Landlock; other protocols are not blocked)" : "off cannot be enforced here: the run is refused")
             if let runAs { fields["user"] = .string("\(runAs.uid):\(runAs.gid)") }
