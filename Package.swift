@@ -3,6 +3,11 @@ import PackageDescription
 
 /// Settings every HookBus target shares (see STYLE.md): Swift 6 language mode with the
 /// upcoming features the anchor packages use.
+/// Every executable (tests included) binds all of libc when it loads (`-z now`): a run's child
+/// (CHookBusSpawn, spawn.c) shares the process's memory until its execve and must never run the
+/// dynamic loader's lazy binding — not even for a memcpy the compiler inserted.
+let bindAtLoad: [LinkerSetting] = [.unsafeFlags(["-Xlinker", "-z", "-Xlinker", "now"])]
+
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
@@ -75,7 +80,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: swiftSettings,
+            linkerSettings: bindAtLoad
         ),
         // Benchmarks that print their figures: `swift run -c release hookbus-bench`.
         .executableTarget(
@@ -85,12 +91,14 @@ let package = Package(
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: swiftSettings,
+            linkerSettings: bindAtLoad
         ),
         .testTarget(
             name: "HookBusTests",
             dependencies: ["HookBus", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto")],
-            swiftSettings: swiftSettings
+            swiftSettings: swiftSettings,
+            linkerSettings: bindAtLoad
         ),
         .testTarget(
             name: "HookBusServerTests",
@@ -102,12 +110,14 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: swiftSettings,
+            linkerSettings: bindAtLoad
         ),
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["HookBus", .product(name: "Crypto", package: "swift-crypto")],
-            swiftSettings: swiftSettings
+            swiftSettings: swiftSettings,
+            linkerSettings: bindAtLoad
         ),
     ]
 )

@@ -24,6 +24,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -165,10 +166,19 @@ static void bind_into_tmp(const struct opened *grant) {
     hb_decimal((unsigned long long)grant->fd, source + strlen(source));
     if (mount(source, path, NULL, MS_BIND, NULL) != 0) fail("bind", path, errno);
     /* Landlock sees the run's /tmp (all rights) above this mount point: what may only be read
-     * is made read-only by the mount itself. */
-    if (!(grant->rights & FS_WRITE_FILE) &&
-        mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) != 0)
-        fail("make read-only", path, errno);
+     * is made read-only by the mount itself. The flags the host's mount has (a /tmp mounted
+     * noexec, say) are kept: in a user namespace they are locked, and a remount that dropped
+     * one would be refused. */
+    if (!(grant->rights & FS_WRITE_FILE)) {
+        struct statvfs host;
+        if (fstatvfs(grant->fd, &host) != 0) fail("statvfs", path, errno);
+        unsigned long flags = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV;
+        if (host.f_flag & ST_NOEXEC) flags |= MS_NOEXEC;
+        if (host.f_flag & ST_NOATIME) flags |= MS_NOATIME;
+        if (host.f_flag & ST_NODIRATIME) flags |= MS_NODIRATIME;
+        if (host.f_flag & ST_RELATIME) flags |= MS_RELATIME;
+        if (mount(NULL, path, NULL, flags, NULL) != 0) fail("make read-only", path, errno);
+    }
 }
 
 /* The hard limit one above the soft one: at the soft limit the kernel sends the signal that
@@ -186,6 +196,9 @@ void hb_confine(const struct hb_confinement *c, const char *run_folder, const ch
     if (c->grant_count > MAX_GRANTS - 3) fail("too many paths", NULL, E2BIG);
     int private_tmp = c->private_tmp_options != NULL;
     int namespaces = private_tmp || c->no_network || c->processes > 0;
+    /* No core dump, from the start: until its execve this child's memory is HookBus's, and once
+     * it has become the run user, a process of that user could signal it. */
+    limit(RLIMIT_CORE, "core", 0);
 
     /* The process limit counts the processes of one user in one user namespace: a namespace of
      * the run's own makes it count this run's processes only. The namespace's parent level is

@@ -93,13 +93,36 @@ struct child_start {
     struct hb_handshake *handshake;
 };
 
+/* A system call that returns -errno instead of setting errno. The child runs on its parent
+ * thread's TLS, so the two share one errno: what the parent calls while the child gets ready,
+ * and what the child calls while the parent writes its maps, must leave it alone (a timed-out
+ * wait would otherwise write ETIMEDOUT between a child's failed call and its check). */
+static long raw_syscall4(long number, long a, long b, long c, long d) {
+    long result;
+#if defined(__x86_64__)
+    register long r10 __asm__("r10") = d;
+    __asm__ volatile ("syscall" : "=a"(result) : "a"(number), "D"(a), "S"(b), "d"(c), "r"(r10) : "rcx", "r11", "memory");
+#elif defined(__aarch64__)
+    register long x8 __asm__("x8") = number;
+    register long x0 __asm__("x0") = a;
+    register long x1 __asm__("x1") = b;
+    register long x2 __asm__("x2") = c;
+    register long x3 __asm__("x3") = d;
+    __asm__ volatile ("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3) : "memory");
+    result = x0;
+#else
+#error "raw_syscall4: add this architecture's system call convention"
+#endif
+    return result;
+}
+
 static long futex(int *word, int operation, int value) {
-    return syscall(SYS_futex, word, operation, value, NULL, NULL, 0);
+    return raw_syscall4(SYS_futex, (long)word, operation, value, 0);
 }
 
 /* Waits while *word is `value`, at most `timeout` (relative). */
 static long futex_wait(int *word, int value, const struct timespec *timeout) {
-    return syscall(SYS_futex, word, FUTEX_WAIT, value, timeout, NULL, 0);
+    return raw_syscall4(SYS_futex, (long)word, FUTEX_WAIT, value, (long)timeout);
 }
 
 int hb_request_maps(struct hb_handshake *handshake) {
@@ -231,13 +254,22 @@ int hb_spawn(const struct hb_spawn_request *request, pid_t *pid, int *pidfd) {
         clock_gettime(CLOCK_MONOTONIC, &now);
         long long waited_ms = (now.tv_sec - began.tv_sec) * 1000LL + (now.tv_nsec - began.tv_nsec) / 1000000;
         if (!stopped && waited_ms >= SETUP_DEADLINE_MS) {
-            syscall(SYS_pidfd_send_signal, descriptor, SIGKILL, NULL, 0);
+            raw_syscall4(SYS_pidfd_send_signal, descriptor, SIGKILL, 0, 0);
+            /* (Its process group too, in case it exec'd and forked at this very moment.) */
+            raw_syscall4(SYS_kill, -child, SIGKILL, 0, 0);
             stopped = 1;
         }
         struct timespec slice = { .tv_sec = 0, .tv_nsec = 250 * 1000000L };
         futex_wait(&handshake.state, state, &slice);
     }
-    if (stopped) {
+    if (child > 0 && descriptor < 0) {
+        /* A kernel before 5.2 ignores CLONE_PIDFD: HookBus needs pidfds to watch runs. */
+        kill(-child, SIGKILL);
+        kill(child, SIGKILL);
+        while (waitpid(child, NULL, __WALL) < 0 && errno == EINTR) {}
+        child = -1;
+        error = ENOSYS;
+    } else if (stopped) {
         int code, signal;
         hb_wait_status(descriptor, 1, &code, &signal);
         close(descriptor);

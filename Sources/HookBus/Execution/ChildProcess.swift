@@ -1,4 +1,5 @@
 import CHookBusSpawn
+import Dispatch
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -20,6 +21,25 @@ struct ChildProcess: Sendable {
         let errno: Int32
         var description: String { String(cString: strerror(errno)) }
     }
+
+    /// `spawn` on a thread of its own rather than one of Swift's cooperative pool: a start
+    /// holds its thread until the child has exec'd, and a child stopped before that (by a
+    /// process of the run user) holds it up to the 10 s setup deadline — which must not take
+    /// one of the few threads every task of HookBus shares.
+    static func start(path: String, arguments: [String], environment: [String], directory: String, stdin: Int32,
+                      confinement: Confinement?, runFolder: String) async throws(SpawnError) -> ChildProcess {
+        let started = await withCheckedContinuation { continuation in
+            starts.async {
+                continuation.resume(returning: Result { () throws(SpawnError) -> ChildProcess in
+                    try spawn(path: path, arguments: arguments, environment: environment, directory: directory, stdin: stdin,
+                              confinement: confinement, runFolder: runFolder)
+                })
+            }
+        }
+        return try started.get()
+    }
+
+    private static let starts = DispatchQueue(label: "hookbus-run-starts", attributes: .concurrent)
 
     /// Starts `path` with exactly `arguments` (argv[0] included) and `environment`
     /// ("NAME=value" entries) in `directory`, reading `stdin` (left open: the caller closes

@@ -117,8 +117,8 @@ public struct ProcessRunner: TriggerRunner {
         let runStart = Date()
         let child: ChildProcess
         do throws(ChildProcess.SpawnError) {
-            child = try ChildProcess.spawn(path: interpreter, arguments: arguments, environment: environment, directory: folder,
-                                           stdin: stdinDescriptor, confinement: sandbox.confinement(for: invocation.policy), runFolder: folder)
+            child = try await ChildProcess.start(path: interpreter, arguments: arguments, environment: environment, directory: folder,
+                                                 stdin: stdinDescriptor, confinement: sandbox.confinement(for: invocation.policy), runFolder: folder)
         } catch {
             close(stdinDescriptor)
             return .error("could not start \(interpreter): \(error)", at: startedAt)
@@ -127,7 +127,7 @@ public struct ProcessRunner: TriggerRunner {
         close(stdinDescriptor)
         RunningProcesses.add(child.pid, key: invocation.eventID, timeLimit: invocation.timeoutSeconds, grace: graceSeconds)
         let ended = await ChildWatcher.shared.watch(child, limit: outputLimit,
-                                                    giveUpAfter: .milliseconds(Int64((invocation.timeoutSeconds + graceSeconds) * 1000)) + .seconds(1))
+                                                    giveUpAfter: RunningProcesses.duration(invocation.timeoutSeconds) + RunningProcesses.duration(graceSeconds) + .seconds(1))
         let ending = RunningProcesses.remove(child.pid)
         // Whatever the script left behind in its process group does not outlive the run; the
         // group's leader is reaped only now, so that its id cannot have been reused meanwhile.

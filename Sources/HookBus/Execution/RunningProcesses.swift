@@ -40,13 +40,19 @@ public enum RunningProcesses {
     static func add(_ group: Int32, key: String? = nil, timeLimit: Double, grace: Double) {
         let now = ContinuousClock.now
         let startWatchdog = state.withLock { state -> Bool in
-            state.entries[group] = Entry(key: key, deadline: now + .milliseconds(Int64(timeLimit * 1000)), grace: .milliseconds(Int64(grace * 1000)))
+            state.entries[group] = Entry(key: key, deadline: now + duration(timeLimit), grace: duration(grace))
             defer { state.watching = true }
             return !state.watching
         }
         if startWatchdog {
             Task.detached { await watch() }
         }
+    }
+
+    /// `seconds` as a duration, capped at 10^12 s (a configured limit of 1e19 would otherwise
+    /// trap in the conversion; any bound past a lifetime means "no bound").
+    static func duration(_ seconds: Double) -> Duration {
+        .milliseconds(Int64(min(max(seconds, 0), 1e12) * 1000))
     }
 
     /// Unregisters a finished group; true when the watchdog ended it for running past its limit.
