@@ -289,6 +289,10 @@ int hb_keep_memory_private(void) {
     return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0 ? 0 : errno;
 }
 
+int hb_is_dumpable(void) {
+    return prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 1;
+}
+
 int hb_pipe(int ends[2]) {
     if (pipe2(ends, O_CLOEXEC) != 0) return errno;
     if (fcntl(ends[0], F_SETFL, O_NONBLOCK) != 0) {

@@ -67,6 +67,10 @@ void hb_probe(int *landlock_abi, int *namespaces);
  * HookBus's memory. 0 or an errno value; does nothing when not root. */
 int hb_keep_memory_private(void);
 
+/* Whether this process is dumpable (PR_GET_DUMPABLE): a non-root HookBus that is not (started
+ * with file capabilities, say) cannot write its runs' user-namespace id maps. */
+int hb_is_dumpable(void);
+
 /* A pipe whose ends are close-on-exec, the reading end non-blocking. 0 or an errno value. */
 int hb_pipe(int ends[2]);
 

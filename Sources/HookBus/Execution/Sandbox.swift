@@ -87,6 +87,9 @@ public struct Sandbox: Sendable {
         switch mode {
         case let .landlock(abi, namespaces):
             var text = "Landlock ABI \(abi)" + (namespaces ? " with user, mount and network namespaces" : " without namespaces (no private /tmp, no process limit)")
+            if !namespaces && geteuid() != 0 && hb_is_dumpable() == 0 {
+                text += " because HookBus is not dumpable (started with file capabilities?) and cannot write its runs' user id maps"
+            }
             if namespaces && !wantsPrivateTmp { text += "; no private /tmp (runner.private_tmp: false): /tmp is denied" }
             if abi < 6 { text += "; signals and abstract sockets are not scoped to the run (Landlock ABI 6 does that)" }
             if let runAs { text += "; runs as uid \(runAs.uid) gid \(runAs.gid)" }
