@@ -109,8 +109,8 @@ extension ConfigurationLoader {
         return .some(Int(value))
     }
 
-    /// Absolute paths, one or a list, kept as real paths (links resolved: the sandbox helper
-    /// follows none). `/` and `/tmp` are refused: the one would open everything, the other is
+    /// Absolute paths, one or a list, kept as real paths (links resolved: a run's grants
+    /// follow none). `/` and `/tmp` are refused: the one would open everything, the other is
     /// each run's own.
     private func paths(_ node: Node, key: String, reader: inout NodeReader) -> [String] {
         var paths: [String] = []

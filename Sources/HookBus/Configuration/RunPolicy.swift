@@ -1,4 +1,4 @@
-/// Resource limits of one run, applied by the sandbox helper with `setrlimit` just before the
+/// Resource limits of one run, applied by the run's child with `setrlimit` just before the
 /// interpreter starts (`runner.limits`, `integrations.X.limits`, `integrations.X.action_limits`).
 ///
 /// Limits rather than cgroups: they need no privilege, no delegated cgroup tree and no set-up
@@ -7,7 +7,7 @@
 /// and a fork past the process limit with EAGAIN (both reported by the interpreter). The memory
 /// limit is of address space (`RLIMIT_AS`), which is what an allocation can be refused against
 /// without a cgroup; the process limit counts the run's own processes and threads only (the
-/// helper gives each run a user namespace of its own, where the kernel counts them apart).
+/// sandbox gives each run a user namespace of its own, where the kernel counts them apart).
 public struct ResourceLimits: Sendable, Hashable {
     /// Address space in bytes.
     public var memoryBytes: Int?

@@ -43,7 +43,7 @@ public struct RunFolders: Sendable {
     public init(configured: String? = nil) {
         if let configured {
             // Run folders are handed to scripts as HOME and TMPDIR: always absolute, and real (the
-            // sandbox helper refuses a path with a link, `.` or `..` in it).
+            // sandbox refuses a path with a link, `.` or `..` in it).
             root = Self.realPath(configured.hasPrefix("/") ? configured : FileManager.default.currentDirectoryPath + "/" + configured)
         } else {
             let name = "hookbus-runs-\(geteuid())"
