@@ -78,11 +78,8 @@ static __u64 handled_fs(int abi) {
 }
 
 static void write_file(const char *path, const char *text) {
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0) fail("open", path, errno);
-    ssize_t length = (ssize_t)strlen(text);
-    if (write(fd, text, length) != length) fail("write", path, errno);
-    close(fd);
+    int error = hb_write_text(path, text);
+    if (error != 0) fail("write", path, error);
 }
 
 /* A user namespace in which this process keeps its own user and group ids. */

@@ -32,6 +32,10 @@ int hb_request_maps(struct hb_handshake *handshake);
  * it exits (HB_SETUP_FAILED) with the reason on its stderr. */
 void hb_confine(const struct hb_confinement *confinement, const char *run_folder, const char *directory, struct hb_handshake *handshake);
 
+/* Writes all of `text` to the file at `path` (a /proc id map, say). 0 or an errno value (EIO
+ * for a short write). */
+int hb_write_text(const char *path, const char *text);
+
 /* The decimal digits of `value` into `buffer` (at least 24 bytes), NUL-terminated. */
 void hb_decimal(unsigned long long value, char *buffer);
 

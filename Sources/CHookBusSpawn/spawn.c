@@ -172,11 +172,7 @@ static int child_main(void *argument) {
 }
 
 /* Writes `text` to /proc/PID/NAME. 0 or an errno value. */
-static int write_proc(pid_t pid, const char *name, const char *text) {
-    char path[64] = "/proc/";
-    hb_decimal((unsigned long long)pid, path + strlen(path));
-    strcat(path, "/");
-    strcat(path, name);
+int hb_write_text(const char *path, const char *text) {
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0) return errno;
     ssize_t length = (ssize_t)strlen(text);
@@ -184,6 +180,14 @@ static int write_proc(pid_t pid, const char *name, const char *text) {
     int error = written == length ? 0 : written < 0 ? errno : EIO;
     close(fd);
     return error;
+}
+
+static int write_proc(pid_t pid, const char *name, const char *text) {
+    char path[64] = "/proc/";
+    hb_decimal((unsigned long long)pid, path + strlen(path));
+    strcat(path, "/");
+    strcat(path, name);
+    return hb_write_text(path, text);
 }
 
 /* Each spawning thread keeps its child stack: a fresh one per run would be an mmap, page faults
