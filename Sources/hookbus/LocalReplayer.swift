@@ -113,28 +113,15 @@ struct LocalReplayer {
         }
         for id in ids {
             summary.read += 1
-            var previous: [String: Int64] = [:]
-            for run in try await store.unrepeatedFailures(eventID: id) { previous["\(run.integration)/\(run.trigger)"] = run.id }
-            if previous.isEmpty {
-                // Nothing failed: an explicit --event re-runs every trigger that ran.
-                for run in try await store.runs(RunFilter(eventID: id, limit: 10_000)).reversed() where run.outcome != RunOutcome.skipped.rawValue {
-                    previous["\(run.integration)/\(run.trigger)"] = run.id
-                }
-            }
-            // A trigger that waits on disk (its retry, a hold, a limit) runs when due: a
-            // re-drive now would start a second chain of tries beside it.
-            let deferred = try await store.deferredRuns(eventID: id, limit: 10_000)
-            for row in deferred { previous[row.qualifiedTrigger] = nil }
-            if previous.isEmpty, let row = deferred.first {
-                output.problem("\(id): nothing to re-drive now: \(row.qualifiedTrigger) waits (\(row.reason))")
-                continue
-            }
-            guard !previous.isEmpty, let stored = try await store.beginRedrive(eventID: id) else {
-                output.problem("\(id): nothing to re-drive")
+            var runs: [Engine.CompletedRun]
+            let waiting: [DeferredRun]
+            do throws(RedriveError) {
+                (runs, waiting) = try await engine.redrive(eventID: id, requestedBy: CommandContext.actor)
+            } catch {
+                output.problem("\(id): \(error.message)")
                 continue
             }
             summary.dispatched += 1
-            var (_, runs, waiting) = await engine.dispatch(stored, previousRuns: previous, requestedBy: CommandContext.actor)
             if !waiting.isEmpty || runs.contains(where: { $0.retry != nil }) {
                 let left = try await engine.runDeferredRuns(of: [id], announce: output.json ? { _ in } : RunPrinter.announce) { runs.append($0) }
                 RunPrinter.leftToServer(left)

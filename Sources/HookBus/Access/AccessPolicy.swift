@@ -153,7 +153,7 @@ public struct RequestSite: Sendable {
 
     /// `127.0.0.1:8080`, `[::1]:8080`, `localhost`: a loopback address or the name `localhost`
     /// (the browser resolves a page's names, so here the name is what the page asked for).
-    static func isLoopbackAuthority(_ authority: String) -> Bool {
+    public static func isLoopbackAuthority(_ authority: String) -> Bool {
         var host = Substring(authority.lowercased())
         if host.hasPrefix("[") {
             guard let end = host.firstIndex(of: "]") else { return false }

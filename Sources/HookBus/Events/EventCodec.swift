@@ -198,7 +198,7 @@ extension Event {
     /// `YYYY-MM-DDTHH:MM:SS.fffZ` in UTC (what `Date.ISO8601FormatStyle` with fractional seconds
     /// writes), without a formatter: every accepted event is stamped with it, and the format
     /// style cost a few microseconds of each request.
-    static func formatDate(_ date: Date) -> String {
+    public static func formatDate(_ date: Date) -> String {
         // Whole seconds and truncated milliseconds counted from 2001 as `Date` keeps them, so the
         // text is the same as the format style's to the last digit.
         let sinceReference = date.timeIntervalSinceReferenceDate

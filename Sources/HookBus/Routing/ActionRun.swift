@@ -30,26 +30,45 @@ extension Router {
 
     /// The values to run with (defaults filled in), or every problem at once.
     static func checkedFields(_ given: [String: String], of action: ActionDefinition) throws(IntegrationError) -> [String: String] {
-        var problems: [String] = []
+        let (values, problems) = fieldProblems(given, of: action)
+        guard problems.isEmpty else { throw IntegrationError(.invalidFields, problems.map(\.description).joined(separator: "; ")) }
+        return values
+    }
+
+    /// One thing wrong with the field values of a Test Action: which field (nil for a name the
+    /// action does not have) and what.
+    public struct FieldProblem: Sendable, Equatable, CustomStringConvertible {
+        public let field: String?
+        /// What is wrong, as said next to the field.
+        public let message: String
+        /// As said in one line with the others: `field 'ips': a value is required`.
+        public var description: String { field.map { "field '\($0)': \(message)" } ?? message }
+    }
+
+    /// The one check of an action's field values — types, `values`, validators, required
+    /// fields — for the CLI, the API and the console's form (which shows each problem at its
+    /// field): the values to run with, defaults filled in, and every problem found.
+    public static func fieldProblems(_ given: [String: String], of action: ActionDefinition) -> (values: [String: String], problems: [FieldProblem]) {
+        var problems: [FieldProblem] = []
         let known = Set(action.fields.map(\.id))
         for id in given.keys.sorted() where !known.contains(id) {
             let hint = Suggestion.closest(to: id, in: known).map { " (did you mean '\($0)'?)" } ?? ""
-            problems.append(known.isEmpty ? "the action has no field '\(id)'" : "unknown field '\(id)'\(hint); known: \(known.sorted().joined(separator: ", "))")
+            problems.append(FieldProblem(field: nil, message: known.isEmpty ? "the action has no field '\(id)'"
+                : "unknown field '\(id)'\(hint); known: \(known.sorted().joined(separator: ", "))"))
         }
         var values: [String: String] = [:]
         for field in action.fields {
             guard let value = given[field.id] ?? field.defaultValue, !value.isEmpty else {
-                if field.required { problems.append("field '\(field.id)' is required") }
+                if field.required { problems.append(FieldProblem(field: field.id, message: "a value is required")) }
                 continue
             }
             if let problem = Self.problem(with: value, for: field) {
-                problems.append("field '\(field.id)': \(problem)")
+                problems.append(FieldProblem(field: field.id, message: problem))
                 continue
             }
             values[field.id] = value
         }
-        guard problems.isEmpty else { throw IntegrationError(.invalidFields, problems.joined(separator: "; ")) }
-        return values
+        return (values, problems)
     }
 
     static func problem(with value: String, for field: ActionDefinition.Field) -> String? {

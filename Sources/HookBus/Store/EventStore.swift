@@ -78,6 +78,16 @@ public protocol EventStore: Sendable {
     func pendingAhead(of eventID: String) async throws -> Int
     /// Events in `received_at` order, for `hookbus audit export` and `replay --failed`.
     func events(since: Date?, onlyFailed: Bool, limit: Int) async throws -> [StoredEvent]
+    /// One page of events, newest first, with their runs counted by outcome (the console's
+    /// Events page; see `EventFilter` for what each filter costs).
+    func eventPage(_ filter: EventFilter) async throws -> [EventSummary]
+    /// Hooks and webhook endpoints among the newest `window` events (the console's choices).
+    func recentSources(window: Int) async throws -> (hooks: [String], endpoints: [String])
+    /// Runs of failed triggers of an event that no later run repeats: what a re-drive repeats.
+    func unrepeatedFailures(eventID: String) async throws -> [RunRecord]
+    /// Takes a finished (or waiting) event for a re-drive: it becomes `running` again with its
+    /// attempt raised. Nil when there is no such event or it is pending or running.
+    func beginRedrive(eventID: String) async throws -> StoredEvent?
     /// Applies retention: runs older than `maxAge`, and all but the newest `maxRuns`.
     func applyRetention(maxAge: TimeInterval?, maxRuns: Int?) async throws -> Int
 }

@@ -9,7 +9,7 @@ import Logging
 /// process crash (WAL), and a power cut can lose only the last run records — those runs are then
 /// treated as interrupted and repeated, which at-least-once delivery allows.
 public struct SQLiteStore: EventStore {
-    private let writer: DatabasePool
+    let writer: DatabasePool
     private let recorder: RunRecorder
     public let path: String
     /// Whether run records are being written (failures are retried, never dropped).
@@ -129,6 +129,22 @@ public struct SQLiteStore: EventStore {
         migrator.registerMigration("v8: deferred runs (retries, held and limited runs)") { db in
             try db.execute(sql: DeferredRows.createSQL)
         }
+        migrator.registerMigration("v9: what each event is about, indexed for the console") { db in
+            // The event's ordering key (`incident:1742`, `task:7`, …; `Event.orderingKey`), so
+            // that "everything about incident 1742" is an index range rather than a scan of
+            // every record. Partial: webhook events have none and cost no index write.
+            try db.execute(sql: "ALTER TABLE events ADD COLUMN subject TEXT")
+            try db.execute(sql: "CREATE INDEX events_subject ON events(subject, seq) WHERE subject IS NOT NULL")
+            let rows = try Row.fetchCursor(db, sql: "SELECT seq, record FROM events WHERE hook NOT IN ('webhook', 'action')")
+            let update = try db.makeStatement(sql: "UPDATE events SET subject = ? WHERE seq = ?")
+            var keys: [(seq: Int64, key: String)] = []
+            while let row = try rows.next() {
+                // A record this version cannot read keeps no subject; dispatch reports it.
+                guard let key = (try? Event.fromRecord(row["record"]))?.orderingKey else { continue }
+                keys.append((row["seq"], key))
+            }
+            for (seq, key) in keys { try update.execute(arguments: [key, seq]) }
+        }
         return migrator
     }
 
@@ -179,8 +195,8 @@ public struct SQLiteStore: EventStore {
             // Statements are prepared once per connection and reused for every row.
             let findKey = try db.cachedStatement(sql: "SELECT id, received_at FROM events WHERE idempotency_key = ?")
             let insert = try db.cachedStatement(sql: """
-                INSERT OR IGNORE INTO events (id, hook, source_kind, source_name, replay_of, origin, trigger, received_at, record, idempotency_key, state, completed_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT OR IGNORE INTO events (id, hook, source_kind, source_name, replay_of, origin, trigger, received_at, record, idempotency_key, state, completed_at, subject)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             for (event, key, record, isSettled) in events {
                 if let key, let row = try Row.fetchOne(findKey, arguments: [key]) {
@@ -193,7 +209,7 @@ public struct SQLiteStore: EventStore {
                 try insert.run([.text(event.id), .text(event.hook.rawValue), .text(event.source.kind.rawValue), .text(event.source.name),
                                 .text(event.source.replayOf), .text(event.source.origin), .text(event.trigger), .real(event.receivedAt.timeIntervalSince1970),
                                 .text(record), .text(key), .text(isSettled ? "done" : claimed ? "running" : "pending"),
-                                .real(isSettled ? event.receivedAt.timeIntervalSince1970 : nil)], in: db)
+                                .real(isSettled ? event.receivedAt.timeIntervalSince1970 : nil), .text(event.orderingKey)], in: db)
                 // An event whose id is already stored (a re-sent recorded event) is a duplicate.
                 results.append(AcceptResult(eventID: event.id, duplicate: db.changesCount == 0))
             }
@@ -365,9 +381,12 @@ public struct SQLiteStore: EventStore {
     }
 
     /// Takes a stored event for a re-drive: it becomes `running` again with its attempt raised.
+    /// An event still pending or running is not taken: its dispatch is under way, and a second
+    /// one beside it would run its triggers twice at once.
     public func beginRedrive(eventID: String) async throws -> StoredEvent? {
         try await writer.write { db in
-            try db.execute(sql: "UPDATE events SET state = 'running', attempt = attempt + 1 WHERE id = ? AND hook != 'action'", arguments: [eventID])
+            try db.execute(sql: "UPDATE events SET state = 'running', attempt = attempt + 1 WHERE id = ? AND hook != 'action' AND state IN ('done', 'waiting')",
+                           arguments: [eventID])
             guard db.changesCount > 0, let row = try Row.fetchOne(db, sql: "SELECT record, state, attempt FROM events WHERE id = ?", arguments: [eventID]) else { return nil }
             return Self.storedEvent(row)
         }
@@ -390,6 +409,8 @@ public struct SQLiteStore: EventStore {
         if let outcome = filter.outcome { conditions.append("r.outcome = ?"); _ = arguments.append(contentsOf: [outcome]) }
         if let since = filter.since { conditions.append("r.started_at >= ?"); _ = arguments.append(contentsOf: [since.timeIntervalSince1970]) }
         if let after = filter.afterID { conditions.append("r.id > ?"); _ = arguments.append(contentsOf: [after]) }
+        if let before = filter.beforeID { conditions.append("r.id < ?"); _ = arguments.append(contentsOf: [before]) }
+        if let until = filter.until { conditions.append("r.started_at < ?"); _ = arguments.append(contentsOf: [until.timeIntervalSince1970]) }
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         // Newest first, except when following (oldest new rows first).
         let order = filter.afterID == nil ? "DESC" : "ASC"

@@ -64,14 +64,22 @@ public struct RunFilter: Sendable, Hashable {
     public var since: Date?
     /// Only rows with an id greater than this (for `--follow`).
     public var afterID: Int64?
+    /// Only rows with an id less than this: the next page of a newest-first listing (the
+    /// console's cursor; no OFFSET, which would read every row it skips).
+    public var beforeID: Int64?
+    /// Only rows that started before this.
+    public var until: Date?
     public var limit: Int = 100
 
-    public init(eventID: String? = nil, trigger: String? = nil, outcome: String? = nil, since: Date? = nil, afterID: Int64? = nil, limit: Int = 100) {
+    public init(eventID: String? = nil, trigger: String? = nil, outcome: String? = nil, since: Date? = nil, afterID: Int64? = nil, beforeID: Int64? = nil,
+                until: Date? = nil, limit: Int = 100) {
         self.eventID = eventID
         self.trigger = trigger
         self.outcome = outcome
         self.since = since
         self.afterID = afterID
+        self.beforeID = beforeID
+        self.until = until
         self.limit = limit
     }
 }

@@ -38,6 +38,16 @@ public struct APIError: Error, Sendable, Equatable {
         }
     }
 
+    init(_ error: RedriveError) {
+        switch error.code {
+        case .unknownEvent: self.init(.notFound, "unknown_event", error.message)
+        case .notFinished: self.init(.conflict, "not_finished", error.message)
+        case .waits: self.init(.conflict, "waits", error.message)
+        case .nothingToRedrive: self.init(.conflict, "nothing_to_redrive", error.message)
+        case .notRecorded: self.init(.serviceUnavailable, "store_unavailable", error.message, headers: [.retryAfter: "5"])
+        }
+    }
+
     /// Its headers with the content type, and its body: the one form of an error, whichever
     /// path writes it.
     var fields: HTTPFields {

@@ -429,6 +429,87 @@ enum OpenAPIDocument {
     }
    }
   },
+  "/api/v1/events/{id}/redrive": {
+   "post": {
+    "operationId": "redriveEvent",
+    "summary": "Run an event's failed triggers again (or every trigger that ran, when none failed)",
+    "description": "Each new run is linked to the run it repeats and records the token's name. A trigger that waits on disk (a retry, a hold, a limit) is left to it. Answers once the runs have ended.",
+    "tags": [
+     "operator"
+    ],
+    "security": [
+     {
+      "bearerAuth": []
+     }
+    ],
+    "parameters": [
+     {
+      "name": "id",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string"
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "The runs it made, and the runs left waiting on disk.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "properties": {
+          "event": {
+           "type": "string"
+          },
+          "runs": {
+           "type": "array",
+           "items": {
+            "type": "object",
+            "additionalProperties": true
+           }
+          },
+          "waiting": {
+           "type": "array",
+           "items": {
+            "type": "object",
+            "additionalProperties": true
+           }
+          }
+         }
+        }
+       }
+      }
+     },
+     "401": {
+      "$ref": "#/components/responses/Error401"
+     },
+     "403": {
+      "$ref": "#/components/responses/Error403"
+     },
+     "404": {
+      "$ref": "#/components/responses/Error404"
+     },
+     "405": {
+      "$ref": "#/components/responses/Error405"
+     },
+     "409": {
+      "description": "The event is still pending or running, its failed triggers wait on disk already, or nothing ran for it.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "503": {
+      "$ref": "#/components/responses/Error503"
+     }
+    }
+   }
+  },
   "/api/v1/runs": {
    "get": {
     "operationId": "listRuns",

@@ -2,7 +2,7 @@ import HookBus
 import Hummingbird
 
 /// What an `operator` token makes run by hand: a connection test, a Test Action, a Scheduled
-/// action. Each is recorded in the audit trail with the token's name (`requestedBy`,
+/// action, a re-drive. Each is recorded in the audit trail with the token's name (`requestedBy`,
 /// `startedBy`).
 struct OperatorRoutes {
     let state: ServerState
@@ -25,6 +25,15 @@ struct OperatorRoutes {
                 let run = try await engine.runAction(integration: decoded(context.parameters.get("name")), action: decoded(context.parameters.get("action")),
                                                      fields: fields.values, requestedBy: context.actor)
                 return jsonResponse(run.jsonValue(nameKey: "action"))
+            } catch {
+                throw APIError(error)
+            }
+        }
+        routes.post("/events/:id/redrive") { _, context -> Response in
+            let id = context.parameters.get("id") ?? ""
+            do throws(RedriveError) {
+                let (runs, waiting) = try await engine.redrive(eventID: id, requestedBy: context.actor)
+                return jsonResponse(.object(["event": .string(id), "runs": .array(runs.map { $0.jsonValue() }), "waiting": .array(waiting.map(\.jsonValue))]))
             } catch {
                 throw APIError(error)
             }

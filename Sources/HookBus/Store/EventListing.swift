@@ -1,0 +1,111 @@
+public import Foundation
+
+/// What the console's Events page asks the store for: filters that combine with AND, newest
+/// first, one page at a time.
+///
+/// Which filters are cheap on a big store (see `SQLiteStore.eventPage`): the page itself, `subject`
+/// and the time range are index ranges; `state` of unfinished events too. `hook`, `source`,
+/// `trigger` and `outcome` stop as soon as a page is full, so they are quick when matches are
+/// common and read more of the store when they are rare; `text` reads records until the page is
+/// full, which on a large store with a rare text means all of them.
+public struct EventFilter: Sendable, Hashable {
+    public var hook: String?
+    public var sourceKind: String?
+    /// A webhook endpoint's name (or another source's name).
+    public var sourceName: String?
+    /// A `StoredEvent.State` raw value.
+    public var state: String?
+    /// Events with a run of this outcome (a `RunOutcome` raw value), or with any failed run
+    /// (`EventFilter.anyFailure`).
+    public var outcome: String?
+    /// Events with a run of this trigger (`Action` or `Integration/Action`).
+    public var trigger: String?
+    /// An incident's, task's, triage event's or observable's id (`1742`), or an ordering key
+    /// as `Event.orderingKey` writes it (`incident:1742`).
+    public var subject: String?
+    /// Text the event's record contains (its params, its webhook body), any letter case for
+    /// ASCII.
+    public var text: String?
+    public var since: Date?
+    public var until: Date?
+    /// The cursor: only events stored before this one (`EventSummary.cursor`).
+    public var before: Int64?
+    public var limit: Int
+
+    /// The outcome filter that stands for every failed outcome.
+    public static let anyFailure = "any failure"
+
+    public init(hook: String? = nil, sourceKind: String? = nil, sourceName: String? = nil, state: String? = nil, outcome: String? = nil, trigger: String? = nil,
+                subject: String? = nil, text: String? = nil, since: Date? = nil, until: Date? = nil, before: Int64? = nil, limit: Int = 50) {
+        self.hook = hook
+        self.sourceKind = sourceKind
+        self.sourceName = sourceName
+        self.state = state
+        self.outcome = outcome
+        self.trigger = trigger
+        self.subject = subject
+        self.text = text
+        self.since = since
+        self.until = until
+        self.before = before
+        self.limit = limit
+    }
+
+    /// Whether an event can be judged by this filter the moment it arrives: its runs, state,
+    /// trigger and text come later, and a time range needs no live rows (the console shows
+    /// new events live only for filters that say yes).
+    public var isDecidableOnArrival: Bool {
+        state == nil && outcome == nil && trigger == nil && text == nil && since == nil && until == nil
+    }
+
+    /// Whether a newly arrived event belongs under this filter (only the filters
+    /// `isDecidableOnArrival` allows are looked at).
+    public func matchesOnArrival(_ summary: EventSummary) -> Bool {
+        if let hook, summary.hook != hook { return false }
+        if let sourceKind, summary.sourceKind != sourceKind { return false }
+        if let sourceName, summary.sourceName != sourceName { return false }
+        let keys = subjectKeys
+        if !keys.isEmpty, !keys.contains(summary.subject ?? "") { return false }
+        return true
+    }
+
+    /// The ordering keys a subject filter matches: a bare id is looked for as every kind.
+    public var subjectKeys: [String] {
+        guard let subject, !subject.isEmpty else { return [] }
+        if subject.contains(":") { return [subject] }
+        return ["incident", "task", "triage", "observable"].map { "\($0):\(subject)" }
+    }
+}
+
+/// One row of the Events page: the event's head, without its record, and how its runs went.
+public struct EventSummary: Sendable, Hashable {
+    /// Where the next page starts (the event's place in arrival order).
+    public let cursor: Int64
+    public let id: String
+    public let hook: String
+    public let sourceKind: String
+    public let sourceName: String?
+    public let trigger: String?
+    public let receivedAt: Date
+    public let state: String
+    public let attempt: Int
+    /// `Event.orderingKey`: `incident:1742`, `task:7`, … (nil for webhooks).
+    public let subject: String?
+    /// How many of its runs ended each way (`RunOutcome` raw values, and `running`).
+    public var outcomes: [String: Int]
+
+    public init(cursor: Int64, id: String, hook: String, sourceKind: String, sourceName: String?, trigger: String?, receivedAt: Date, state: String, attempt: Int,
+                subject: String?, outcomes: [String: Int] = [:]) {
+        self.cursor = cursor
+        self.id = id
+        self.hook = hook
+        self.sourceKind = sourceKind
+        self.sourceName = sourceName
+        self.trigger = trigger
+        self.receivedAt = receivedAt
+        self.state = state
+        self.attempt = attempt
+        self.subject = subject
+        self.outcomes = outcomes
+    }
+}
