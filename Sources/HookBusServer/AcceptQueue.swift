@@ -38,11 +38,15 @@ public final class AcceptQueue: Sendable {
     private let wake = DispatchSemaphore(value: 0)
     /// Called after each commit with the number of new events (wakes the dispatcher).
     private let onCommit: @Sendable (Int, Duration) -> Void
+    /// The console's open pages, told of each committed event after its sender has its answer.
+    private let feed: LiveFeed?
 
-    public init(store: any EventStore, idempotencyWindow: TimeInterval, maximumBatch: Int = 512, onCommit: @escaping @Sendable (Int, Duration) -> Void) {
+    public init(store: any EventStore, idempotencyWindow: TimeInterval, maximumBatch: Int = 512, feed: LiveFeed? = nil,
+                onCommit: @escaping @Sendable (Int, Duration) -> Void) {
         self.store = store
         self.idempotencyWindow = idempotencyWindow
         self.maximumBatch = maximumBatch
+        self.feed = feed
         self.onCommit = onCommit
     }
 
@@ -145,6 +149,9 @@ public final class AcceptQueue: Sendable {
             // Only events left for the dispatcher count towards the backlog.
             onCommit(zip(batch, results).count { !$0.settled && !$1.duplicate }, ContinuousClock.now - started)
             for (item, result) in zip(batch, results) { item.reply(.success(result)) }
+            if let feed, feed.isWatched {
+                feed.publish(zip(batch, results).filter { !$1.duplicate }.map { .event(EventSummary($0.0.event, settled: $0.0.settled)) })
+            }
         } catch {
             for item in batch { item.reply(.failure(error)) }
         }

@@ -14,6 +14,10 @@ public struct ServerState: Sendable {
     public let access: AccessPolicy
     /// Wakes `?wait=N` requests when their event's runs end.
     public let completions = EventCompletions()
+    /// New events for the console's open pages (`LiveFeed`).
+    public let feed = LiveFeed()
+    /// The console's logins (`ConsoleSessions`).
+    public let sessions = ConsoleSessions()
     let verifier: WebhookVerifier
     /// Timestamped webhook signatures seen within their window (`SignatureReplayGuard`).
     let replayGuard = SignatureReplayGuard()
@@ -48,7 +52,7 @@ public struct ServerState: Sendable {
         keptHeaderFields = configuration.webhooks.mapValues { endpoint in
             endpoint.keptHeaders.compactMap { name in HTTPField.Name(name).map { (name, $0) } }
         }
-        accepts = AcceptQueue(store: engine.store, idempotencyWindow: configuration.idempotencyWindowSeconds) { [metrics, backlog, wakeup] new, duration in
+        accepts = AcceptQueue(store: engine.store, idempotencyWindow: configuration.idempotencyWindowSeconds, feed: feed) { [metrics, backlog, wakeup] new, duration in
             metrics.storeWrite(duration)
             // Only events left for the dispatcher wake it: a commit of events no trigger listens
             // to (stored done) needs no claim.

@@ -7,6 +7,10 @@ public struct HookBusRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// Set by `AccessMiddleware`; nil on routes that no role guards (`/healthz`, webhooks).
     public var principal: Principal?
+    /// The console session of the request (`ConsoleSessionMiddleware`), on `/ui` pages only.
+    public var session: ConsoleSessions.Session?
+    /// A console form's fields, read (and its CSRF token checked) by `ConsoleSessionMiddleware`.
+    var form: [String: String] = [:]
 
     public init(source: Source) {
         coreContext = .init(source: source)

@@ -13,6 +13,7 @@ public import Hummingbird
 /// | `AuditRoutes` | events, runs | `operator` tokens |
 /// | `OperatorRoutes` | connection test, Test Action, schedules | `operator` tokens |
 /// | `SystemRoutes` | `/healthz` and `/api/v1/openapi.json` (anyone), `/metrics` (`metrics` or `operator`) | |
+/// | `ConsoleRoutes` | `/ui` pages (a login with an `operator` token, then a session cookie) | `operator` tokens |
 ///
 /// Every other method on a registered path is answered 405 with `Allow` (`addMethodNotAllowed`).
 /// - Parameter methodNotAllowed: add the 405 answers (off only for `OpenAPITests`, which lists
@@ -30,6 +31,7 @@ func makeRouter(state: ServerState, methodNotAllowed: Bool) -> Hummingbird.Route
     AuditRoutes(state: state).register(on: router.group("/api/v1").add(middleware: AccessMiddleware(role: .operator, state: state)))
     OperatorRoutes(state: state).register(on: router.group("/api/v1").add(middleware: AccessMiddleware(role: .operator, state: state)))
     SystemRoutes(state: state).register(open: router.group(), metrics: router.group().add(middleware: AccessMiddleware(role: .metrics, state: state)))
+    ConsoleRoutes(state: state).register(on: router)
     if methodNotAllowed { router.addMethodNotAllowed() }
     return router
 }
