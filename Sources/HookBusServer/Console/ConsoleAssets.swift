@@ -53,6 +53,16 @@ article.run { border-top: 1px solid var(--line); padding: 6px 0 10px 10px; }
 .actions { margin: 8px 0; display: flex; gap: 10px; align-items: center; }
 .login { max-width: 420px; margin: 60px auto; background: var(--panel); border: 1px solid var(--line); border-radius: 8px; padding: 20px; }
 .login form { display: flex; flex-direction: column; gap: 8px; }
+svg.chart { display: block; overflow: visible; }
+svg.chart .slot { fill: var(--code); } svg.chart .bar-runs { fill: var(--muted); } svg.chart .bar-failed { fill: var(--bad); }
+svg.chart .rate { fill: none; stroke: var(--ok); stroke-width: 1.5; }
+svg.chart .bar-duration { fill: var(--accent); } svg.chart text { fill: var(--fg); font: 10px ui-monospace, "DejaVu Sans Mono", monospace; }
+.action-form { display: flex; flex-direction: column; gap: 10px; max-width: 640px; padding: 12px; background: var(--panel); border: 1px solid var(--line); border-radius: 6px; }
+.action-form button[type="submit"] { align-self: flex-start; }
+.action-form .field { display: flex; flex-direction: column; gap: 3px; }
+.action-form .field.invalid input, .action-form .field.invalid textarea, .action-form .field.invalid select { border-color: var(--bad); }
+.action-form textarea { font: 12.5px ui-monospace, "DejaVu Sans Mono", monospace; color: var(--fg); background: var(--bg); border: 1px solid var(--line); border-radius: 4px; }
+.field-error { color: var(--bad); margin: 0; font-size: 13px; } .hint { color: var(--muted); margin: 0; font-size: 12px; } .required { color: var(--bad); }
 """#
 
     static let javascript = #"""

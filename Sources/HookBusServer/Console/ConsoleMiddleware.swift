@@ -4,8 +4,8 @@ import HookBus
 import Hummingbird
 
 /// The headers of every console answer: the pages load scripts, styles and data from this
-/// server only and cannot be framed; nothing is cached (a page shows what triggers printed) or
-/// leaks its address to another site.
+/// server only and cannot be framed; nothing is cached (a page shows what triggers printed) and
+/// no page's address leaks to another site.
 struct ConsoleHeadersMiddleware: RouterMiddleware {
     typealias Context = HookBusRequestContext
 
@@ -17,7 +17,9 @@ struct ConsoleHeadersMiddleware: RouterMiddleware {
         response.headers[.contentSecurityPolicy] = Self.contentSecurityPolicy
         response.headers[.xContentTypeOptions] = "nosniff"
         response.headers[.xFrameOptions] = "DENY"
-        response.headers[.referrerPolicy] = "no-referrer"
+        // `same-origin`, not `no-referrer`: under no-referrer a browser sends `Origin: null` with
+        // a form, and the console could no longer tell its own forms from another site's.
+        response.headers[.referrerPolicy] = "same-origin"
         if response.headers[.cacheControl] == nil { response.headers[.cacheControl] = "no-store" }
         return response
     }
@@ -88,19 +90,22 @@ enum ConsoleOrigin {
 
 /// A console form's fields (`application/x-www-form-urlencoded`, what `<form method="post">`
 /// sends), read with the same parser as webhook forms. Forms are small: a bigger body is refused.
-enum ConsoleForm {
+struct ConsoleForm: Sendable {
     static let limit = 64 * 1024
+    /// Every field in order; a name may repeat (a multiple choice).
+    var pairs: [(name: String, value: String)] = []
 
-    static func read(_ request: Request) async throws -> [String: String] {
+    /// The first value of `name`.
+    subscript(name: String) -> String? { pairs.first { $0.name == name }?.value }
+
+    static func read(_ request: Request) async throws -> ConsoleForm {
         let buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: limit)
         } catch {
             throw HTTPError(.contentTooLarge, message: "a console form is at most \(limit / 1024) KiB")
         }
-        var fields: [String: String] = [:]
-        for (name, value) in FormFields.urlEncoded(Array(buffer.readableBytesView)) where fields[name] == nil { fields[name] = value }
-        return fields
+        return ConsoleForm(pairs: FormFields.urlEncoded(Array(buffer.readableBytesView)))
     }
 
     /// A page's query as fields (`+` as a space, as forms send it); the first of a repeated name.

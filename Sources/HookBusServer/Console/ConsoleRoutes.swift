@@ -76,6 +76,67 @@ struct ConsoleRoutes {
         pages.get("/health") { _, context in
             ConsoleResponse.page("health", await content.health(), context: context)
         }
+        pages.get("/triggers") { _, context in
+            ConsoleResponse.page("triggers", try await content.triggers(), context: context)
+        }
+        registerActions(on: pages, content: content)
+    }
+
+    // MARK: Actions
+
+    /// The Actions page, an action's form and its run, and a connection test: each runs while
+    /// the browser waits (a person asked) and is recorded under the session's name.
+    private func registerActions(on pages: RouterGroup<HookBusRequestContext>, content: ConsolePages) {
+        pages.get("/actions") { _, context in
+            ConsoleResponse.page("actions", content.actions(), context: context)
+        }
+        pages.post("/integrations/:name/test") { _, context in
+            let name = decoded(context.parameters.get("name"))
+            var view = content.actions()
+            let run: Engine.CompletedRun
+            do throws(IntegrationError) {
+                run = try await state.engine.testConnection(integration: name, requestedBy: context.actor)
+            } catch {
+                return ConsoleResponse.message(status: Self.status(error), heading: "Not tested", text: error.message, context: context)
+            }
+            view["result"] = ["integration": name, "run": try await content.runView(eventID: run.invocation.eventID) ?? [:]]
+            return ConsoleResponse.page("actions", view, context: context)
+        }
+        pages.get("/actions/:integration/:action") { _, context in
+            let (integrationName, actionName) = (decoded(context.parameters.get("integration")), decoded(context.parameters.get("action")))
+            guard let (integration, action) = content.runnableAction(integration: integrationName, action: actionName) else {
+                return ConsoleResponse.message(status: .notFound, heading: "No such action", text: "No action '\(actionName)' of '\(integrationName)' can be run by hand.", context: context)
+            }
+            return ConsoleResponse.page("action", content.actionForm(integration, action), context: context)
+        }
+        pages.post("/actions/:integration/:action") { _, context in
+            let (integrationName, actionName) = (decoded(context.parameters.get("integration")), decoded(context.parameters.get("action")))
+            guard let (integration, action) = content.runnableAction(integration: integrationName, action: actionName) else {
+                return ConsoleResponse.message(status: .notFound, heading: "No such action", text: "No action '\(actionName)' of '\(integrationName)' can be run by hand.", context: context)
+            }
+            let values = ConsolePages.fieldValues(context.form.pairs, of: action)
+            let problems = HookBus.Router.fieldProblems(values, of: action).problems
+            guard problems.isEmpty else {
+                return ConsoleResponse.page("action", content.actionForm(integration, action, values: values, problems: problems), context: context, status: .unprocessableContent)
+            }
+            var view = content.actionForm(integration, action, values: values)
+            let run: Engine.CompletedRun
+            do throws(IntegrationError) {
+                run = try await state.engine.runAction(integration: integration.name, action: action.name, fields: values, requestedBy: context.actor)
+            } catch {
+                return ConsoleResponse.message(status: Self.status(error), heading: "Not run", text: error.message, context: context)
+            }
+            view["result"] = ["run": try await content.runView(eventID: run.invocation.eventID) ?? [:]]
+            return ConsoleResponse.page("action", view, context: context)
+        }
+    }
+
+    static func status(_ error: IntegrationError) -> HTTPResponse.Status {
+        switch error.code {
+        case .unknownIntegration, .unknownAction: .notFound
+        case .noConnectionTest, .invalidFields: .unprocessableContent
+        case .notRecorded: .serviceUnavailable
+        }
     }
 
     // MARK: Login
@@ -117,7 +178,11 @@ struct ConsoleRoutes {
     /// browser keeps a Secure cookie only from HTTPS (or loopback) pages, and a console reached
     /// from another machine must be behind TLS — over plain HTTP the login does not hold.
     static func cookie(value: String, maxAge: Int, request: Request) -> Cookie {
-        let loopback = request.head.authority.map(RequestSite.isLoopbackAuthority) ?? false
+        cookie(value: value, maxAge: maxAge, authority: request.head.authority)
+    }
+
+    static func cookie(value: String, maxAge: Int, authority: String?) -> Cookie {
+        let loopback = authority.map(RequestSite.isLoopbackAuthority) ?? false
         return Cookie(name: ConsoleSessions.cookieName, value: value, maxAge: maxAge, path: "/ui", secure: !loopback, httpOnly: true, sameSite: .strict)
     }
 

@@ -10,7 +10,8 @@ enum ConsoleTemplates {
     static let library: MustacheLibrary = {
         var library = MustacheLibrary()
         for (name, text) in [("layout", layout), ("login", login), ("events", events), ("event", event), ("runs", runs), ("health", health),
-                             ("runTable", runTable), ("message", message)] {
+                             ("runTable", runTable), ("message", message),
+                             ("runArticle", runArticle), ("actions", actions), ("action", action), ("triggers", triggers)] {
             do {
                 try library.register(text, named: name)
             } catch {
@@ -38,6 +39,8 @@ enum ConsoleTemplates {
 <nav aria-label="Console">
 <a href="/ui/events"{{#navEvents}} aria-current="page"{{/navEvents}}>Events</a>
 <a href="/ui/runs"{{#navRuns}} aria-current="page"{{/navRuns}}>Runs</a>
+<a href="/ui/triggers"{{#navTriggers}} aria-current="page"{{/navTriggers}}>Triggers</a>
+<a href="/ui/actions"{{#navActions}} aria-current="page"{{/navActions}}>Actions</a>
 <a href="/ui/health"{{#navHealth}} aria-current="page"{{/navHealth}}>Health</a>
 </nav>
 <span class="spacer"></span>
@@ -179,6 +182,24 @@ enum ConsoleTemplates {
 <h2>Runs</h2>
 {{^runs}}<p class="empty">No runs.</p>{{/runs}}
 {{#runs}}
+{{>runArticle}}
+{{/runs}}
+</section>
+<section class="panel">
+<h2>Params</h2>
+{{#params}}<h3>{{name}}</h3><pre class="json">{{text}}</pre>{{/params}}
+{{#body}}
+<h3>Body as received <span class="muted">({{size}} bytes{{#contentType}}, {{.}}{{/contentType}})</span></h3>
+<pre class="output" id="raw-body">{{text}}</pre>
+{{#headers}}<h3>Kept headers</h3><dl class="facts">{{#items}}<dt>{{name}}</dt><dd>{{value}}</dd>{{/items}}</dl>{{/headers}}
+{{/body}}
+</section>
+{{/body}}{{/layout}}
+"""#
+
+    /// A run in full: outcome, attempt chain, output, results, invocation (the event page and
+    /// an action's result).
+    static let runArticle = #"""
 <article class="run {{rowClass}}" id="run-{{id}}">
 <h3><span class="badge {{outcomeClass}}">{{outcome}}</span> {{integration}}/{{trigger}} <span class="muted">run {{id}} · attempt {{attempt}}{{#previousRun}} · repeats <a href="#run-{{.}}">run {{.}}</a>{{/previousRun}}{{#by}} · by {{.}}{{/by}}</span></h3>
 <dl class="facts">
@@ -194,17 +215,84 @@ enum ConsoleTemplates {
 {{#output}}<h4>Output values</h4><pre class="json">{{.}}</pre>{{/output}}
 {{#invocation}}<details><summary>Invocation</summary><pre class="json">{{.}}</pre></details>{{/invocation}}
 </article>
-{{/runs}}
-</section>
-<section class="panel">
-<h2>Params</h2>
-{{#params}}<h3>{{name}}</h3><pre class="json">{{text}}</pre>{{/params}}
-{{#body}}
-<h3>Body as received <span class="muted">({{size}} bytes{{#contentType}}, {{.}}{{/contentType}})</span></h3>
-<pre class="output" id="raw-body">{{text}}</pre>
-{{#headers}}<h3>Kept headers</h3><dl class="facts">{{#items}}<dt>{{name}}</dt><dd>{{value}}</dd>{{/items}}</dl>{{/headers}}
-{{/body}}
-</section>
+"""#
+
+    static let actions = #"""
+{{<layout}}{{$body}}
+<h1>Actions</h1>
+<p class="muted">What runs from here is recorded in the audit trail under your name, as a Test Action or a connection test.</p>
+{{#result}}<section class="panel" id="action-result"><h2>Connection test of {{integration}}</h2>{{#run}}{{>runArticle}}{{/run}}</section>{{/result}}
+<table class="grid" id="actions">
+<thead><tr><th>Integration</th><th>Actions</th><th>Connection</th><th>File</th></tr></thead>
+<tbody>
+{{#integrations}}
+<tr>
+<td>{{name}}</td>
+<td>{{#actions}}<a href="{{href}}" data-action="{{key}}">{{name}}</a> <span class="muted">{{type}}</span><br>{{/actions}}{{^actions}}<span class="muted">triggers only</span>{{/actions}}</td>
+<td>{{#testAction}}<form method="post" action="{{.}}" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit">Test connection</button></form>{{/testAction}}{{^testAction}}<span class="muted">no test_connection_code</span>{{/testAction}}</td>
+<td><code>{{file}}</code></td>
+</tr>
+{{/integrations}}
+</tbody>
+</table>
+{{/body}}{{/layout}}
+"""#
+
+    static let action = #"""
+{{<layout}}{{$body}}
+<p><a href="/ui/actions">← Actions</a></p>
+<h1>{{action}} <span class="muted">{{integration}} · {{type}}</span></h1>
+<p class="muted">Defined in <code>{{file}}</code>. It runs now, with your name in the audit trail.</p>
+{{#hasProblems}}<p class="error" role="alert" id="form-problems">Nothing ran: correct the fields marked below.{{#problems}} {{.}}.{{/problems}}</p>{{/hasProblems}}
+<form method="post" action="{{post}}" class="action-form" id="action-form" novalidate>
+<input type="hidden" name="csrf" value="{{csrf}}">
+{{#fields}}
+<div class="field{{#error}} invalid{{/error}}">
+<label for="f-{{id}}">{{label}}{{#required}} <span class="required" title="required">*</span>{{/required}}{{#validator}} <span class="muted">({{.}})</span>{{/validator}}</label>
+{{#isText}}<input type="text" id="f-{{id}}" name="{{name}}" value="{{value}}"{{#inputMode}} inputmode="{{.}}"{{/inputMode}}{{#placeholder}} placeholder="{{.}}"{{/placeholder}}{{#error}} aria-invalid="true" aria-describedby="error-{{id}}"{{/error}}>{{/isText}}
+{{#isTextarea}}<textarea id="f-{{id}}" name="{{name}}" rows="4"{{#error}} aria-invalid="true" aria-describedby="error-{{id}}"{{/error}}>{{value}}</textarea>{{/isTextarea}}
+{{#isList}}<select id="f-{{id}}" name="{{name}}"><option value="">—</option>{{#options}}<option value="{{key}}"{{#selected}} selected{{/selected}}>{{label}}</option>{{/options}}</select>{{/isList}}
+{{#isMultilist}}<select id="f-{{id}}" name="{{name}}" multiple>{{#options}}<option value="{{key}}"{{#selected}} selected{{/selected}}>{{label}}</option>{{/options}}</select>{{/isMultilist}}
+{{#isCheckbox}}<input type="checkbox" id="f-{{id}}" name="{{name}}" value="true"{{#checked}} checked{{/checked}}>{{/isCheckbox}}
+{{#hint}}<p class="hint">{{.}}</p>{{/hint}}
+{{#error}}<p class="field-error" id="error-{{id}}" role="alert">{{label}}: {{.}}</p>{{/error}}
+</div>
+{{/fields}}
+{{^fields}}<p class="muted">This action has no fields.</p>{{/fields}}
+<button type="submit">Run {{action}}</button>
+</form>
+{{#result}}<section class="panel" id="action-result"><h2>Result</h2>{{#run}}{{>runArticle}}{{/run}}</section>{{/result}}
+{{/body}}{{/layout}}
+"""#
+
+    static let triggers = #"""
+{{<layout}}{{$body}}
+<h1>Triggers</h1>
+<p class="muted">The last 24 hours, hour by hour (UTC): bars are runs, red the failed ones, the line the share that did not fail. Durations are of the same runs.</p>
+<table class="grid" id="triggers">
+<thead><tr><th>Trigger</th><th>Hooks</th><th class="num">Runs</th><th class="num">Failed</th><th class="num">Success</th><th>Runs per hour</th><th>Duration</th><th>Defined in</th></tr></thead>
+<tbody>
+{{#triggers}}
+<tr class="{{rowClass}}">
+<td><a href="/ui/events?trigger={{query}}">{{name}}</a>{{#truncated}} <span class="muted">({{.}})</span>{{/truncated}}</td>
+<td>{{hooks}}</td>
+<td class="num">{{runs}}</td>
+<td class="num">{{failed}}</td>
+<td class="num">{{rate}}</td>
+<td>{{#chart}}<svg class="chart" width="{{width}}" height="{{height}}" viewBox="0 0 {{width}} {{height}}" role="img" aria-label="{{label}}">
+<title>{{label}}</title>
+{{#bars}}<g><title>{{title}}</title><rect class="slot" x="{{x}}" y="0" width="{{width}}" height="40"></rect><rect class="bar-runs" x="{{x}}" y="{{y}}" width="{{width}}" height="{{height}}"></rect><rect class="bar-failed" x="{{x}}" y="{{failedY}}" width="{{width}}" height="{{failedHeight}}"></rect></g>{{/bars}}
+{{#line}}<polyline class="rate" points="{{.}}"></polyline>{{/line}}
+</svg>{{/chart}}</td>
+<td>{{#durations}}<svg class="chart durations" width="190" height="36" viewBox="0 0 190 36" role="img" aria-label="{{label}}"><title>{{label}}</title>
+{{#bars}}<text x="0" y="{{textY}}">{{name}}</text><rect class="bar-duration" x="28" y="{{y}}" width="{{width}}" height="10"></rect><text x="152" y="{{textY}}">{{value}}</text>{{/bars}}
+</svg>{{/durations}}{{^durations}}<span class="muted">no runs</span>{{/durations}}</td>
+<td><code>{{file}}</code></td>
+</tr>
+{{/triggers}}
+</tbody>
+</table>
+{{^triggers}}<p class="empty">No triggers are loaded.</p>{{/triggers}}
 {{/body}}{{/layout}}
 """#
 

@@ -20,6 +20,12 @@ enum ConsoleViews {
 
     static func time(_ date: Date) -> String { Event.formatDate(date) }
 
+    /// `2026-12-04 14:00` (UTC): an hour of a chart.
+    static func hour(_ date: Date) -> String {
+        let text = time(date)
+        return String(text.prefix(10)) + " " + String(text.dropFirst(11).prefix(5))
+    }
+
     static func duration(_ seconds: Double?) -> String {
         guard let seconds else { return "" }
         if seconds < 1 { return String(format: "%.0f ms", seconds * 1000) }

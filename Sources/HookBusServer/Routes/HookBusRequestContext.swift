@@ -10,7 +10,7 @@ public struct HookBusRequestContext: RequestContext {
     /// The console session of the request (`ConsoleSessionMiddleware`), on `/ui` pages only.
     public var session: ConsoleSessions.Session?
     /// A console form's fields, read (and its CSRF token checked) by `ConsoleSessionMiddleware`.
-    var form: [String: String] = [:]
+    var form = ConsoleForm()
 
     public init(source: Source) {
         coreContext = .init(source: source)
