@@ -13,12 +13,15 @@ public struct DefinitionWatcher: Service {
     let engine: Engine
     let logger: Logger
     let interval: Duration
+    /// Where each load's warnings and refusals are kept for the console.
+    let status: DefinitionStatus?
 
-    public init(folders: [String], engine: Engine, logger: Logger, interval: Duration = .seconds(2)) {
+    public init(folders: [String], engine: Engine, logger: Logger, interval: Duration = .seconds(2), status: DefinitionStatus? = nil) {
         self.folders = folders
         self.engine = engine
         self.logger = logger
         self.interval = interval
+        self.status = status
     }
 
     public func run() async throws {
@@ -58,9 +61,11 @@ public struct DefinitionWatcher: Service {
                 logger.error("\(diagnostic)")
             }
             logger.error("reload refused: \(result.summary); keeping the previous definitions")
+            status?.refused(summary: result.summary, errors: result.diagnostics.filter { $0.severity == .error })
             return
         }
         engine.replaceCatalog(result.catalog)
+        status?.loaded(result.diagnostics)
         logger.info("definitions reloaded: \(result.summary)")
     }
 

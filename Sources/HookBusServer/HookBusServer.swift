@@ -10,12 +10,14 @@ import UnixSignals
 /// grace period, and leave everything else pending on disk for the next start.
 public enum HookBusServer {
     /// - Parameter onListening: called with the real port once the server accepts connections.
+    /// - Parameter diagnostics: what loading the definitions in use said (the Health page).
     /// - Throws: `ServerStartError` when the configuration would put an unauthenticated route
     ///   on an address other hosts reach.
-    public static func run(engine: Engine, configuration: HookBusConfiguration, hookFolders: [String], logger: Logger,
+    public static func run(engine: Engine, configuration: HookBusConfiguration, hookFolders: [String], diagnostics: [Diagnostic] = [], logger: Logger,
                            onListening: @escaping @Sendable (Int) -> Void) async throws {
         if let problem = AccessPolicy.startProblem(configuration) { throw ServerStartError(message: problem) }
         let state = ServerState(engine: engine, configuration: configuration)
+        state.definitions.loaded(diagnostics)
         for role in Role.allCases.sorted(by: { $0.rawValue < $1.rawValue }) {
             if state.access.openRoles.contains(role) {
                 logger.warning("no \(role.rawValue) token is configured: \(role.rawValue) routes answer anyone on \(configuration.host) (open_on_loopback)")
@@ -31,7 +33,7 @@ public enum HookBusServer {
             logger: logger)
         let dispatcher = Dispatcher(engine: engine, metrics: state.metrics, wakeup: state.wakeup, backlog: state.backlog, completions: state.completions, logger: logger)
         let retention = RetentionService(store: engine.store, days: configuration.retentionDays, runs: configuration.retentionRuns, logger: logger)
-        let watcher = DefinitionWatcher(folders: hookFolders, engine: engine, logger: logger)
+        let watcher = DefinitionWatcher(folders: hookFolders, engine: engine, logger: logger, status: state.definitions)
         let daemons = DaemonService(daemons: configuration.daemons, engine: engine, state: state, logger: logger)
         let schedules = ScheduleService(engine: engine, state: state, logger: logger)
         let group = ServiceGroup(configuration: .init(

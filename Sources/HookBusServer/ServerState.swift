@@ -18,6 +18,8 @@ public struct ServerState: Sendable {
     public let feed = LiveFeed()
     /// The console's logins (`ConsoleSessions`).
     public let sessions = ConsoleSessions()
+    /// The warnings of the definitions in use and a refused reload (the Health page).
+    public let definitions = DefinitionStatus()
     let verifier: WebhookVerifier
     /// Timestamped webhook signatures seen within their window (`SignatureReplayGuard`).
     let replayGuard = SignatureReplayGuard()

@@ -7,6 +7,8 @@ import HookBus
 /// the command with exit code 1.
 struct CommandContext {
     let catalog: Catalog
+    /// What loading the definitions said (the server's Health page shows it).
+    let diagnostics: [Diagnostic]
     let configuration: HookBusConfiguration
     let interpreters: Interpreters
     /// How runs are confined here (`runner.sandbox`), probed once.
@@ -34,6 +36,7 @@ struct CommandContext {
             throw CommandFailure("no definitions could be loaded from \(options.hookFolders.joined(separator: ", "))")
         }
         catalog = loaded.catalog
+        diagnostics = loaded.diagnostics
         self.configuration = configuration
         interpreters = Interpreters(configured: configuration.interpreters)
         do {

@@ -71,7 +71,8 @@ struct ServeCommand: AsyncParsableCommand {
         let hooks = context.catalog.hooksInUse.count
         let host = configuration.host
         let database = configuration.databasePath
-        try await HookBusServer.run(engine: engine, configuration: configuration, hookFolders: options.hookFolders, logger: logger) { port in
+        try await HookBusServer.run(engine: engine, configuration: configuration, hookFolders: options.hookFolders,
+                                   diagnostics: context.diagnostics, logger: logger) { port in
             FileHandle.standardOutput.write(Data("HookBus listening on http://\(host):\(port) (\(triggers) triggers on \(hooks) hooks; store \(database))\n".utf8))
         }
     }

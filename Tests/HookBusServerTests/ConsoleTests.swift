@@ -1,5 +1,5 @@
 import Foundation
-import HookBus
+@testable import HookBus
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
@@ -131,6 +131,61 @@ import Testing
             #expect(filtered.contains("value=\"&quot;&gt;&lt;script&gt;\""), "\(filtered)")
             #expect(!filtered.contains("\"><script>"))
         }
+    }
+
+    /// A server with no operator token, opened on loopback (the README's first command): the
+    /// console takes an empty token there, as the API answers without one; not otherwise.
+    @Test func anOpenLoopbackServerLogsInWithoutAToken() async throws {
+        let fixture = try ServerFixture(tokens: false)
+        var configuration = fixture.state.configuration
+        configuration.openOnLoopback = true
+        let state = ServerState(engine: fixture.state.engine, configuration: configuration)
+        try await Application(router: makeRouter(state: state)).test(.router) { client in
+            let page = String(buffer: try await client.execute(uri: "/ui/login", method: .get).body)
+            #expect(page.contains("leave the field empty"))
+            let response = try await client.execute(uri: "/ui/login", method: .post, headers: Self.form, body: ByteBuffer(string: "token="))
+            #expect(response.status == .seeOther)
+            let cookie = String(try #require(response.headers[.setCookie]?.split(separator: ";").first))
+            let events = String(buffer: try await client.execute(uri: "/ui/events", method: .get, headers: [.cookie: cookie]).body)
+            #expect(events.contains(#"<span class="who" title="Your actions are recorded under this name">anonymous</span>"#))
+        }
+        try await fixture.application.test(.router) { client in
+            let closed = try await client.execute(uri: "/ui/login", method: .post, headers: Self.form, body: ByteBuffer(string: "token="))
+            #expect(closed.status == .forbidden)
+            #expect(String(buffer: closed.body).contains("no operator token is configured"))
+        }
+    }
+
+    /// The Health page keeps what loading the definitions said, and a reload refused.
+    @Test func healthShowsDefinitionWarningsAndARefusedReload() async throws {
+        let fixture = try ServerFixture()
+        let warning = Diagnostic(file: "hooks/a.yaml", line: 3, column: 7, severity: .warning, message: "unknown key 'colour'")
+        fixture.state.definitions.loaded([warning])
+        try await fixture.application.test(.router) { client in
+            let cookie = try await Self.logIn(client)
+            var page = String(buffer: try await client.execute(uri: "/ui/health", method: .get, headers: [.cookie: cookie]).body)
+            #expect(page.contains("hooks/a.yaml:3:7: warning: unknown key &#39;colour&#39;"), "\(page)")
+            #expect(!page.contains("reload-refused"))
+            fixture.state.definitions.refused(summary: "1 error", errors: [Diagnostic(file: "hooks/b.yaml", line: 1, column: 1, severity: .error, message: "bad")])
+            page = String(buffer: try await client.execute(uri: "/ui/health", method: .get, headers: [.cookie: cookie]).body)
+            #expect(page.contains(#"id="reload-refused""#) && page.contains("hooks/b.yaml:1:1"))
+            #expect(page.contains(#"<span class="state degraded">degraded</span>"#))
+        }
+    }
+
+    /// A form's inputs as an action takes them: empty means not given, a multilist's choices
+    /// are joined, an unticked checkbox is false.
+    @Test func actionFormValues() throws {
+        let fixture = try ServerFixture()
+        let location = SourceLocation(file: "x.yaml", line: 1, column: 1)
+        func field(_ id: String, _ type: FieldType) -> ActionDefinition.Field {
+            ActionDefinition.Field(id: id, label: nil, type: type, required: false, validator: nil, defaultValue: nil, values: [], incidentArtifacts: nil,
+                                   observables: [], hint: nil, location: location)
+        }
+        var action = try #require(fixture.state.engine.router.catalog.integrations.first?.actions.first)
+        action.fields = [field("note", .text), field("tags", .multilist), field("notify", .checkbox), field("dry", .checkbox)]
+        let values = ConsolePages.fieldValues([("csrf", "x"), ("field.note", ""), ("field.tags", "a"), ("field.tags", "b"), ("field.notify", "true")], of: action)
+        #expect(values == ["tags": "a,b", "notify": "true", "dry": "false"])
     }
 
     @Test func theLoginSendsOnlyToConsolePages() {

@@ -189,21 +189,38 @@ struct ConsolePages {
     func health() async -> [String: Any] {
         let audit = state.engine.store.auditHealth.snapshot
         let catalog = state.engine.router.catalog
-        var sandbox = "not known (a runner other than HookBus's own)"
-        if let runner = state.engine.runner as? ProcessRunner { sandbox = runner.sandbox.summary }
-        return [
+        let definitions = state.definitions.snapshot
+        var view: [String: Any] = [
             "title": "Health", "navHealth": true, "status": audit.failing || audit.lost > 0 ? "degraded" : "ok", "backlog": String(state.backlog.count),
             "poolSize": String(state.configuration.concurrency), "poolWaiting": String(await state.engine.pool.waiting),
             "audit": audit.failing ? "writes failing (\(audit.failures) failures so far)" + (audit.lost > 0 ? "; \(audit.lost) records given up" : "")
                 : audit.lost > 0 ? "written; \(audit.lost) records were given up" : "written",
-            "sandbox": sandbox,
+            "store": state.configuration.databasePath,
             "integrations": catalog.integrations.map { integration -> [String: Any] in
                 [
                     "name": integration.name, "language": integration.definition.script.type.rawValue,
-                    "triggers": String(integration.actions.filter { $0.type == .trigger }.count), "actions": String(integration.actions.count),
+                    "triggers": String(integration.actions.filter(\.isTrigger).count), "actions": String(integration.actions.count),
                     "file": integration.definition.location.description,
                 ]
             },
         ]
+        // Runs waiting on disk, by why (as this process knows them: `hookbus_runs_waiting`).
+        let waiting = state.engine.gate.waitingByKind
+        view["waiting"] = DeferredRun.Kind.allCases.map { ["kind": $0.rawValue, "count": String(waiting[$0] ?? 0)] }
+        if let runner = state.engine.runner as? ProcessRunner {
+            view["sandbox"] = runner.sandbox.summary
+            view["interpreters"] = runner.interpreters.resolutions.values.sorted { $0.type.rawValue < $1.type.rawValue }.map { resolution -> [String: Any] in
+                ["type": resolution.type.rawValue, "path": resolution.path ?? "not found", "how": resolution.how, "missing": resolution.path == nil]
+            }
+        } else {
+            view["sandbox"] = "not known (a runner other than HookBus's own)"
+        }
+        view["diagnostics"] = definitions.diagnostics.map { ["text": $0.description, "severity": $0.severity.rawValue] }
+        if let loaded = definitions.loadedAt { view["loadedAt"] = ConsoleViews.time(loaded) }
+        if let refused = definitions.refusedReload {
+            view["refused"] = ["summary": refused.summary, "at": ConsoleViews.time(refused.at), "errors": refused.errors.map(\.description)]
+            view["status"] = "degraded"
+        }
+        return view
     }
 }

@@ -148,6 +148,7 @@ struct ConsoleRoutes {
             return ConsoleResponse.redirect(to: next)
         }
         var view: [String: Any] = ["title": "Log in", "next": next]
+        if state.access.openRoles.contains(.operator) { view["openOnLoopback"] = true }
         if let error { view["error"] = error }
         return ConsoleResponse.page("login", view, context: context, status: status)
     }

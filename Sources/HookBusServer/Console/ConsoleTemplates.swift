@@ -62,10 +62,11 @@ enum ConsoleTemplates {
 <section class="login">
 <h1>HookBus console</h1>
 <p>Log in with an operator token (one of <code>server.tokens</code> with <code>role: operator</code>).</p>
+{{#openOnLoopback}}<p class="muted">This server has no operator token and is open on loopback: leave the field empty to log in as <code>anonymous</code>.</p>{{/openOnLoopback}}
 {{#error}}<p class="error" id="login-error" role="alert">{{.}}</p>{{/error}}
 <form method="post" action="/ui/login" id="login-form">
 <label for="token">Operator token</label>
-<input type="password" id="token" name="token" autocomplete="current-password" autofocus required>
+<input type="password" id="token" name="token" autocomplete="current-password" autofocus{{^openOnLoopback}} required{{/openOnLoopback}}>
 <input type="hidden" name="next" value="{{next}}">
 <button type="submit">Log in</button>
 </form>
@@ -303,15 +304,34 @@ enum ConsoleTemplates {
 <dt>Status</dt><dd><span class="state {{status}}">{{status}}</span></dd>
 <dt>Backlog</dt><dd>{{backlog}} events not yet dispatched</dd>
 <dt>Run pool</dt><dd>{{poolSize}} runs at a time; {{poolWaiting}} waiting for a slot</dd>
+<dt>Waiting on disk</dt><dd>{{#waiting}}{{count}} {{kind}} · {{/waiting}}<a href="/ui/events?state=waiting">events waiting</a></dd>
 <dt>Audit trail</dt><dd>{{audit}}</dd>
+<dt>Store</dt><dd><code>{{store}}</code> (SQLite)</dd>
 <dt>Sandbox</dt><dd>{{sandbox}}</dd>
 </dl>
+{{#refused}}
+<section class="panel failure" id="reload-refused">
+<h2>Last reload refused ({{at}})</h2>
+<p>{{summary}}: the definitions loaded before stay in use.</p>
+<ul>{{#errors}}<li><code>{{.}}</code></li>{{/errors}}</ul>
+</section>
+{{/refused}}
 <section class="panel">
-<h2>Loaded definitions</h2>
+<h2>Interpreters</h2>
+<table class="grid" id="interpreters">
+<thead><tr><th>Script type</th><th>Path</th><th>Chosen by</th></tr></thead>
+<tbody>{{#interpreters}}<tr class="{{#missing}}failure{{/missing}}"><td>{{type}}</td><td><code>{{path}}</code></td><td>{{how}}</td></tr>{{/interpreters}}</tbody>
+</table>
+</section>
+<section class="panel">
+<h2>Loaded definitions{{#loadedAt}} <span class="muted">({{.}})</span>{{/loadedAt}}</h2>
 <table class="grid">
 <thead><tr><th>Integration</th><th>Language</th><th>Triggers</th><th>Actions</th><th>File</th></tr></thead>
 <tbody>{{#integrations}}<tr><td>{{name}}</td><td>{{language}}</td><td>{{triggers}}</td><td>{{actions}}</td><td><code>{{file}}</code></td></tr>{{/integrations}}</tbody>
 </table>
+<h3>Warnings</h3>
+{{#diagnostics}}<p class="diagnostic {{severity}}"><code>{{text}}</code></p>{{/diagnostics}}
+{{^diagnostics}}<p class="muted" id="no-warnings">None.</p>{{/diagnostics}}
 </section>
 {{/body}}{{/layout}}
 """#
