@@ -12,10 +12,12 @@ import Testing
         let timings = [
             RunTiming(outcome: "succeeded", startedAt: Self.now.addingTimeInterval(-60), duration: 0.1),  // 12:29, the last bucket
             RunTiming(outcome: "failed", startedAt: Self.now.addingTimeInterval(-20 * 60), duration: 0.3),  // 12:10, the last bucket
-            RunTiming(outcome: "timedOut", startedAt: Self.now.addingTimeInterval(-hour), duration: 60),  // 11:30
+            RunTiming(outcome: "timed out", startedAt: Self.now.addingTimeInterval(-hour), duration: 60),  // 11:30
             RunTiming(outcome: "succeeded", startedAt: Self.now.addingTimeInterval(-23 * hour - 25 * 60), duration: 0.2),  // 13:05 yesterday, the first
             RunTiming(outcome: "succeeded", startedAt: Self.now.addingTimeInterval(-23 * hour - 35 * 60), duration: 5),  // 12:55 yesterday: outside
             RunTiming(outcome: "running", startedAt: Self.now.addingTimeInterval(-5), duration: nil),
+            // A skip is the filter's decision, not a run: not counted.
+            RunTiming(outcome: "skipped", startedAt: Self.now.addingTimeInterval(-30), duration: 0),
         ]
         let activity = TriggerActivity(timings, now: Self.now)
         #expect(activity.buckets.count == 24)

@@ -15,7 +15,8 @@ public struct RunTiming: Sendable, Hashable {
 }
 
 /// A trigger's recent activity for the console's Triggers page: runs and failures per hour over
-/// a window, and duration percentiles of the runs in it.
+/// a window, and duration percentiles of the runs in it. Skips (`check_not_null_field`, a
+/// webhook rule) are the filter's decisions, not runs, and are not counted.
 ///
 /// Made from the newest runs of the trigger only (`sampleLimit`, read by the `runs_trigger`
 /// index): the page costs the same on a store of a million runs as on an empty one. A trigger
@@ -51,7 +52,7 @@ public struct TriggerActivity: Sendable, Equatable {
         var durations: [Double] = []
         for timing in timings {
             let time = timing.startedAt.timeIntervalSince1970
-            guard time >= start, time < end else { continue }
+            guard time >= start, time < end, timing.outcome != RunOutcome.skipped.rawValue else { continue }
             let index = min(bucketCount - 1, Int((time - start) / bucket))
             runs[index] += 1
             if RunOutcome(rawValue: timing.outcome)?.isFailure == true { failed[index] += 1 }

@@ -129,7 +129,15 @@ struct ConsolePages {
         }
         view["canRedrive"] = (stored.state == .done || stored.state == .waiting) && event.hook.rawValue != "action" && !runs.isEmpty
         if let body = event.webhookBody {
-            var shown: [String: Any] = ["text": String(decoding: body.bytes, as: UTF8.self), "size": String(body.bytes.count)]
+            // The exact bytes: as text when they are UTF-8, else as base64 (and said so), never
+            // with bytes replaced.
+            var shown: [String: Any] = ["size": String(body.bytes.count)]
+            if let text = String(validating: body.bytes, as: UTF8.self) {
+                shown["text"] = text
+            } else {
+                shown["text"] = Data(body.bytes).base64EncodedString()
+                shown["encoding"] = "not UTF-8: shown as base64"
+            }
             if let type = body.contentType { shown["contentType"] = type }
             if !body.headers.isEmpty { shown["headers"] = ["items": body.headers.map { ["name": $0.name, "value": $0.value] }] }
             view["body"] = shown

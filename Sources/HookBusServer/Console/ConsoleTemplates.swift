@@ -190,7 +190,7 @@ enum ConsoleTemplates {
 <h2>Params</h2>
 {{#params}}<h3>{{name}}</h3><pre class="json">{{text}}</pre>{{/params}}
 {{#body}}
-<h3>Body as received <span class="muted">({{size}} bytes{{#contentType}}, {{.}}{{/contentType}})</span></h3>
+<h3>Body as received <span class="muted">({{size}} bytes{{#contentType}}, {{.}}{{/contentType}}{{#encoding}}; {{.}}{{/encoding}})</span></h3>
 <pre class="output" id="raw-body">{{text}}</pre>
 {{#headers}}<h3>Kept headers</h3><dl class="facts">{{#items}}<dt>{{name}}</dt><dd>{{value}}</dd>{{/items}}</dl>{{/headers}}
 {{/body}}
