@@ -88,13 +88,16 @@ public struct Dispatcher: Service {
     let wakeup: Wakeup
     let backlog: BacklogCounter
     let completions: EventCompletions
+    /// The console's open pages, told how each execution's runs ended (`LiveFeed.Item.ran`).
+    let feed: LiveFeed?
     let logger: Logger
     /// How long running triggers may go on after a shutdown starts before they are ended.
     let shutdownGrace: Duration
 
-    public init(engine: Engine, metrics: ServerMetrics, wakeup: Wakeup, backlog: BacklogCounter, completions: EventCompletions,
+    public init(engine: Engine, metrics: ServerMetrics, wakeup: Wakeup, backlog: BacklogCounter, completions: EventCompletions, feed: LiveFeed? = nil,
                 logger: Logger, shutdownGrace: Duration = .seconds(10)) {
         self.completions = completions
+        self.feed = feed
         self.engine = engine
         self.metrics = metrics
         self.wakeup = wakeup
@@ -218,6 +221,12 @@ extension Dispatcher {
             }
             if countsInBacklog { backlog.add(-1) }
             completions.finished(eventID)
+            if let feed, feed.isWatched {
+                var outcomes: [String: Int] = [:]
+                for run in execution.runs { outcomes[run.result.outcome.rawValue, default: 0] += 1 }
+                if !plan.skipped.isEmpty { outcomes[RunOutcome.skipped.rawValue, default: 0] += plan.skipped.count }
+                feed.publish([.ran(eventID: eventID, state: execution.waiting.isEmpty ? "done" : "waiting", outcomes: outcomes)])
+            }
         }
     }
 }

@@ -31,7 +31,7 @@ public enum HookBusServer {
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: ServerState.serverName),
             onServerRunning: { channel in onListening(channel.localAddress?.port ?? configuration.port) },
             logger: logger)
-        let dispatcher = Dispatcher(engine: engine, metrics: state.metrics, wakeup: state.wakeup, backlog: state.backlog, completions: state.completions, logger: logger)
+        let dispatcher = Dispatcher(engine: engine, metrics: state.metrics, wakeup: state.wakeup, backlog: state.backlog, completions: state.completions, feed: state.feed, logger: logger)
         let retention = RetentionService(store: engine.store, days: configuration.retentionDays, runs: configuration.retentionRuns, logger: logger)
         let watcher = DefinitionWatcher(folders: hookFolders, engine: engine, logger: logger, status: state.definitions)
         let daemons = DaemonService(daemons: configuration.daemons, engine: engine, state: state, logger: logger)

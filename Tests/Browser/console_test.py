@@ -144,6 +144,10 @@ def main():
         check(driver.execute_script("return window.hookbusNotReloaded === true"), "the page reloaded to show the new event")
         first = driver.find_element(By.CSS_SELECTOR, "#event-rows tr").get_attribute("data-event")
         check(first == live_event, f"the new event is not at the top ({first})")
+        # Its run ends: the row says so, still without a reload.
+        wait.until(lambda d: "1 succeeded" in d.find_element(By.CSS_SELECTOR, f'tr[data-event="{live_event}"] td.runs').text)
+        check(driver.find_element(By.CSS_SELECTOR, f'tr[data-event="{live_event}"] .state').text == "done", "the live row's state did not follow")
+        check(driver.execute_script("return window.hookbusNotReloaded === true"), "the page reloaded to show the run")
         shot("05-events-live")
 
         # Re-drive the failed event: a new attempt of its failed trigger, by alice.

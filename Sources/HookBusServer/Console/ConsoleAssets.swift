@@ -124,11 +124,35 @@ svg.chart .bar-duration { fill: var(--accent); } svg.chart text { fill: var(--fg
       var state = document.createElement("span");
       state.className = "state " + e.state;
       state.textContent = e.state;
-      cell(row, "").appendChild(state);
-      cell(row, "");
+      cell(row, "", "state-cell").appendChild(state);
+      cell(row, "", "runs");
       rows.insertBefore(row, rows.firstChild);
       var empty = document.getElementById("no-events");
       if (empty) empty.hidden = true;
+    });
+    // An event's runs ended: its state, and these runs added to the counts the row shows.
+    source.addEventListener("runs", function (message) {
+      var e = JSON.parse(message.data);
+      var row = document.querySelector('tr[data-event="' + CSS.escape(e.id) + '"]');
+      if (!row) return;
+      var state = row.querySelector(".state-cell .state");
+      if (state) { state.className = "state " + e.state; state.textContent = e.state; }
+      var runs = row.querySelector("td.runs");
+      e.outcomes.forEach(function (outcome) {
+        var badge = runs.querySelector('[data-outcome="' + CSS.escape(outcome.name) + '"]');
+        if (!badge) {
+          badge = document.createElement("span");
+          badge.setAttribute("data-outcome", outcome.name);
+          badge.setAttribute("data-count", "0");
+          runs.appendChild(badge);
+          runs.appendChild(document.createTextNode(" "));
+        }
+        var count = parseInt(badge.getAttribute("data-count"), 10) + parseInt(outcome.count, 10);
+        badge.setAttribute("data-count", String(count));
+        badge.className = "badge " + outcome["class"];
+        badge.textContent = count + " " + outcome.name;
+        if (/failure$/.test(outcome["class"])) row.classList.add("failure");
+      });
     });
   }
 })();

@@ -101,6 +101,15 @@ struct ConsolePages {
         ]).jsonText
     }
 
+    /// The message an open Events page gets when an event's runs end (`LiveFeed.Item.ran`).
+    static func ranMessage(eventID: String, state: String, outcomes: [String: Int]) -> String {
+        JSONValue.object([
+            "id": .string(eventID), "state": .string(state),
+            "outcomes": .array(outcomes.sorted { $0.key < $1.key }.map { .object(["name": .string($0.key), "count": .number(String($0.value)),
+                                                                                  "class": .string(ConsoleViews.outcomeClass($0.key))]) }),
+        ]).jsonText
+    }
+
     // MARK: Event
 
     func event(id: String) async throws -> [String: Any]? {

@@ -220,6 +220,9 @@ struct ConsoleRoutes {
                         case let .event(summary):
                             guard filter.matchesOnArrival(summary) else { continue }
                             try await writer.write(ByteBuffer(string: "event: event\ndata: \(ConsolePages.liveMessage(summary))\n\n"))
+                        case let .ran(eventID, state, outcomes):
+                            // Sent whatever the filter: a page updates only rows it shows.
+                            try await writer.write(ByteBuffer(string: "event: runs\ndata: \(ConsolePages.ranMessage(eventID: eventID, state: state, outcomes: outcomes))\n\n"))
                         }
                     }
                     group.cancelAll()

@@ -104,8 +104,8 @@ enum ConsoleTemplates {
 <td>{{hook}}</td>
 <td>{{source}}</td>
 <td>{{subject}}</td>
-<td><span class="state {{state}}">{{state}}</span></td>
-<td>{{#outcomes}}<span class="badge {{class}}">{{count}} {{name}}</span> {{/outcomes}}</td>
+<td class="state-cell"><span class="state {{state}}">{{state}}</span></td>
+<td class="runs">{{#outcomes}}<span class="badge {{class}}" data-outcome="{{name}}" data-count="{{count}}">{{count}} {{name}}</span> {{/outcomes}}</td>
 </tr>
 {{/rows}}
 </tbody>

@@ -1,9 +1,9 @@
 public import HookBus
 import Synchronization
 
-/// New events as they are committed, for the console's open pages (server-sent events): the
-/// accept queue publishes each committed batch once, and every open page gets it from memory.
-/// No page polls the store.
+/// New events as they are committed, and how their runs ended, for the console's open pages
+/// (server-sent events): the accept queue publishes each committed batch once and the dispatcher
+/// each execution's runs, and every open page gets them from memory. No page polls the store.
 ///
 /// Publishing costs one atomic load when no page is open. Each subscriber has a buffer of the
 /// newest `bufferSize` events: a page that reads slowly misses the oldest of a burst (it is told
@@ -11,6 +11,10 @@ import Synchronization
 public final class LiveFeed: Sendable {
     public enum Item: Sendable {
         case event(EventSummary)
+        /// An execution of an event's triggers ended: the event's state after it, and how many
+        /// of *these* runs ended each way (a page adds them to what it shows: runs of a later
+        /// retry are new runs).
+        case ran(eventID: String, state: String, outcomes: [String: Int])
         /// Sent every `heartbeat` so that a connection a proxy or a client dropped is noticed.
         case heartbeat
     }
