@@ -146,12 +146,14 @@ public final class AcceptQueue: Sendable {
         let started = ContinuousClock.now
         do {
             let results = try store.acceptBlocking(batch.map { ($0.event, $0.key, $0.record, $0.settled) }, idempotencyWindow: idempotencyWindow)
-            // Only events left for the dispatcher count towards the backlog.
-            onCommit(zip(batch, results).count { !$0.settled && !$1.duplicate }, ContinuousClock.now - started)
-            for (item, result) in zip(batch, results) { item.reply(.success(result)) }
+            // Open console pages hear of the events before the dispatcher is woken, so that an
+            // event's arrival always reaches a page before the end of its runs.
             if let feed, feed.isWatched {
                 feed.publish(zip(batch, results).filter { !$1.duplicate }.map { .event(EventSummary($0.0.event, settled: $0.0.settled)) })
             }
+            // Only events left for the dispatcher count towards the backlog.
+            onCommit(zip(batch, results).count { !$0.settled && !$1.duplicate }, ContinuousClock.now - started)
+            for (item, result) in zip(batch, results) { item.reply(.success(result)) }
         } catch {
             for item in batch { item.reply(.failure(error)) }
         }

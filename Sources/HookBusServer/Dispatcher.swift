@@ -225,7 +225,11 @@ extension Dispatcher {
                 var outcomes: [String: Int] = [:]
                 for run in execution.runs { outcomes[run.result.outcome.rawValue, default: 0] += 1 }
                 if !plan.skipped.isEmpty { outcomes[RunOutcome.skipped.rawValue, default: 0] += plan.skipped.count }
-                feed.publish([.ran(eventID: eventID, state: execution.waiting.isEmpty ? "done" : "waiting", outcomes: outcomes)])
+                // The event's state when this execution decides it: waiting when it left runs on
+                // disk, done when it ran the event's whole plan; after runs that waited, other
+                // rows may still wait, so the page keeps the state it shows.
+                let state: String? = !execution.waiting.isEmpty ? "waiting" : plan.ofDeferredRuns ? nil : "done"
+                feed.publish([.ran(eventID: eventID, state: state, outcomes: outcomes)])
             }
         }
     }

@@ -72,7 +72,7 @@ import Testing
 }
 
 /// Polls `condition` every 10 ms until it holds (true) or `limit` has passed (false).
-private func eventually(within limit: Duration, _ condition: () -> Bool) async -> Bool {
+func eventually(within limit: Duration, _ condition: () -> Bool) async -> Bool {
     let deadline = ContinuousClock.now + limit
     while !condition() {
         if ContinuousClock.now >= deadline { return false }

@@ -32,7 +32,7 @@ import Testing
         try await fixture.application.test(.router) { client in
             let page = try await client.execute(uri: "/ui/events?hook=newIncident", method: .get)
             #expect(page.status == .seeOther)
-            #expect(page.headers[.location] == "/ui/login?next=/ui/events%3Fhook%3DnewIncident")
+            #expect(page.headers[.location] == "/ui/login?next=%2Fui%2Fevents%3Fhook%3DnewIncident")
             for (token, status, says) in [("", HTTPResponse.Status.unauthorized, "Enter an operator token"),
                                           ("not-a-token", .unauthorized, "not one of the configured tokens"),
                                           ("hook-token", .forbidden, "has role sender"), (metricsToken, .forbidden, "has role metrics")] {
@@ -186,6 +186,50 @@ import Testing
         action.fields = [field("note", .text), field("tags", .multilist), field("notify", .checkbox), field("dry", .checkbox)]
         let values = ConsolePages.fieldValues([("csrf", "x"), ("field.note", ""), ("field.tags", "a"), ("field.tags", "b"), ("field.notify", "true")], of: action)
         #expect(values == ["tags": "a,b", "notify": "true", "dry": "false"])
+    }
+
+    /// A live stream ends with its session: a logout elsewhere closes an open Events page's feed.
+    @Test func aLogoutEndsTheSessionsLiveStream() async throws {
+        let fixture = try ServerFixture()
+        try await fixture.application.test(.router) { client in
+            let cookie = try await Self.logIn(client)
+            let page = try await client.execute(uri: "/ui/events", method: .get, headers: [.cookie: cookie])
+            let token = try Self.csrf(in: String(buffer: page.body))
+            async let streamed = client.execute(uri: "/ui/events/stream", method: .get, headers: [.cookie: cookie])
+            let watching = await eventually(within: .seconds(10)) { fixture.state.feed.isWatched }
+            #expect(watching)
+            fixture.state.feed.publish([.event(EventSummary(cursor: 1, id: "evt_live", hook: "newIncident", sourceKind: "hook", sourceName: nil, trigger: nil,
+                                                            receivedAt: Date(), state: "pending", attempt: 1, subject: "incident:5"))])
+            var headers = Self.form
+            headers[.cookie] = cookie
+            #expect(try await client.execute(uri: "/ui/logout", method: .post, headers: headers, body: ByteBuffer(string: "csrf=\(token)")).status == .seeOther)
+            let stream = try await streamed
+            #expect(stream.status == .ok && stream.headers[.contentType] == "text/event-stream; charset=utf-8")
+            #expect(String(buffer: stream.body).contains(#"event: event\#ndata: {"hook":"newIncident","id":"evt_live""#), "\(String(buffer: stream.body))")
+            #expect(!fixture.state.feed.isWatched)
+        }
+    }
+
+    /// Any event id reaches its page: links encode it as one path segment, routes decode it.
+    @Test func eventIdsOfAnyShapeHaveTheirPage() async throws {
+        let fixture = try ServerFixture()
+        #expect(ConsoleViews.eventPath("INC 1742#2/x?y") == "/ui/events/INC%201742%232%2Fx%3Fy")
+        try await fixture.application.test(.router) { client in
+            let line = #"{"id":"INC 1742#2/x","hook":"newIncident","params":{"incidentsDetail":{"id":1742}}}"#
+            var importHeaders = json
+            importHeaders[.contentType] = "application/x-ndjson"
+            let imported = try await client.execute(uri: "/api/v1/events", method: .post, headers: importHeaders, body: ByteBuffer(string: line))
+            #expect(imported.status == .ok, "\(String(buffer: imported.body))")
+            // An import is stored under a new id as a replay of the one it had: its page links
+            // the original id, encoded, and the route decodes what it is given.
+            let id = try #require(try JSONParser.parse(String(buffer: imported.body))["results"]?.arrayValue?.first?["event"]?.stringValue)
+            let cookie = try await Self.logIn(client)
+            let page = String(buffer: try await client.execute(uri: ConsoleViews.eventPath(id), method: .get, headers: [.cookie: cookie]).body)
+            #expect(page.contains(#"<a href="/ui/events/INC%201742%232%2Fx">INC 1742#2/x</a>"#), "\(page)")
+            let missing = try await client.execute(uri: "/ui/events/INC%201742%232%2Fx", method: .get, headers: [.cookie: cookie])
+            #expect(missing.status == .notFound)
+            #expect(String(buffer: missing.body).contains("No event has the id &#39;INC 1742#2/x&#39;."))
+        }
     }
 
     @Test func theLoginSendsOnlyToConsolePages() {

@@ -32,13 +32,13 @@ extension Engine {
     /// - Returns: the runs it made and the runs left waiting on disk (the server's dispatcher
     ///   takes those when due; the CLI runs them itself).
     public func redrive(eventID: String, requestedBy: String?) async throws(RedriveError) -> (runs: [CompletedRun], waiting: [DeferredRun]) {
-        let previous: [String: Int64]
+        // A first look answers a request that cannot be carried out without touching the event.
         do {
             guard let stored = try await store.event(id: eventID) else { throw RedriveError(.unknownEvent, "no event with id '\(eventID)'") }
             guard stored.state == .done || stored.state == .waiting else {
                 throw RedriveError(.notFinished, "event '\(eventID)' is \(stored.state.rawValue): it can be re-driven once its runs have ended")
             }
-            previous = try await redriveTargets(eventID: eventID)
+            _ = try await redriveTargets(eventID: eventID)
         } catch let error as RedriveError {
             throw error
         } catch {
@@ -51,10 +51,35 @@ extension Engine {
             throw RedriveError(.notRecorded, "the re-drive could not be recorded: \(error)")
         }
         guard let stored else {
-            throw RedriveError(.notFinished, "event '\(eventID)' was taken by its dispatch meanwhile: it can be re-driven once its runs have ended")
+            throw RedriveError(.notFinished, "event '\(eventID)' was taken by its dispatch or another re-drive meanwhile: it can be re-driven once its runs have ended")
+        }
+        // The targets are decided again now that the event is this re-drive's (`running`: no
+        // dispatch or other re-drive takes it): targets read before the claim could be runs
+        // that a re-drive finishing in between has already repeated, and would be repeated twice.
+        let previous: [String: Int64]
+        do {
+            previous = try await redriveTargets(eventID: eventID)
+        } catch {
+            do {
+                try await store.eventDone(eventID, waitForDisk: true)
+            } catch let release {
+                throw RedriveError(.notRecorded, "nothing was re-driven, and the event could not be set back from running: \(release) (the next start dispatches it again)")
+            }
+            throw error as? RedriveError ?? RedriveError(.notRecorded, "the store could not be read: \(error)")
         }
         let (_, runs, waiting) = await dispatch(stored, previousRuns: previous, requestedBy: requestedBy)
         return (runs, waiting)
+    }
+
+    /// Whether a re-drive of the event would run something now (the console's button): the
+    /// same rules as `redrive`, without claiming it.
+    public func canRedrive(_ stored: StoredEvent) async -> Bool {
+        guard stored.state == .done || stored.state == .waiting, stored.event.hook.rawValue != "action" else { return false }
+        do {
+            return try await !redriveTargets(eventID: stored.event.id).isEmpty
+        } catch {
+            return false
+        }
     }
 
     /// The triggers a re-drive of the event repeats, each with the run it repeats.

@@ -98,7 +98,7 @@ public final class Engine: Sendable {
         /// Runs that wait on disk instead (beyond their integration's limits).
         public var waiting: [DeferredRun] = []
         /// A plan of claimed deferred runs: their releases, not `execute`, end the event.
-        var ofDeferredRuns = false
+        public internal(set) var ofDeferredRuns = false
     }
 
     /// What `execute` did: the runs that ran, and those that now wait on disk (with why).

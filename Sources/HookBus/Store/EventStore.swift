@@ -83,8 +83,9 @@ public protocol EventStore: Sendable {
     func eventPage(_ filter: EventFilter) async throws -> [EventSummary]
     /// Hooks and webhook endpoints among the newest `window` events (the console's choices).
     func recentSources(window: Int) async throws -> (hooks: [String], endpoints: [String])
-    /// The newest `limit` runs of a trigger, as the console's Triggers page charts them.
-    func recentRunTimings(integration: String, trigger: String, limit: Int) async throws -> [RunTiming]
+    /// The newest runs of a trigger since `since` (at most `limit`), as the console's Triggers
+    /// page charts them.
+    func recentRunTimings(integration: String, trigger: String, since: Date, limit: Int) async throws -> [RunTiming]
     /// Runs of failed triggers of an event that no later run repeats: what a re-drive repeats.
     func unrepeatedFailures(eventID: String) async throws -> [RunRecord]
     /// Takes a finished (or waiting) event for a re-drive: it becomes `running` again with its

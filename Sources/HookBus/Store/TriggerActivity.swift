@@ -18,9 +18,10 @@ public struct RunTiming: Sendable, Hashable {
 /// a window, and duration percentiles of the runs in it. Skips (`check_not_null_field`, a
 /// webhook rule) are the filter's decisions, not runs, and are not counted.
 ///
-/// Made from the newest runs of the trigger only (`sampleLimit`, read by the `runs_trigger`
-/// index): the page costs the same on a store of a million runs as on an empty one. A trigger
-/// that ran more often than that in the window has its older hours empty, and `truncated` says so.
+/// Made from the trigger's runs in the window, newest first and at most `sampleLimit` (read as a
+/// range of the `runs_trigger` index): the page costs the runs of the last day, not the store's
+/// size. A trigger that ran more often than that in the window has its older hours empty, and
+/// `truncated` says so.
 public struct TriggerActivity: Sendable, Equatable {
     public struct Bucket: Sendable, Equatable {
         public let start: Date
@@ -45,8 +46,8 @@ public struct TriggerActivity: Sendable, Equatable {
     ///   - timings: the newest runs, in any order.
     ///   - now: the window's end; it starts `bucketCount` × `bucket` before, on a whole bucket.
     public init(_ timings: [RunTiming], now: Date, bucketCount: Int = 24, bucket: TimeInterval = 3600, sampleLimit: Int = TriggerActivity.sampleLimit) {
-        let end = (now.timeIntervalSince1970 / bucket).rounded(.down) * bucket + bucket
-        let start = end - Double(bucketCount) * bucket
+        let (startDate, endDate) = Self.window(now: now, bucketCount: bucketCount, bucket: bucket)
+        let (start, end) = (startDate.timeIntervalSince1970, endDate.timeIntervalSince1970)
         var runs = Array(repeating: 0, count: bucketCount)
         var failed = Array(repeating: 0, count: bucketCount)
         var durations: [Double] = []
@@ -67,6 +68,12 @@ public struct TriggerActivity: Sendable, Equatable {
         p99 = Self.percentile(durations, 0.99)
         let oldest = timings.map(\.startedAt.timeIntervalSince1970).min() ?? end
         truncated = timings.count >= sampleLimit && oldest > start
+    }
+
+    /// The window's start and end for `now`: `bucketCount` whole buckets, the last one holding now.
+    public static func window(now: Date, bucketCount: Int = 24, bucket: TimeInterval = 3600) -> (start: Date, end: Date) {
+        let end = (now.timeIntervalSince1970 / bucket).rounded(.down) * bucket + bucket
+        return (Date(timeIntervalSince1970: end - Double(bucketCount) * bucket), Date(timeIntervalSince1970: end))
     }
 
     /// Nearest rank: the smallest value with at least `fraction` of the values at or below it.

@@ -136,7 +136,7 @@ svg.chart .bar-duration { fill: var(--accent); } svg.chart text { fill: var(--fg
       var row = document.querySelector('tr[data-event="' + CSS.escape(e.id) + '"]');
       if (!row) return;
       var state = row.querySelector(".state-cell .state");
-      if (state) { state.className = "state " + e.state; state.textContent = e.state; }
+      if (state && e.state) { state.className = "state " + e.state; state.textContent = e.state; }
       var runs = row.querySelector("td.runs");
       e.outcomes.forEach(function (outcome) {
         var badge = runs.querySelector('[data-outcome="' + CSS.escape(outcome.name) + '"]');

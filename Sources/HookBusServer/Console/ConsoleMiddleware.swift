@@ -34,7 +34,6 @@ struct ConsoleSessionMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let id = request.cookies[ConsoleSessions.cookieName]?.value, let session = state.sessions.session(id: id) else {
-            state.metrics.authenticationFailed(route: context.endpointPath ?? "/ui", reason: "no_session")
             if request.method == .get || request.method == .head, !request.uri.path.hasSuffix("/stream") {
                 return ConsoleResponse.redirect(to: "/ui/login" + ConsoleViews.query([("next", ConsoleOrigin.localPath(request.uri.description))]))
             }
@@ -119,4 +118,5 @@ struct ConsoleForm: Sendable {
 extension HTTPField.Name {
     static let xFrameOptions = HTTPField.Name("X-Frame-Options")!
     static let referrerPolicy = HTTPField.Name("Referrer-Policy")!
+    static let xAccelBuffering = HTTPField.Name("X-Accel-Buffering")!
 }

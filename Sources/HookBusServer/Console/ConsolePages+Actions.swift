@@ -40,9 +40,12 @@ extension ConsolePages {
     }
 
     /// A form's field values as the action takes them: `field.<id>` inputs, an empty input
-    /// meaning "not given" (so a default applies), several choices of a multilist joined by
-    /// commas as the CLI takes them, and a checkbox `true` when ticked and `false` when not (a
-    /// browser sends nothing for an unticked box).
+    /// meaning "not given" (so the field's default applies: the form shows it as the input's
+    /// placeholder, never as a value the user would have to clear), several choices of a
+    /// multilist joined by commas as the CLI takes them, and a checkbox `true` when ticked and
+    /// `false` when not (a browser sends nothing for an unticked box). A checkbox therefore
+    /// always has a value, and `required` on it is met either way — as `--field x=false` meets
+    /// it in the CLI.
     static func fieldValues(_ form: [(name: String, value: String)], of action: ActionDefinition) -> [String: String] {
         var values: [String: [String]] = [:]
         for (name, value) in form where name.hasPrefix("field.") && !value.isEmpty {
@@ -74,8 +77,10 @@ extension ConsolePages {
 
     /// One input of the form: its kind from the field's type, its choices from `values`.
     static func fieldView(_ field: ActionDefinition.Field, value: String?, error: String?) -> [String: Any] {
-        let current = value ?? field.defaultValue ?? ""
+        let current = value ?? ""
         var view: [String: Any] = ["id": field.id, "name": "field.\(field.id)", "label": field.label ?? field.id, "value": current]
+        let fallback = field.defaultValue.flatMap { $0.isEmpty ? nil : $0 }
+        if let fallback { view["placeholder"] = "default: \(fallback)" }
         if field.required { view["required"] = true }
         if let hint = field.hint, !hint.isEmpty { view["hint"] = hint }
         if let error { view["error"] = error }
@@ -84,6 +89,7 @@ extension ConsolePages {
         switch field.type {
         case .list?, .multilist?:
             view[field.type == .list ? "isList" : "isMultilist"] = true
+            view["none"] = fallback.map { "default (\($0))" } ?? "—"
             view["options"] = field.values.map { item -> [String: Any] in
                 var option: [String: Any] = ["key": item.key, "label": item.label]
                 if chosen.contains(item.key) { option["selected"] = true }
@@ -91,7 +97,7 @@ extension ConsolePages {
             }
         case .checkbox?:
             view["isCheckbox"] = true
-            if current.lowercased() == "true" { view["checked"] = true }
+            if (value ?? fallback ?? "").lowercased() == "true" { view["checked"] = true }
         case .textarea?:
             view["isTextarea"] = true
         case .number?:
@@ -99,10 +105,10 @@ extension ConsolePages {
             view["inputMode"] = "decimal"
         case .datetime?:
             view["isText"] = true
-            view["placeholder"] = "2026-12-04T10:00:00Z"
+            if fallback == nil { view["placeholder"] = "2026-12-04T10:00:00Z" }
         default:
             view["isText"] = true
-            if field.type == .tag || field.type == .multilist { view["placeholder"] = "several, separated, by commas" }
+            if field.type == .tag, fallback == nil { view["placeholder"] = "several, separated, by commas" }
         }
         return view
     }

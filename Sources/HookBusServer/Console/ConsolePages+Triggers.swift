@@ -14,7 +14,8 @@ extension ConsolePages {
         var rows: [[String: Any]] = []
         for integration in catalog.integrations {
             for action in integration.actions where action.isTrigger {
-                let timings = try await state.engine.store.recentRunTimings(integration: integration.name, trigger: action.name, limit: TriggerActivity.sampleLimit)
+                let timings = try await state.engine.store.recentRunTimings(integration: integration.name, trigger: action.name,
+                                                                            since: TriggerActivity.window(now: now).start, limit: TriggerActivity.sampleLimit)
                 let activity = TriggerActivity(timings, now: now)
                 var row: [String: Any] = [
                     "name": "\(integration.name)/\(action.name)", "query": ConsoleViews.encode("\(integration.name)/\(action.name)"),

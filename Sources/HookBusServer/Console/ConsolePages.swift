@@ -6,6 +6,8 @@ import HookBus
 struct ConsolePages {
     let state: ServerState
     static let pageSize = 50
+    /// Runs shown on an event's page (each with its output).
+    static let eventRunLimit = 200
 
     /// A filter the user wrote that cannot be used, said in words for the page.
     struct FilterError: Error {
@@ -59,7 +61,7 @@ struct ConsolePages {
             let failed = summary.outcomes.contains { RunOutcome(rawValue: $0.key)?.isFailure == true }
             let dead = summary.outcomes["dead"] != nil
             return [
-                "id": summary.id, "hook": summary.hook, "source": ConsoleViews.source(kind: summary.sourceKind, name: summary.sourceName),
+                "id": summary.id, "href": ConsoleViews.eventPath(summary.id), "hook": summary.hook, "source": ConsoleViews.source(kind: summary.sourceKind, name: summary.sourceName),
                 "subject": summary.subject ?? "", "state": summary.state, "received": ConsoleViews.time(summary.receivedAt),
                 "rowClass": dead ? "dead failure" : failed ? "failure" : "",
                 "outcomes": summary.outcomes.sorted { $0.key < $1.key }.map { ["name": $0.key, "count": String($0.value), "class": ConsoleViews.outcomeClass($0.key)] },
@@ -102,9 +104,9 @@ struct ConsolePages {
     }
 
     /// The message an open Events page gets when an event's runs end (`LiveFeed.Item.ran`).
-    static func ranMessage(eventID: String, state: String, outcomes: [String: Int]) -> String {
+    static func ranMessage(eventID: String, state: String?, outcomes: [String: Int]) -> String {
         JSONValue.object([
-            "id": .string(eventID), "state": .string(state),
+            "id": .string(eventID), "state": state.map(JSONValue.string) ?? .null,
             "outcomes": .array(outcomes.sorted { $0.key < $1.key }.map { .object(["name": .string($0.key), "count": .number(String($0.value)),
                                                                                   "class": .string(ConsoleViews.outcomeClass($0.key))]) }),
         ]).jsonText
@@ -122,11 +124,15 @@ struct ConsolePages {
             "attempt": String(stored.attempt),
         ]
         if let trigger = event.trigger { view["button"] = trigger }
-        if let replayOf = event.source.replayOf { view["replayOf"] = replayOf }
+        if let replayOf = event.source.replayOf { view["replayOf"] = ["id": replayOf, "href": ConsoleViews.eventPath(replayOf)] }
+        view["href"] = ConsoleViews.eventPath(id)
         if let key = event.orderingKey { view["subject"] = ["text": key, "query": ConsoleViews.encode(key)] }
         view["signature"] = signature(of: event)
-        let runs = try await store.runs(RunFilter(eventID: id, limit: 10_000)).reversed()
-        view["runs"] = runs.map(ConsoleViews.run)
+        // The newest runs, oldest first; an event repeated more often than that says so (the
+        // Runs page lists them all).
+        let newest = try await store.runs(RunFilter(eventID: id, limit: Self.eventRunLimit))
+        view["runs"] = newest.reversed().map(ConsoleViews.run)
+        if newest.count == Self.eventRunLimit { view["moreRuns"] = "/ui/runs" + ConsoleViews.query([("event", id)]) }
         if stored.state != .done {
             let reasons = try await state.engine.waitingReasons(for: stored)
             view["waiting"] = ["reasons": reasons.map { reason -> [String: Any] in
@@ -136,7 +142,7 @@ struct ConsolePages {
                 return item
             }]
         }
-        view["canRedrive"] = (stored.state == .done || stored.state == .waiting) && event.hook.rawValue != "action" && !runs.isEmpty
+        view["canRedrive"] = await state.engine.canRedrive(stored)
         if let body = event.webhookBody {
             // The exact bytes: as text when they are UTF-8, else as base64 (and said so), never
             // with bytes replaced.
@@ -149,7 +155,7 @@ struct ConsolePages {
             }
             if let type = body.contentType { shown["contentType"] = type }
             if !body.headers.isEmpty { shown["headers"] = ["items": body.headers.map { ["name": $0.name, "value": $0.value] }] }
-            view["body"] = shown
+            view["webhookBody"] = shown
         } else {
             view["params"] = event.params.keys.sorted().map { name -> [String: Any] in
                 let param = event.params[name]!

@@ -35,7 +35,10 @@ struct ConsoleRoutes {
         let pages = console.group().add(middleware: ConsoleSessionMiddleware(state: state))
         let content = ConsolePages(state: state)
         pages.post("/logout") { request, _ in
-            if let id = request.cookies[ConsoleSessions.cookieName]?.value { state.sessions.end(id: id) }
+            if let id = request.cookies[ConsoleSessions.cookieName]?.value {
+                state.sessions.end(id: id)
+                state.feed.end(owner: ConsoleSessions.key(id))
+            }
             var response = ConsoleResponse.redirect(to: "/ui/login")
             response.setCookie(Self.cookie(value: "", maxAge: 0, request: request))
             return response
@@ -43,9 +46,9 @@ struct ConsoleRoutes {
         pages.get("/events") { request, context in
             ConsoleResponse.page("events", try await content.events(query: ConsoleForm.query(request)), context: context)
         }
-        pages.get("/events/stream") { request, _ in stream(request) }
+        pages.get("/events/stream") { request, _ in stream(request, session: request.cookies[ConsoleSessions.cookieName]?.value ?? "") }
         pages.get("/events/:id") { request, context in
-            let id = context.parameters.get("id") ?? ""
+            let id = decoded(context.parameters.get("id"))
             guard var view = try await content.event(id: id) else {
                 return ConsoleResponse.message(status: .notFound, heading: "No such event", text: "No event has the id '\(id)'.", context: context)
             }
@@ -57,17 +60,12 @@ struct ConsoleRoutes {
             return ConsoleResponse.page("event", view, context: context)
         }
         pages.post("/events/:id/redrive") { _, context in
-            let id = context.parameters.get("id") ?? ""
+            let id = decoded(context.parameters.get("id"))
             do throws(RedriveError) {
                 let (runs, waiting) = try await state.engine.redrive(eventID: id, requestedBy: context.actor)
-                return ConsoleResponse.redirect(to: "/ui/events/\(ConsoleViews.encode(id))?redriven=\(runs.count)&waiting=\(waiting.count)")
+                return ConsoleResponse.redirect(to: ConsoleViews.eventPath(id) + "?redriven=\(runs.count)&waiting=\(waiting.count)")
             } catch {
-                let status: HTTPResponse.Status = switch error.code {
-                case .unknownEvent: .notFound
-                case .notRecorded: .serviceUnavailable
-                case .notFinished, .waits, .nothingToRedrive: .conflict
-                }
-                return ConsoleResponse.message(status: status, heading: "Not re-driven", text: error.message, context: context)
+                return ConsoleResponse.message(status: APIError(error).status, heading: "Not re-driven", text: error.message, context: context)
             }
         }
         pages.get("/runs") { request, context in
@@ -170,6 +168,7 @@ struct ConsoleRoutes {
             return response
         case let .failure(denial):
             state.metrics.authenticationFailed(route: "/ui/login", reason: denial.code.rawValue)
+            context.logger.notice("console login refused", metadata: ["reason": "\(denial.code.rawValue)"])
             let message = token.isEmpty && denial.code == .missingCredentials ? "Enter an operator token." : denial.message
             return loginPage(request, context: context, error: message, next: form["next"], status: denial.isForbidden ? .forbidden : .unauthorized)
         }
@@ -192,22 +191,28 @@ struct ConsoleRoutes {
     /// `text/event-stream` of new events that match the page's filter (those an event can be
     /// judged by when it arrives), from memory (`LiveFeed`): no page polls the store. The
     /// stream ends when the page closes it or the server stops.
-    private func stream(_ request: Request) -> Response {
+    private func stream(_ request: Request, session: String) -> Response {
         let filter: EventFilter
         do throws(ConsolePages.FilterError) {
             filter = try ConsolePages.eventFilter(ConsoleForm.query(request))
         } catch {
             return Response(status: .badRequest, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: error.message)))
         }
-        let feed = state.feed
+        let (feed, sessions) = (state.feed, state.sessions)
         let body = ResponseBody { writer in
-            let (id, items) = feed.subscribe()
+            let (id, items) = feed.subscribe(owner: ConsoleSessions.key(session))
             defer { feed.unsubscribe(id) }
             try await withGracefulShutdownHandler {
                 try await withThrowingTaskGroup(of: Void.self) { group in
+                    // The heartbeat also ends the stream once its session has expired: a page
+                    // left open does not keep receiving events after its login ran out.
                     group.addTask {
                         while true {
                             try await Task.sleep(for: Self.heartbeat)
+                            guard sessions.isLive(id: session) else {
+                                feed.unsubscribe(id)
+                                return
+                            }
                             feed.publish([.heartbeat], to: id)
                         }
                     }
@@ -232,6 +237,7 @@ struct ConsoleRoutes {
             }
             try await writer.finish(nil)
         }
-        return Response(status: .ok, headers: [.contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-store"], body: body)
+        // `X-Accel-Buffering: no`: nginx in front would otherwise hold the rows back.
+        return Response(status: .ok, headers: [.contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-store", .xAccelBuffering: "no"], body: body)
     }
 }

@@ -64,6 +64,15 @@ public final class ConsoleSessions: Sendable {
         }
     }
 
+    /// Whether a session is live, without counting this as a request (its idle time goes on):
+    /// what an open live stream asks at each heartbeat.
+    public func isLive(id: String, now: Date = Date()) -> Bool {
+        sessions.withLock { sessions in
+            sessions[Self.key(id)].map { !Self.expired($0, now: now, lifetime: lifetime, idleLimit: idleLimit) } ?? false
+        }
+    }
+
+    /// Logs a session out.
     public func end(id: String) {
         _ = sessions.withLock { $0.removeValue(forKey: Self.key(id)) }
     }
@@ -78,7 +87,8 @@ public final class ConsoleSessions: Sendable {
         now.timeIntervalSince(session.created) >= lifetime || now.timeIntervalSince(session.lastSeen) >= idleLimit
     }
 
-    private static func key(_ id: String) -> String {
+    /// A session's name in the map (and for its live streams): never the cookie itself.
+    static func key(_ id: String) -> String {
         Hex.encode(Array(SHA256.hash(data: Array(id.utf8))))
     }
 

@@ -100,7 +100,7 @@ enum ConsoleTemplates {
 {{#rows}}
 <tr class="{{rowClass}}" data-event="{{id}}">
 <td class="time">{{received}}</td>
-<td><a href="/ui/events/{{id}}">{{id}}</a></td>
+<td><a href="{{href}}">{{id}}</a></td>
 <td>{{hook}}</td>
 <td>{{source}}</td>
 <td>{{subject}}</td>
@@ -121,9 +121,9 @@ enum ConsoleTemplates {
 <tbody>
 {{#runRows}}
 <tr class="{{rowClass}}">
-<td><a href="/ui/events/{{event}}#run-{{id}}">{{id}}</a></td>
+<td><a href="{{eventHref}}#run-{{id}}">{{id}}</a></td>
 <td class="time">{{started}}</td>
-<td><a href="/ui/events/{{event}}">{{event}}</a></td>
+<td><a href="{{eventHref}}">{{event}}</a></td>
 <td>{{integration}}/{{trigger}}</td>
 <td><span class="badge {{outcomeClass}}">{{outcome}}</span></td>
 <td>{{attempt}}</td>
@@ -164,7 +164,7 @@ enum ConsoleTemplates {
 {{#signature}}<dt>Signature</dt><dd>{{.}}</dd>{{/signature}}
 {{#subject}}<dt>About</dt><dd><a href="/ui/events?subject={{query}}">{{text}}</a></dd>{{/subject}}
 <dt>State</dt><dd><span class="state {{state}}" id="event-state">{{state}}</span> (attempt {{attempt}})</dd>
-{{#replayOf}}<dt>Replay of</dt><dd><a href="/ui/events/{{.}}">{{.}}</a></dd>{{/replayOf}}
+{{#replayOf}}<dt>Replay of</dt><dd><a href="{{href}}">{{id}}</a></dd>{{/replayOf}}
 </dl>
 {{#waiting}}
 <section class="panel waiting" id="waiting">
@@ -173,7 +173,7 @@ enum ConsoleTemplates {
 </section>
 {{/waiting}}
 {{#canRedrive}}
-<form method="post" action="/ui/events/{{id}}/redrive" class="actions" id="redrive-form">
+<form method="post" action="{{href}}/redrive" class="actions" id="redrive-form">
 <input type="hidden" name="csrf" value="{{csrf}}">
 <button type="submit" id="redrive">Re-drive</button>
 <span class="muted">Runs the failed triggers again (every trigger that ran, when none failed), as {{name}}.</span>
@@ -182,6 +182,7 @@ enum ConsoleTemplates {
 <section class="panel">
 <h2>Runs</h2>
 {{^runs}}<p class="empty">No runs.</p>{{/runs}}
+{{#moreRuns}}<p class="muted">The newest 200 runs are shown: <a href="{{.}}">all runs of this event</a>.</p>{{/moreRuns}}
 {{#runs}}
 {{>runArticle}}
 {{/runs}}
@@ -189,11 +190,11 @@ enum ConsoleTemplates {
 <section class="panel">
 <h2>Params</h2>
 {{#params}}<h3>{{name}}</h3><pre class="json">{{text}}</pre>{{/params}}
-{{#body}}
+{{#webhookBody}}
 <h3>Body as received <span class="muted">({{size}} bytes{{#contentType}}, {{.}}{{/contentType}}{{#encoding}}; {{.}}{{/encoding}})</span></h3>
 <pre class="output" id="raw-body">{{text}}</pre>
 {{#headers}}<h3>Kept headers</h3><dl class="facts">{{#items}}<dt>{{name}}</dt><dd>{{value}}</dd>{{/items}}</dl>{{/headers}}
-{{/body}}
+{{/webhookBody}}
 </section>
 {{/body}}{{/layout}}
 """#
@@ -251,8 +252,8 @@ enum ConsoleTemplates {
 <div class="field{{#error}} invalid{{/error}}">
 <label for="f-{{id}}">{{label}}{{#required}} <span class="required" title="required">*</span>{{/required}}{{#validator}} <span class="muted">({{.}})</span>{{/validator}}</label>
 {{#isText}}<input type="text" id="f-{{id}}" name="{{name}}" value="{{value}}"{{#inputMode}} inputmode="{{.}}"{{/inputMode}}{{#placeholder}} placeholder="{{.}}"{{/placeholder}}{{#error}} aria-invalid="true" aria-describedby="error-{{id}}"{{/error}}>{{/isText}}
-{{#isTextarea}}<textarea id="f-{{id}}" name="{{name}}" rows="4"{{#error}} aria-invalid="true" aria-describedby="error-{{id}}"{{/error}}>{{value}}</textarea>{{/isTextarea}}
-{{#isList}}<select id="f-{{id}}" name="{{name}}"><option value="">—</option>{{#options}}<option value="{{key}}"{{#selected}} selected{{/selected}}>{{label}}</option>{{/options}}</select>{{/isList}}
+{{#isTextarea}}<textarea id="f-{{id}}" name="{{name}}" rows="4"{{#placeholder}} placeholder="{{.}}"{{/placeholder}}{{#error}} aria-invalid="true" aria-describedby="error-{{id}}"{{/error}}>{{value}}</textarea>{{/isTextarea}}
+{{#isList}}<select id="f-{{id}}" name="{{name}}"><option value="">{{none}}</option>{{#options}}<option value="{{key}}"{{#selected}} selected{{/selected}}>{{label}}</option>{{/options}}</select>{{/isList}}
 {{#isMultilist}}<select id="f-{{id}}" name="{{name}}" multiple>{{#options}}<option value="{{key}}"{{#selected}} selected{{/selected}}>{{label}}</option>{{/options}}</select>{{/isMultilist}}
 {{#isCheckbox}}<input type="checkbox" id="f-{{id}}" name="{{name}}" value="true"{{#checked}} checked{{/checked}}>{{/isCheckbox}}
 {{#hint}}<p class="hint">{{.}}</p>{{/hint}}

@@ -43,11 +43,16 @@ enum ConsoleViews {
         return kept.isEmpty ? "" : "?" + kept.joined(separator: "&")
     }
 
+    /// Percent-encoded for a query value or one path segment (`/`, `#`, `?`, spaces and the
+    /// rest encoded: an imported event's id may hold any of them).
     static func encode(_ text: String) -> String {
         var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~:/")
+        allowed.insert(charactersIn: "-._~:")
         return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
     }
+
+    /// The console's address of an event.
+    static func eventPath(_ id: String) -> String { "/ui/events/" + encode(id) }
 
     /// Choices for a `<select>`, the current one marked.
     static func options(_ values: [String], selected: String?) -> [[String: Any]] {
@@ -57,7 +62,7 @@ enum ConsoleViews {
     /// A run as its row and its detail show it.
     static func run(_ run: RunRecord) -> [String: Any] {
         var view: [String: Any] = [
-            "id": String(run.id), "event": run.eventID, "integration": run.integration, "trigger": run.trigger, "outcome": run.outcome,
+            "id": String(run.id), "event": run.eventID, "eventHref": eventPath(run.eventID), "integration": run.integration, "trigger": run.trigger, "outcome": run.outcome,
             "outcomeClass": outcomeClass(run.outcome), "rowClass": rowClass(run.outcome), "attempt": String(run.attempt),
             "started": time(run.startedAt),
         ]

@@ -6,63 +6,74 @@ import Synchronization
 /// each execution's runs, and every open page gets them from memory. No page polls the store.
 ///
 /// Publishing costs one atomic load when no page is open. Each subscriber has a buffer of the
-/// newest `bufferSize` events: a page that reads slowly misses the oldest of a burst (it is told
-/// so by a gap in nothing but its list; a reload shows all) and never holds up an accept.
+/// newest `bufferSize` events: a page that reads slowly misses the oldest of a burst (a reload
+/// shows all) and never holds up an accept. A stream ends when its page goes, its session ends
+/// (`end(owner:)`, and the stream's heartbeat checks expiry) or the server stops (the stream's
+/// graceful-shutdown handler unsubscribes it).
 public final class LiveFeed: Sendable {
     public enum Item: Sendable {
         case event(EventSummary)
-        /// An execution of an event's triggers ended: the event's state after it, and how many
-        /// of *these* runs ended each way (a page adds them to what it shows: runs of a later
-        /// retry are new runs).
-        case ran(eventID: String, state: String, outcomes: [String: Int])
+        /// An execution of an event's triggers ended: the event's state after it (nil when the
+        /// execution cannot tell), and how many of *these* runs ended each way (a page adds them
+        /// to what it shows: runs of a later retry are new runs).
+        case ran(eventID: String, state: String?, outcomes: [String: Int])
         /// Sent every `heartbeat` so that a connection a proxy or a client dropped is noticed.
         case heartbeat
     }
 
-    private let subscribers = Mutex<(next: Int, continuations: [Int: AsyncStream<Item>.Continuation])>((0, [:]))
+    private struct Subscriber {
+        let continuation: AsyncStream<Item>.Continuation
+        /// Whose page it is (a session's key): ended with the session.
+        let owner: String?
+    }
+
+    private let subscribers = Mutex<(next: Int, all: [Int: Subscriber])>((0, [:]))
     private let watchers = Atomic<Int>(0)
-    private let finished = Atomic<Bool>(false)
     let bufferSize: Int
 
     public init(bufferSize: Int = 256) {
         self.bufferSize = bufferSize
     }
 
-    /// Whether any page listens: the accept queue builds nothing for the feed otherwise.
+    /// Whether any page listens: the accept queue and the dispatcher build nothing for the feed
+    /// otherwise.
     public var isWatched: Bool { watchers.load(ordering: .relaxed) > 0 }
 
-    /// A stream of what is published from now on; ends at `finish` or `unsubscribe`.
-    public func subscribe() -> (id: Int, items: AsyncStream<Item>) {
+    /// A stream of what is published from now on, until `unsubscribe` or `end(owner:)`.
+    /// - Parameter owner: whose page it is, so that a logout ends its streams.
+    public func subscribe(owner: String? = nil) -> (id: Int, items: AsyncStream<Item>) {
         let (stream, continuation) = AsyncStream<Item>.makeStream(bufferingPolicy: .bufferingNewest(bufferSize))
         let id = subscribers.withLock { state in
             state.next += 1
-            state.continuations[state.next] = continuation
+            state.all[state.next] = Subscriber(continuation: continuation, owner: owner)
             return state.next
         }
         watchers.add(1, ordering: .relaxed)
-        if finished.load(ordering: .acquiring) { continuation.finish() }
         return (id, stream)
     }
 
+    /// Ends one stream (its page went away, or its session ended).
     public func unsubscribe(_ id: Int) {
-        let continuation = subscribers.withLock { $0.continuations.removeValue(forKey: id) }
-        guard let continuation else { return }
+        let subscriber = subscribers.withLock { $0.all.removeValue(forKey: id) }
+        guard let subscriber else { return }
         watchers.subtract(1, ordering: .relaxed)
-        continuation.finish()
+        subscriber.continuation.finish()
     }
 
+    /// Ends every stream of `owner` (a logout).
+    public func end(owner: String) {
+        let ids = subscribers.withLock { state in state.all.filter { $0.value.owner == owner }.map(\.key) }
+        for id in ids { unsubscribe(id) }
+    }
+
+    /// Gives `items` to every stream, or to one.
     public func publish(_ items: [Item], to id: Int? = nil) {
-        let continuations = subscribers.withLock { state in id.map { state.continuations[$0].map { [$0] } ?? [] } ?? Array(state.continuations.values) }
+        let continuations = subscribers.withLock { state in
+            id.map { state.all[$0].map { [$0.continuation] } ?? [] } ?? state.all.values.map(\.continuation)
+        }
         for continuation in continuations {
             for item in items { continuation.yield(item) }
         }
-    }
-
-    /// Ends every stream (the server is stopping: an open page must not hold the stop up).
-    public func finish() {
-        finished.store(true, ordering: .releasing)
-        let continuations = subscribers.withLock { Array($0.continuations.values) }
-        for continuation in continuations { continuation.finish() }
     }
 }
 
