@@ -9,7 +9,7 @@ struct Benchmarks: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hookbus-bench",
         abstract: "Print HookBus performance figures.",
-        subcommands: [DefinitionsBenchmark.self, RoutingBenchmark.self, RunnerBenchmark.self, RetryCostBenchmark.self, HostileInputBenchmark.self, SandboxBenchmark.self])
+        subcommands: [DefinitionsBenchmark.self, RoutingBenchmark.self, RunnerBenchmark.self, RetryCostBenchmark.self, HostileInputBenchmark.self, SandboxBenchmark.self, ConsoleBenchmark.self])
 }
 
 /// Loading and validating 1,000 generated action files (target: under 1 s in release).

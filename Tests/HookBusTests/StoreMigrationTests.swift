@@ -43,7 +43,8 @@ import Testing
             #expect(tables.allSatisfy { !$0.uppercased().contains("AUTOINCREMENT") && !$0.contains("_rebuilt") })
             let indexes = Set(try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%'"))
             #expect(indexes == ["events_idempotency", "events_state", "events_received", "runs_event", "runs_trigger", "runs_outcome",
-                                "deferred_event", "deferred_due", "deferred_hold", "deferred_previous", "events_subject"])
+                                "deferred_event", "deferred_due", "deferred_hold", "deferred_previous", "events_subject",
+                                "events_hook", "events_source", "events_endpoint"])
             #expect(try Row.fetchAll(db, sql: "PRAGMA foreign_key_check").isEmpty)
         }
         // New events follow the largest seq, and the dispatcher finds the pending ones in order.
