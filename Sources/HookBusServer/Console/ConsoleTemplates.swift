@@ -86,7 +86,7 @@ enum ConsoleTemplates {
 <label>Runs <select name="outcome"><option value="">any</option>{{#outcomes}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{value}}</option>{{/outcomes}}</select></label>
 <label>Trigger <input name="trigger" value="{{filter.trigger}}" size="14" placeholder="Action or Integration/Action"></label>
 <label>Incident or task <input name="subject" value="{{filter.subject}}" size="10" placeholder="1742"></label>
-<label>Text in params <input type="search" name="text" value="{{filter.text}}" size="14" id="filter-text"></label>
+<label>Text in record <input type="search" name="text" value="{{filter.text}}" size="14" id="filter-text"></label>
 <label>From <input name="since" value="{{filter.since}}" size="10" placeholder="2h, 7d or ISO 8601"></label>
 <label>To <input name="until" value="{{filter.until}}" size="10" placeholder="ISO 8601"></label>
 <button type="submit">Filter</button> <a href="/ui/events">Clear</a>
