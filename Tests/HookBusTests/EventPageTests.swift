@@ -277,6 +277,36 @@ import Testing
         #expect(even.flatMap { $0 } == newestFirst)
     }
 
+    /// A text search reads a budget of events per page and says where it stopped; following
+    /// that cursor reaches the match, with nothing skipped and nothing read twice.
+    @Test func aTextSearchStopsAtItsBudgetAndGoesOnFromThere() async throws {
+        let folder = TempFolder()
+        let store = try SQLiteStore(path: folder.url.appendingPathComponent("hookbus.sqlite").path)
+        let events = try (0..<30).map { number in
+            let name = number == 3 ? "needle" : "hay"
+            return try Event.fromHookBody(hook: "newIncident", body: Array(#"{"incidentsDetail": {"id": \#(number), "name": "\#(name)"}}"#.utf8),
+                                          source: EventSource(kind: .hook), id: String(format: "evt_t%02d", number), receivedAt: Self.minute(number))
+        }
+        _ = try await store.accept(events.map { ($0, nil) }, idempotencyWindow: 60, claimed: false, settled: Set(events.map(\.id)))
+        var filter = EventFilter(text: "needle", limit: 5)
+        var stops: [Int64] = []
+        var found: [String] = []
+        for _ in 0..<10 {
+            let page = try await store.eventPage(filter, narrowBelow: SQLiteStore.narrowBelow, textSearchBudget: 10)
+            found += page.map(\.id)
+            guard let floor = page.searchedDownTo else { break }
+            stops.append(floor)
+            filter.before = floor
+        }
+        // seq 1...30: the first page reads 21...30, the second 11...20, the third the rest.
+        #expect(stops == [21, 11])
+        #expect(found == ["evt_t03"])
+        // A full page, or a search that read everything, says nothing more.
+        let everything = try await store.eventPage(EventFilter(text: "hay", limit: 5), narrowBelow: SQLiteStore.narrowBelow, textSearchBudget: 10)
+        #expect(everything.count == 5 && everything.searchedDownTo == nil)
+        #expect(try await store.eventPage(EventFilter(text: "needle", limit: 5)).searchedDownTo == nil)
+    }
+
     @Test func recentSourcesLookOnlyAtTheNewestEvents() async throws {
         let fixture = try await Fixture()
         let newest = try await fixture.store.recentSources(window: 6)

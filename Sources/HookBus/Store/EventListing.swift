@@ -38,6 +38,12 @@ public struct EventFilter: Sendable, Hashable {
     /// The outcome filter that stands for every failed outcome.
     public static let anyFailure = "any failure"
 
+    /// How many events a text search reads for one page when it walks the store: a page that
+    /// does not fill within them says where it stopped (`EventPage.searchedDownTo`), and the
+    /// next one goes on from there. So a search for a rare text answers in about a tenth of a
+    /// second on any store (a million events took 1.1 s in one go, `hookbus-bench console`).
+    public static let textSearchBudget = 100_000
+
     public init(hook: String? = nil, sourceKind: String? = nil, sourceName: String? = nil, state: String? = nil, outcome: String? = nil, trigger: String? = nil,
                 subject: String? = nil, text: String? = nil, since: Date? = nil, until: Date? = nil, before: Int64? = nil, limit: Int = 50) {
         self.hook = hook
@@ -78,6 +84,24 @@ public struct EventFilter: Sendable, Hashable {
         if subject.contains(":") { return [subject] }
         return ["incident", "task", "triage", "observable"].map { "\($0):\(subject)" }
     }
+}
+
+/// One page of events, newest first: the rows, and where a text search stopped when it read its
+/// budget without filling the page. A collection of its rows.
+public struct EventPage: RandomAccessCollection, Sendable {
+    public var rows: [EventSummary]
+    /// The cursor to search on from (`EventFilter.before`): events older than it were not read.
+    /// Nil when the page is full or nothing older is left.
+    public var searchedDownTo: Int64?
+
+    public init(rows: [EventSummary], searchedDownTo: Int64? = nil) {
+        self.rows = rows
+        self.searchedDownTo = searchedDownTo
+    }
+
+    public var startIndex: Int { rows.startIndex }
+    public var endIndex: Int { rows.endIndex }
+    public subscript(position: Int) -> EventSummary { rows[position] }
 }
 
 /// One row of the Events page: the event's head, without its record, and how its runs went.

@@ -80,7 +80,7 @@ public protocol EventStore: Sendable {
     func events(since: Date?, onlyFailed: Bool, limit: Int) async throws -> [StoredEvent]
     /// One page of events, newest first, with their runs counted by outcome (the console's
     /// Events page; see `EventFilter` for what each filter costs).
-    func eventPage(_ filter: EventFilter) async throws -> [EventSummary]
+    func eventPage(_ filter: EventFilter) async throws -> EventPage
     /// Hooks and webhook endpoints among the newest `window` events (the console's choices).
     func recentSources(window: Int) async throws -> (hooks: [String], endpoints: [String])
     /// The newest runs of a trigger since `since` (at most `limit`), as the console's Triggers

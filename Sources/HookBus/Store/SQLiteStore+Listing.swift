@@ -15,19 +15,21 @@ extension SQLiteStore {
     /// store: a page costs the rows it shows plus those its filters pass over. Test Action
     /// requests (hook `action`) are not events of the bus and are left out (their runs are on
     /// the Runs page).
-    public func eventPage(_ filter: EventFilter) async throws -> [EventSummary] {
+    public func eventPage(_ filter: EventFilter) async throws -> EventPage {
         try await eventPage(filter, narrowBelow: Self.narrowBelow)
     }
 
-    func eventPage(_ filter: EventFilter, narrowBelow: Int) async throws -> [EventSummary] {
+    func eventPage(_ filter: EventFilter, narrowBelow: Int, textSearchBudget: Int = EventFilter.textSearchBudget) async throws -> EventPage {
         try await writer.read { db in
-            let query = try EventPageQuery(filter, narrowBelow: narrowBelow, db)
+            let query = try EventPageQuery(filter, narrowBelow: narrowBelow, textSearchBudget: textSearchBudget, db)
             var page = try Row.fetchAll(db, sql: query.sql, arguments: query.arguments).map { row in
                 EventSummary(cursor: row["seq"], id: row["id"], hook: row["hook"], sourceKind: row["source_kind"], sourceName: row["source_name"],
                              trigger: row["trigger"], receivedAt: Date(timeIntervalSince1970: row["received_at"]), state: row["state"],
                              attempt: row["attempt"], subject: row["subject"])
             }
-            guard !page.isEmpty else { return page }
+            // A text search that stopped at its budget says where, unless the page is full.
+            let searchedDownTo = page.count < filter.limit ? query.searchFloor : nil
+            guard !page.isEmpty else { return EventPage(rows: page, searchedDownTo: searchedDownTo) }
             // The page's runs by outcome, through the runs' event index.
             let placeholders = Array(repeating: "?", count: page.count).joined(separator: ", ")
             let counts = try Row.fetchAll(db, sql: "SELECT event_id, outcome, COUNT(*) AS n FROM runs INDEXED BY runs_event WHERE event_id IN (\(placeholders)) GROUP BY event_id, outcome",
@@ -35,7 +37,7 @@ extension SQLiteStore {
             var byEvent: [String: [String: Int]] = [:]
             for row in counts { byEvent[row["event_id"], default: [:]][row["outcome"]] = row["n"] }
             for index in page.indices { page[index].outcomes = byEvent[page[index].id] ?? [:] }
-            return page
+            return EventPage(rows: page, searchedDownTo: searchedDownTo)
         }
     }
 
@@ -88,8 +90,11 @@ struct EventPageQuery {
     let access: Access
     let sql: String
     let arguments: StatementArguments
+    /// The lowest `seq` a text search reads for this page (`EventFilter.textSearchBudget`), when
+    /// the budget bounds it.
+    let searchFloor: Int64?
 
-    init(_ filter: EventFilter, narrowBelow: Int, _ db: Database) throws {
+    init(_ filter: EventFilter, narrowBelow: Int, textSearchBudget: Int = EventFilter.textSearchBudget, _ db: Database) throws {
         var conditions = ["e.hook != 'action'"]
         var values: [(any DatabaseValueConvertible)?] = []
         func add(_ condition: String, _ arguments: [(any DatabaseValueConvertible)?]) {
@@ -147,10 +152,23 @@ struct EventPageQuery {
             }
         }
 
-        if [.arrivalOrder, .hook, .endpoint, .sourceKind].contains(access), since != nil || until != nil,
+        let walks = [.arrivalOrder, .hook, .endpoint, .sourceKind].contains(access)
+        if walks, since != nil || until != nil,
            let bounds = try Self.arrivalBounds(since: since, until: until, before: filter.before, db) {
             add("e.seq BETWEEN ? AND ?", [bounds.lowest, bounds.highest])
         }
+        // A text search that walks the store reads at most its budget of events per page (the
+        // narrow accesses read a few thousand candidates at most already).
+        var searchFloor: Int64?
+        if walks, let text = filter.text, !text.isEmpty {
+            let top = try filter.before ?? ((Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM events") ?? 0) + 1)
+            let floor = top - Int64(textSearchBudget)
+            if floor > 1 {
+                add("e.seq >= ?", [floor])
+                searchFloor = floor
+            }
+        }
+        self.searchFloor = searchFloor
 
         let columns = "e.seq, e.id, e.hook, e.source_kind, e.source_name, e.trigger, e.received_at, e.state, e.attempt, e.subject"
         var prefix = ""

@@ -82,6 +82,12 @@ struct ConsolePages {
             view["older"] = "/ui/events" + ConsoleViews.query(kept + [("before", String(last.cursor))])
         }
         if filter.before != nil { view["newest"] = "/ui/events" + ConsoleViews.query(kept) }
+        if let floor = page.searchedDownTo {
+            view["searchOlder"] = [
+                "href": "/ui/events" + ConsoleViews.query(kept + [("before", String(floor))]),
+                "text": "The text was looked for in the \(EventFilter.textSearchBudget.formatted()) events before this point; older ones were not read yet.",
+            ]
+        }
         // Live rows only on the newest page, and only for filters an event can be judged by
         // when it arrives (its runs, state and text come later).
         if filter.before == nil, view["filterError"] == nil {

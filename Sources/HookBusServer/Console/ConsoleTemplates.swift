@@ -112,6 +112,7 @@ enum ConsoleTemplates {
 </table>
 {{^rows}}<p class="empty" id="no-events">No events match.</p>{{/rows}}
 <nav class="pager">{{#newest}}<a href="{{.}}">Newest</a>{{/newest}} {{#older}}<a rel="next" href="{{.}}" id="older">Older →</a>{{/older}}</nav>
+{{#searchOlder}}<p class="muted" id="search-older">{{text}} <a rel="next" href="{{href}}">Search older events →</a></p>{{/searchOlder}}
 {{/body}}{{/layout}}
 """#
 
