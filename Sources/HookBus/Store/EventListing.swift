@@ -7,10 +7,9 @@ public import Foundation
 /// figures from `hookbus-bench console` on a million events): the page itself, the cursor,
 /// `hook`, `source`, endpoint, `subject`, unfinished `state` and the time range are index ranges
 /// (about 1 ms in process); `trigger` and `outcome` read their runs' index (under 15 ms, rare
-/// ones included). Two cases still read widely: `text`, which reads records until the page is
-/// full (about 1 s for a text found once in a million), and a run filter whose thousands of
-/// matches are all old (a mass failure weeks ago: the walk from the newest event meets them
-/// late).
+/// ones included); `text` reads at most `textSearchBudget` records per page (about 0.14 s).
+/// One case still reads widely: a run filter whose thousands of matches are all old (a mass
+/// failure weeks ago: the walk from the newest event meets them late).
 public struct EventFilter: Sendable, Hashable {
     public var hook: String?
     public var sourceKind: String?
