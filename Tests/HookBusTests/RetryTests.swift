@@ -147,11 +147,13 @@ import Testing
         #expect(runs[1].reason?.contains("retry: try 3 of 3 due at") == true)
         #expect(runs[2].reason == nil)
         // Each pause is within the policy's bounds, [d × (1 − jitter), d], plus the time to notice
-        // that it is due and start bash (generous: this machine may be busy with other tests).
+        // that it is due and start bash. The upper bound only catches a retry that never comes
+        // on time: it is generous because the whole suite runs at once on two cores (headless
+        // Chromium among it), where this test was seen taking 29 s and a pause 5.8 s.
         let firstPause = try #require(runs[1].startedAt.timeIntervalSince(try #require(runs[0].endedAt)))
         let secondPause = try #require(runs[2].startedAt.timeIntervalSince(try #require(runs[1].endedAt)))
-        #expect(firstPause >= 0.2 && firstPause < 0.4 + 5, "first pause \(firstPause)")
-        #expect(secondPause >= 0.4 && secondPause < 0.8 + 5, "second pause \(secondPause)")
+        #expect(firstPause >= 0.2 && firstPause < 0.4 + 20, "first pause \(firstPause)")
+        #expect(secondPause >= 0.4 && secondPause < 0.8 + 20, "second pause \(secondPause)")
         #expect(try await fixture.store.event(id: event.id)?.state == .done)
         #expect(try await fixture.store.deferredRuns(eventID: nil, limit: 100).isEmpty)
     }
