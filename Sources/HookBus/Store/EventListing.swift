@@ -11,7 +11,9 @@ public import Foundation
 /// One case still reads widely: a run filter whose thousands of matches are all old (a mass
 /// failure weeks ago: the walk from the newest event meets them late).
 public struct EventFilter: Sendable, Hashable {
+    /// A hook's name (`updateIncident`, `webhook`, …).
     public var hook: String?
+    /// An `EventSource.Kind` raw value (`hook`, `webhook`, `replay`, …).
     public var sourceKind: String?
     /// A webhook endpoint's name (or another source's name).
     public var sourceName: String?
@@ -28,10 +30,13 @@ public struct EventFilter: Sendable, Hashable {
     /// Text the event's record contains (its params, its webhook body), any letter case for
     /// ASCII.
     public var text: String?
+    /// Events received at or after this time.
     public var since: Date?
+    /// Events received before this time.
     public var until: Date?
     /// The cursor: only events stored before this one (`EventSummary.cursor`).
     public var before: Int64?
+    /// Rows per page.
     public var limit: Int
 
     /// The outcome filter that stands for every failed outcome.
@@ -109,10 +114,13 @@ public struct EventSummary: Sendable, Hashable {
     public let cursor: Int64
     public let id: String
     public let hook: String
+    /// `EventSource.Kind` raw value, and the source's name (a webhook endpoint's).
     public let sourceKind: String
     public let sourceName: String?
+    /// The custom-action button a custom-action hook names.
     public let trigger: String?
     public let receivedAt: Date
+    /// A `StoredEvent.State` raw value, and how many times the event was dispatched.
     public let state: String
     public let attempt: Int
     /// `Event.orderingKey`: `incident:1742`, `task:7`, … (nil for webhooks).
