@@ -210,6 +210,34 @@ import Testing
         }
     }
 
+    /// Events stored while a page was on its way to the browser come first on its stream, and
+    /// what the page already shows does not.
+    @Test func theStreamStartsWithWhatThePageMissed() async throws {
+        let fixture = try ServerFixture()
+        try await fixture.application.test(.router) { client in
+            let cookie = try await Self.logIn(client)
+            func accept(_ id: Int) async throws -> String {
+                let accepted = try await client.execute(uri: "/api/v1/hooks/newIncident", method: .post, headers: json, body: ByteBuffer(string: #"{"incidentsDetail": {"id": \#(id)}}"#))
+                return try #require(try JSONParser.parse(String(buffer: accepted.body))["event"]?.stringValue)
+            }
+            let shown = try await accept(1)
+            let page = String(buffer: try await client.execute(uri: "/ui/events?hook=newIncident", method: .get, headers: [.cookie: cookie]).body)
+            let stream = try #require(page.firstMatch(of: /data-stream="([^"]+)"/)).1.replacingOccurrences(of: "&amp;", with: "&")
+            #expect(stream.contains("after="))
+            let missed = try await accept(2)
+            let token = try Self.csrf(in: page)
+            async let streamed = client.execute(uri: String(stream), method: .get, headers: [.cookie: cookie])
+            let watching = await eventually(within: .seconds(10)) { fixture.state.feed.isWatched }
+            #expect(watching)
+            var headers = Self.form
+            headers[.cookie] = cookie
+            _ = try await client.execute(uri: "/ui/logout", method: .post, headers: headers, body: ByteBuffer(string: "csrf=\(token)"))
+            let body = String(buffer: try await streamed.body)
+            #expect(body.contains(#""id":"\#(missed)""#), "\(body)")
+            #expect(!body.contains(shown), "\(body)")
+        }
+    }
+
     /// Any event id reaches its page: links encode it as one path segment, routes decode it.
     @Test func eventIdsOfAnyShapeHaveTheirPage() async throws {
         let fixture = try ServerFixture()

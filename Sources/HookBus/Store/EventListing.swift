@@ -36,6 +36,8 @@ public struct EventFilter: Sendable, Hashable {
     public var until: Date?
     /// The cursor: only events stored before this one (`EventSummary.cursor`).
     public var before: Int64?
+    /// Only events stored after this one: what a live page missed while it loaded.
+    public var after: Int64?
     /// Rows per page.
     public var limit: Int
 

@@ -120,6 +120,7 @@ struct EventPageQuery {
         if let since { add("e.received_at >= ?", [since]) }
         if let until { add("e.received_at < ?", [until]) }
         if let before = filter.before { add("e.seq < ?", [before]) }
+        if let after = filter.after { add("e.seq > ?", [after]) }
         if let text = filter.text, !text.isEmpty { add(#"e.record LIKE ? ESCAPE '\'"#, ["%" + SQLiteStore.likeEscaped(text) + "%"]) }
 
         let runs = RunConditions(filter)

@@ -92,8 +92,10 @@ struct ConsolePages {
         // when it arrives (its runs, state and text come later).
         if filter.before == nil, view["filterError"] == nil {
             if filter.isDecidableOnArrival {
+                // `after`: the newest event shown, so that the stream first sends what was
+                // stored while this page was on its way to the browser.
                 view["stream"] = "/ui/events/stream" + ConsoleViews.query([("hook", filter.hook), ("source", filter.sourceKind), ("endpoint", filter.sourceName),
-                                                                           ("subject", filter.subject)])
+                                                                           ("subject", filter.subject), ("after", String(page.first?.cursor ?? 0))])
             } else {
                 view["liveOff"] = "New events are not added live with filters on state, runs, trigger, text or time: reload to see them."
             }

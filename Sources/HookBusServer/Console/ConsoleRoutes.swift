@@ -192,16 +192,29 @@ struct ConsoleRoutes {
     /// judged by when it arrives), from memory (`LiveFeed`): no page polls the store. The
     /// stream ends when the page closes it or the server stops.
     private func stream(_ request: Request, session: String) -> Response {
+        let query = ConsoleForm.query(request)
         let filter: EventFilter
         do throws(ConsolePages.FilterError) {
-            filter = try ConsolePages.eventFilter(ConsoleForm.query(request))
+            filter = try ConsolePages.eventFilter(query)
         } catch {
             return Response(status: .badRequest, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: error.message)))
         }
-        let (feed, sessions) = (state.feed, state.sessions)
+        let after = query["after"].flatMap { Int64($0) }
+        let (feed, sessions, store) = (state.feed, state.sessions, state.engine.store)
         let body = ResponseBody { writer in
             let (id, items) = feed.subscribe(owner: ConsoleSessions.key(session))
             defer { feed.unsubscribe(id) }
+            // What was stored after the page's newest event and before this subscription, read
+            // once (oldest first, as the page adds rows at the top); an event both read here and
+            // published meanwhile is shown once (the page skips a row it has).
+            if let after {
+                var missed = filter
+                missed.after = after
+                missed.limit = feed.bufferSize
+                for summary in try await store.eventPage(missed).reversed() {
+                    try await writer.write(ByteBuffer(string: "event: event\ndata: \(ConsolePages.liveMessage(summary))\n\n"))
+                }
+            }
             try await withGracefulShutdownHandler {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     // The heartbeat also ends the stream once its session has expired: a page
