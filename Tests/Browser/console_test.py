@@ -19,7 +19,7 @@ import traceback
 import urllib.request
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -55,6 +55,19 @@ def post_hook(hook, params):
         return json.load(response)["event"]
 
 
+def start_browser(options):
+    """Headless Chromium under its driver. A start can fail when the machine is loaded (the
+    driver gives up waiting for the browser's DevTools port): tried three times, each failure
+    printed."""
+    for attempt in range(1, 4):
+        try:
+            return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+        except WebDriverException as failure:
+            print(f"starting chromium failed (attempt {attempt} of 3): {failure.msg}", file=sys.stderr)
+            if attempt == 3:
+                raise
+
+
 def main():
     os.makedirs(SCREENSHOTS, exist_ok=True)
     options = webdriver.ChromeOptions()
@@ -62,7 +75,7 @@ def main():
     for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1440,900",
                      "--no-proxy-server", "--disable-extensions"):
         options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver = start_browser(options)
     wait = WebDriverWait(driver, WAIT)
 
     def shot(name):
@@ -78,7 +91,11 @@ def main():
         field.clear()
         if token:
             field.send_keys(token)
+        # Waits until the answer has replaced this page: the login page comes back with its
+        # error, and the old page's error must not be read as the new one's.
+        page = driver.find_element(By.TAG_NAME, "html")
         driver.find_element(By.CSS_SELECTOR, "#login-form button[type=submit]").click()
+        wait.until(EC.staleness_of(page))
 
     try:
         # Refused without a token: every page sends the browser to the login form, and a login
@@ -196,7 +213,9 @@ def main():
         shot("14-event-dark")
         print(f"console checks passed; screenshots in {SCREENSHOTS}")
         return 0
-    except (CheckFailed, TimeoutException) as failure:
+    except (CheckFailed, WebDriverException) as failure:
+        # A check, a wait that timed out, or the driver's own error (an element gone, the
+        # browser lost): all are failures of the test, said with the page they happened on.
         shot("failure")
         print(f"console check failed: {failure!r} at {driver.current_url}", file=sys.stderr)
         traceback.print_exc()

@@ -60,6 +60,7 @@ import Testing
         Route(method: .post, uri: "/api/v1/schedules", body: #"{"integration": "Tools", "action": "On update"}"#, admitted: .unprocessableContent, admits: operators),
         Route(method: .get, uri: "/api/v1/schedules", admitted: .ok, admits: operators),
         Route(method: .get, uri: "/api/v1/schedules/sch_unknown", admitted: .notFound, admits: operators),
+        Route(method: .post, uri: "/api/v1/events/evt_unknown/redrive", admitted: .notFound, admits: operators),
         Route(method: .get, uri: "/metrics", admitted: .ok, admits: [.operator, .metrics]),
         Route(method: .get, uri: "/healthz", admitted: .ok, admits: Set(Caller.allCases), sensitive: false),
         // Webhooks authenticate by their endpoint's scheme, not by a role: `open` has none.

@@ -81,8 +81,14 @@ enum ConsoleViews {
             view["stderr"] = ["text": stderr]
             if run.stderrDropped > 0 { view["stderrDropped"] = String(run.stderrDropped) }
         }
+        // Records are the store's own JSON; one that does not parse is shown as stored rather
+        // than hidden.
         if let invocation = run.invocation { view["invocation"] = (try? JSONParser.parse(invocation))?.prettyText ?? invocation }
-        if let results = run.results, let value = try? JSONParser.parse(results) {
+        if let results = run.results {
+            guard let value = try? JSONParser.parse(results) else {
+                view["output"] = results
+                return view
+            }
             if let table = value["table"], let columns = table["columns"]?.arrayValue, let rows = table["rows"]?.arrayValue {
                 view["table"] = [
                     "columns": columns.map { $0.scalarText ?? $0.jsonText },
