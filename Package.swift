@@ -35,6 +35,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // How a run's process starts: clone, the sandbox set up in the child, execve (C: the
@@ -53,6 +54,18 @@ let package = Package(
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The PostgreSQL store: several nodes sharing one database as event store and work
+        // queue (claims with leases, per-subject order). A target of its own so the core keeps
+        // one dependency per concern and the embedded default builds without reading it.
+        .target(
+            name: "HookBusPostgres",
+            dependencies: [
+                "HookBus",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -79,6 +92,7 @@ let package = Package(
             dependencies: [
                 "HookBus",
                 "HookBusServer",
+                "HookBusPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -115,9 +129,20 @@ let package = Package(
             swiftSettings: swiftSettings,
             linkerSettings: bindAtLoad
         ),
+        // The store contract, run against both stores, and the PostgreSQL store's own tests
+        // (a throw-away cluster from `Scripts/postgres-cluster`, started by `Scripts/test`).
+        // The throw-away PostgreSQL the tests use (psql and `Scripts/postgres-cluster` as
+        // processes, never the store under test).
+        .target(name: "PostgresTestSupport", path: "Tests/PostgresTestSupport", swiftSettings: swiftSettings),
+        .testTarget(
+            name: "StoreTests",
+            dependencies: ["HookBus", "HookBusPostgres", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings,
+            linkerSettings: bindAtLoad
+        ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["HookBus", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["HookBus", "PostgresTestSupport", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings,
             linkerSettings: bindAtLoad
         ),

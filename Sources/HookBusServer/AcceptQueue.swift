@@ -12,6 +12,11 @@ import Synchronization
 /// connections a commit took over 1 ms of wall time for 0.2 ms of work, and the machine sat 20%
 /// idle while requests waited. The thread is started on the first accept and ends after a second
 /// without work, so an idle server (or a test) keeps no thread for it.
+///
+/// A store that commits batches side by side (`EventStore.acceptWriters`: PostgreSQL, whose
+/// commits from several connections share their flushes) gets that many writer threads: while
+/// one batch commits, the next gathers and is committed by the next thread. The embedded store
+/// has one writer, and one thread.
 public final class AcceptQueue: Sendable {
     private struct Waiting {
         let event: Event
@@ -23,9 +28,11 @@ public final class AcceptQueue: Sendable {
 
     private struct State {
         var waiting: [Waiting] = []
-        /// Whether the writer thread exists; `asleep`: it waits on `wake` for work.
-        var writerRunning = false
-        var writerAsleep = false
+        /// Writer threads that exist; of them, `asleep` wait on `wake` for work, and `signalled`
+        /// of those were signalled and have not yet taken their signal.
+        var running = 0
+        var asleep = 0
+        var signalled = 0
         /// How many writer threads were started (see `writer`).
         var writersStarted = 0
     }
@@ -34,7 +41,8 @@ public final class AcceptQueue: Sendable {
     private let idempotencyWindow: TimeInterval
     private let maximumBatch: Int
     private let state = Mutex(State())
-    /// Signalled exactly once each time an accept finds the writer asleep and wakes it.
+    private let writers: Int
+    /// Signalled exactly once each time an accept finds a writer asleep and wakes it.
     private let wake = DispatchSemaphore(value: 0)
     /// Called after each commit with the number of new events (wakes the dispatcher).
     private let onCommit: @Sendable (Int, Duration) -> Void
@@ -44,6 +52,7 @@ public final class AcceptQueue: Sendable {
     public init(store: any EventStore, idempotencyWindow: TimeInterval, maximumBatch: Int = 512, feed: LiveFeed? = nil,
                 onCommit: @escaping @Sendable (Int, Duration) -> Void) {
         self.store = store
+        writers = max(1, store.acceptWriters)
         self.idempotencyWindow = idempotencyWindow
         self.maximumBatch = maximumBatch
         self.feed = feed
@@ -67,14 +76,15 @@ public final class AcceptQueue: Sendable {
         enum Action { case none, start, signal }
         let action = state.withLock { state -> Action in
             state.waiting.append(Waiting(event: event, key: idempotencyKey, record: record, settled: settled, reply: reply))
-            if !state.writerRunning {
-                state.writerRunning = true
+            if state.asleep > state.signalled {
+                state.signalled += 1
+                return .signal
+            }
+            // Every writer is busy committing: another starts, up to the store's number.
+            if state.running < writers {
+                state.running += 1
                 state.writersStarted += 1
                 return .start
-            }
-            if state.writerAsleep {
-                state.writerAsleep = false
-                return .signal
             }
             return .none
         }
@@ -93,7 +103,7 @@ public final class AcceptQueue: Sendable {
     /// see the idle writer really end and the next accept start another, instead of sleeping
     /// for longer than the idle second and hoping.
     var writer: (running: Bool, started: Int) {
-        state.withLock { ($0.writerRunning, $0.writersStarted) }
+        state.withLock { ($0.running > 0, $0.writersStarted) }
     }
 
     /// Stores several events in one transaction of their own (a bulk import is already a batch)
@@ -113,7 +123,7 @@ public final class AcceptQueue: Sendable {
         while true {
             let batch = state.withLock { state -> [Waiting] in
                 if state.waiting.isEmpty {
-                    state.writerAsleep = true
+                    state.asleep += 1
                     return []
                 }
                 if state.waiting.count <= maximumBatch {
@@ -129,15 +139,20 @@ public final class AcceptQueue: Sendable {
             }
             if wake.wait(timeout: .now() + 1) == .timedOut {
                 let end = state.withLock { state -> Bool in
-                    // Still asleep: nobody came, and nobody will signal. Otherwise an accept
-                    // woke us between the timeout and the lock, and its signal must be taken.
-                    guard state.writerAsleep else { return false }
-                    state.writerAsleep = false
-                    state.writerRunning = false
+                    // A writer asleep that no signal is meant for: nobody came, this one ends.
+                    // Otherwise an accept signalled between the timeout and the lock, and its
+                    // signal must be taken.
+                    guard state.asleep > state.signalled else { return false }
+                    state.asleep -= 1
+                    state.running -= 1
                     return true
                 }
                 if end { return }
                 wake.wait()
+            }
+            state.withLock { state in
+                state.asleep -= 1
+                state.signalled -= 1
             }
         }
     }

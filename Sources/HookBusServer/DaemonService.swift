@@ -27,16 +27,24 @@ public struct DaemonService: Service {
             try? await gracefulShutdown()
             return
         }
+        // Daemons run on one node at a time (a shared store's lead; always here with SQLite).
+        let lead = LeadWatch(role: "daemons", store: engine.store, logger: logger)
+        await lead.check()
         await withDiscardingTaskGroup { group in
+            group.addTask { await cancelWhenGracefulShutdown { await lead.keep() } }
             for daemon in daemons {
-                group.addTask { await loop(daemon) }
+                group.addTask { await loop(daemon, lead: lead) }
             }
         }
     }
 
-    private func loop(_ daemon: DaemonSpec) async {
+    private func loop(_ daemon: DaemonSpec, lead: LeadWatch) async {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
+                guard lead.isHeld else {
+                    try? await Task.sleep(for: .seconds(1))
+                    continue
+                }
                 await runOnce(daemon)
                 try? await Task.sleep(for: .seconds(daemon.everySeconds))
             }

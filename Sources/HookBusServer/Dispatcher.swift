@@ -110,6 +110,8 @@ public struct Dispatcher: Service {
     static let finalFlushLimit = Duration.seconds(10)
 
     public func run() async throws {
+        // A shared store says when another node (or this one's run records) freed work.
+        engine.store.onWorkReady { [wakeup] in wakeup.signal() }
         let recovered = try await engine.store.recoverInterrupted()
         if recovered > 0 { logger.warning("recovered events left running by a previous process; their interrupted runs will be repeated", metadata: ["events": "\(recovered)"]) }
         try await engine.loadDeferredRuns()
@@ -258,8 +260,12 @@ public struct RetentionService: Service {
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {
-                    let removed = try await store.applyRetention(maxAge: days.map { $0 * 86400 }, maxRuns: runs)
-                    if removed > 0 { logger.info("retention removed \(removed) runs from the audit trail") }
+                    // Nodes sharing a store take turns (the lead is held for a few seconds,
+                    // and every node asks every ten minutes): one deletes at a time.
+                    if try await store.holdsLead("retention") {
+                        let removed = try await store.applyRetention(maxAge: days.map { $0 * 86400 }, maxRuns: runs)
+                        if removed > 0 { logger.info("retention removed \(removed) runs from the audit trail") }
+                    }
                 } catch {
                     logger.error("retention failed: \(error)")
                 }

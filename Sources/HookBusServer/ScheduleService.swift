@@ -36,10 +36,18 @@ public struct ScheduleService: Service {
     }
 
     public func run() async throws {
+        // Schedules run on one node at a time (a shared store's lead; always here with SQLite).
+        let lead = LeadWatch(role: "schedules", store: engine.store, logger: logger)
+        await lead.check()
         await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                await checkDue()
-                try? await Task.sleep(for: tick)
+            await withDiscardingTaskGroup { group in
+                group.addTask { await lead.keep() }
+                group.addTask {
+                    while !Task.isCancelled {
+                        if lead.isHeld { await checkDue() }
+                        try? await Task.sleep(for: tick)
+                    }
+                }
             }
         }
     }

@@ -27,7 +27,7 @@ struct ActionCommand: AsyncParsableCommand {
         @Flag(name: .long, help: "Print JSON instead of text.") var json = false
 
         func run() async throws {
-            let (_, engine) = try CommandContext.withEngine(options: options, quiet: json)
+            let (_, engine) = try await CommandContext.withEngine(options: options, quiet: json)
             let run: Engine.CompletedRun
             do {
                 run = try await engine.runAction(integration: integration, action: action, fields: fields.values, requestedBy: CommandContext.actor)
@@ -107,9 +107,9 @@ struct FieldOptions: ParsableArguments {
 
 extension CommandContext {
     /// The context and an engine over its store, for commands that run an action now.
-    static func withEngine(options: CommonOptions, quiet: Bool) throws -> (CommandContext, Engine) {
+    static func withEngine(options: CommonOptions, quiet: Bool) async throws -> (CommandContext, Engine) {
         let context: CommandContext
         do { context = try CommandContext(options: options, quiet: quiet) } catch { throw CommandFailure.exit("\(error)") }
-        do { return (context, try context.makeEngine()) } catch { throw CommandFailure.exit("cannot open the store: \(error)") }
+        do { return (context, try await context.makeEngine()) } catch { throw CommandFailure.exit("cannot open the store: \(error)") }
     }
 }

@@ -44,8 +44,8 @@ struct AuditListCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Keep printing new runs as they are recorded.") var follow = false
 
     func run() async throws {
-        let store: SQLiteStore
-        do { store = try AuditStoreLocator.open(options) } catch { throw CommandFailure.exit("\(error)") }
+        let store: any EventStore
+        do { store = try await AuditStoreLocator.open(options) } catch { throw CommandFailure.exit("\(error)") }
         let table = AuditTable(json: json)
         if filters.outcome == nil && !follow || filters.outcome == "waiting" {
             try await printWaiting(store, table: table)
@@ -82,7 +82,7 @@ extension AuditListCommand {
     /// Runs not yet run, with why (`DeferredRun`), and the events not yet dispatched: nothing
     /// that has not finished is listed without a reason. (Runs waiting in a server's memory for
     /// a slot are shown by its `GET /api/v1/events/{id}`.)
-    func printWaiting(_ store: SQLiteStore, table: AuditTable) async throws {
+    func printWaiting(_ store: any EventStore, table: AuditTable) async throws {
         let rows = try await store.deferredRuns(eventID: filters.event, limit: filters.limit).filter { row in
             filters.trigger.map { $0 == row.trigger || $0 == row.qualifiedTrigger } ?? true
         }
@@ -103,12 +103,12 @@ extension AuditListCommand {
 /// Finds the audit database: the configured data folder, read without loading definitions
 /// strictly (a broken definition must not hide the trail).
 enum AuditStoreLocator {
-    static func open(_ options: CommonOptions) throws -> SQLiteStore {
+    static func open(_ options: CommonOptions) async throws -> any EventStore {
         let context = try CommandContext(options: options, quiet: true, secrets: .none)
-        guard FileManager.default.fileExists(atPath: context.configuration.databasePath) else {
+        guard StoreOpener.exists(context.configuration) else {
             throw CommandFailure("no audit trail at \(context.configuration.databasePath) (nothing has run yet?)")
         }
-        return try SQLiteStore(path: context.configuration.databasePath)
+        return try await StoreOpener.open(context.configuration)
     }
 }
 
@@ -158,8 +158,8 @@ struct AuditExportCommand: AsyncParsableCommand {
     @Option(name: .long, help: "At most this many events (oldest first).") var limit: Int = 1_000_000
 
     func run() async throws {
-        let store: SQLiteStore
-        do { store = try AuditStoreLocator.open(options) } catch { throw CommandFailure.exit("\(error)") }
+        let store: any EventStore
+        do { store = try await AuditStoreLocator.open(options) } catch { throw CommandFailure.exit("\(error)") }
         let sinceDate = try since.map { text -> Date in
             guard let date = parseSince(text) else { throw CommandFailure.exit("--since must be an ISO 8601 time or an age like 7d") }
             return date

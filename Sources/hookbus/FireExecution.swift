@@ -5,7 +5,7 @@ import HookBus
 /// `hookbus fire` without `--dry-run`: store the event, run its triggers, print each run.
 enum FireExecution {
     static func run(event: Event, decisions: [RouteDecision], context: CommandContext, json: Bool) async throws {
-        let engine = try context.makeEngine()
+        let engine = try await context.makeEngine()
         let accepted = try await engine.store.accept([(event, nil)], idempotencyWindow: 0, claimed: true)
         guard let first = accepted.first, !first.duplicate else { throw CommandFailure.exit("event \(event.id) was already stored") }
         let (plan, firstRuns, waiting) = await engine.dispatch(StoredEvent(event: event, state: .running, attempt: 1))
@@ -80,9 +80,9 @@ struct RunPrinter {
 }
 
 extension CommandContext {
-    /// The engine over the configured SQLite file and the real process runner.
-    func makeEngine() throws -> Engine {
-        let store = try SQLiteStore(path: configuration.databasePath)
+    /// The engine over the configured store and the real process runner.
+    func makeEngine() async throws -> Engine {
+        let store = try await StoreOpener.open(configuration)
         let runner = ProcessRunner(interpreters: interpreters, configuration: configuration, sandbox: sandbox)
         return Engine(store: store, router: router, runner: runner)
     }

@@ -12,7 +12,20 @@ enum Entry {
         var none = sigset_t()
         sigemptyset(&none)
         sigprocmask(SIG_SETMASK, &none, nil)
-        await HookBusCommand.main()
+        // ArgumentParser's `main()` exits on an error without returning: parsed and run here
+        // instead, so that the stores a command opened are closed on every path out.
+        do {
+            var command = try HookBusCommand.parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            await StoreOpener.closeAll()
+            HookBusCommand.exit(withError: error)
+        }
+        await StoreOpener.closeAll()
     }
 }
 

@@ -25,7 +25,7 @@ struct IntegrationCommand: AsyncParsableCommand {
         var json = false
 
         func run() async throws {
-            let (_, engine) = try CommandContext.withEngine(options: options, quiet: json)
+            let (_, engine) = try await CommandContext.withEngine(options: options, quiet: json)
             let run: Engine.CompletedRun
             do {
                 // Recorded like one over HTTP, with who asked (`cli:USER`).

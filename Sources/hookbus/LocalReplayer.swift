@@ -13,7 +13,7 @@ struct LocalReplayer {
         let total = lineCount(file)
         let reader = RecordedEventReader(handle: try openInput(file))
         let router = context.router
-        let engine = dryRun ? nil : try context.makeEngine()
+        let engine = dryRun ? nil : try await context.makeEngine()
         var local = summary
         var deferredEvents: Set<String> = []
         var finished: [Engine.CompletedRun] = []
@@ -101,7 +101,7 @@ struct LocalReplayer {
     }
 
     func redrive(eventID: String?, since: Date?, summary: inout ReplaySummary) async throws {
-        let store = try SQLiteStore(path: context.configuration.databasePath)
+        let store = try await StoreOpener.open(context.configuration)
         let engine = Engine(store: store, router: context.router,
                             runner: ProcessRunner(interpreters: context.interpreters, configuration: context.configuration, sandbox: context.sandbox))
         var ids: [String] = []

@@ -20,7 +20,7 @@ struct ScheduleCommand: AsyncParsableCommand {
         @Flag(name: .long, help: "Print JSON instead of text.") var json = false
 
         func run() async throws {
-            let (_, engine) = try CommandContext.withEngine(options: options, quiet: json)
+            let (_, engine) = try await CommandContext.withEngine(options: options, quiet: json)
             let schedule: StoredSchedule
             do {
                 schedule = try await engine.startSchedule(integration: integration, action: action, fields: fields.values, startedBy: CommandContext.actor)
@@ -40,8 +40,8 @@ struct ScheduleCommand: AsyncParsableCommand {
         func run() async throws {
             let context: CommandContext
             do { context = try CommandContext(options: options, quiet: json, secrets: .none) } catch { throw CommandFailure.exit("\(error)") }
-            let store: SQLiteStore
-            do { store = try SQLiteStore(path: context.configuration.databasePath) } catch { throw CommandFailure.exit("cannot open the store: \(error)") }
+            let store: any EventStore
+            do { store = try await StoreOpener.open(context.configuration) } catch { throw CommandFailure.exit("cannot open the store: \(error)") }
             for schedule in try await store.schedules(activeOnly: false) {
                 if json {
                     print(schedule.jsonValue.jsonText)

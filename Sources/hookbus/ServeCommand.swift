@@ -52,7 +52,9 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let engine: Engine
         do {
-            let store = try SQLiteStore(path: configuration.databasePath)
+            // A server's node is named by its host and port: started again there, it takes over
+            // at once what its previous process left (`PostgresStore.recoverInterrupted`).
+            let store = try await StoreOpener.open(configuration, node: "\(ProcessInfo.processInfo.hostName):\(configuration.port == 0 ? "pid\(getpid())" : String(configuration.port))")
             let runner = ProcessRunner(interpreters: context.interpreters, configuration: configuration, sandbox: context.sandbox)
             if let warning = context.sandbox.warning { logger.warning("\(warning)") } else { logger.notice("runs sandboxed: \(context.sandbox.summary)") }
             // Runs orphaned by a process that died (kill -9, a crash), and their folders.
@@ -65,12 +67,12 @@ struct ServeCommand: AsyncParsableCommand {
             }
             engine = Engine(store: store, router: Router(catalog: context.catalog, configuration: configuration), runner: runner)
         } catch {
-            throw CommandFailure.exit("cannot open the store at \(configuration.databasePath): \(error)")
+            throw CommandFailure.exit("cannot open the store at \(StoreOpener.describe(configuration)): \(error)")
         }
         let triggers = context.catalog.triggers.count
         let hooks = context.catalog.hooksInUse.count
         let host = configuration.host
-        let database = configuration.databasePath
+        let database = StoreOpener.describe(configuration)
         try await HookBusServer.run(engine: engine, configuration: configuration, hookFolders: options.hookFolders,
                                    diagnostics: context.diagnostics, logger: logger) { port in
             FileHandle.standardOutput.write(Data("HookBus listening on http://\(host):\(port) (\(triggers) triggers on \(hooks) hooks; store \(database))\n".utf8))

@@ -39,7 +39,7 @@ public struct ConfigurationLoader: Sendable {
         self.secrets = secrets
     }
 
-    static let topKeys = ["data_dir", "incident_system", "proxy_url", "interpreters", "runner", "retry", "audit", "server", "integrations", "webhooks", "daemons"]
+    static let topKeys = ["data_dir", "incident_system", "proxy_url", "interpreters", "runner", "retry", "audit", "server", "integrations", "webhooks", "daemons", "store"]
 
     /// Loads `path`; nil `path` means no file: defaults, still checked against the catalog.
     public func load(path: String?, catalog: Catalog) -> ConfigurationLoadResult {
@@ -73,6 +73,7 @@ public struct ConfigurationLoader: Sendable {
             readServer(root["server"], into: &configuration, reader: &reader)
             readWebhooks(root["webhooks"], catalog: catalog, into: &configuration, reader: &reader)
             readDaemons(root["daemons"], catalog: catalog, into: &configuration, reader: &reader)
+            readStore(root["store"], into: &configuration, reader: &reader)
         }
         applyInstances(root?["integrations"], catalog: catalog, into: &configuration, reader: &reader,
                        anchor: root.map { reader.position($0.keyNode("integrations") ?? $0.node) } ?? SourcePosition(line: 1, column: 1))

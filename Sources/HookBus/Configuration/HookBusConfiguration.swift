@@ -90,6 +90,8 @@ public struct HookBusConfiguration: Sendable {
 
     // Audit trail
     public var dataDirectory: String = "data"
+    /// `store:` — where events, runs and the audit trail are kept.
+    public var store: StoreSettings = .sqlite
     public var auditVerbosity: AuditVerbosity = .all
     public var retentionDays: Double?
     public var retentionRuns: Int?
@@ -139,6 +141,15 @@ public struct HookBusConfiguration: Sendable {
 
     /// The SQLite file of the audit trail and event store.
     public var databasePath: String { dataDirectory + "/hookbus.sqlite" }
+}
+
+/// Which store HookBus keeps its events and runs in (`store:` in `hookbus.yaml`).
+public enum StoreSettings: Sendable {
+    /// One SQLite file in `data_dir`: one node, nothing else to run (the default).
+    case sqlite
+    /// A PostgreSQL database shared by several nodes (`HookBusPostgres`). `node` names this
+    /// node (nil: made from the host and the port or pid); `connections` is the pool's size.
+    case postgres(url: Secret, node: String?, connections: Int)
 }
 
 import Foundation

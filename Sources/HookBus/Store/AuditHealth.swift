@@ -23,7 +23,7 @@ public final class AuditHealth: Sendable {
 
     public var snapshot: Snapshot { state.withLock { $0 } }
 
-    func failed(_ error: any Error) {
+    package func failed(_ error: any Error) {
         state.withLock { state in
             state.failures += 1
             state.failing = true
@@ -31,12 +31,12 @@ public final class AuditHealth: Sendable {
         }
     }
 
-    func lost(_ count: Int) {
+    package func lost(_ count: Int) {
         state.withLock { $0.lost += count }
     }
 
     /// Clears `failing`; whether it was set (checked and cleared at once).
-    func recovered() -> Bool {
+    package func recovered() -> Bool {
         state.withLock { state in
             defer { state.failing = false }
             return state.failing

@@ -93,9 +93,27 @@ public protocol EventStore: Sendable {
     func beginRedrive(eventID: String) async throws -> StoredEvent?
     /// Applies retention: runs older than `maxAge`, and all but the newest `maxRuns`.
     func applyRetention(maxAge: TimeInterval?, maxRuns: Int?) async throws -> Int
+    /// Asks to be told when work may have become claimable that no wake-up of this process
+    /// announces: a store shared by several nodes calls `wake` when an event about a subject
+    /// finished (its next event is free now) or a stopped node's work came back.
+    func onWorkReady(_ wake: @escaping @Sendable () -> Void)
+    /// Whether this process runs `role`'s single-instance work now (`daemons`, `schedules`):
+    /// a shared store gives each role to one node at a time, for a lease this call renews; an
+    /// embedded store has one process and always says yes.
+    func holdsLead(_ role: String) async throws -> Bool
+    /// How many accept batches may commit side by side (`AcceptQueue`'s writer threads): one
+    /// for a store with one writer (SQLite), more for a server whose commits share flushes.
+    var acceptWriters: Int { get }
 }
 
 extension EventStore {
+    /// An embedded store: this process's own wake-ups say everything.
+    public func onWorkReady(_ wake: @escaping @Sendable () -> Void) {}
+
+    public func holdsLead(_ role: String) async throws -> Bool { true }
+
+    public var acceptWriters: Int { 1 }
+
     public func runStarted(eventID: String, attempt: Int, integration: String, trigger: String, invocation: String?, previousRun: Int64?, requestedBy: String?,
                            at date: Date) async throws -> Int64 {
         try await runStarted(eventID: eventID, attempt: attempt, integration: integration, trigger: trigger, invocation: invocation, previousRun: previousRun,

@@ -1,5 +1,4 @@
-import Foundation
-import GRDB
+public import Foundation
 import Logging
 import Synchronization
 
@@ -11,12 +10,22 @@ import Synchronization
 /// a run has no row, so its trigger simply runs again (at-least-once); a start that did reach the
 /// disk is recorded `interrupted` and repeated with a link to it.
 /// What a waiter for run records hears when one of them was given up (`RunRecorder.write`).
-struct AuditRecordsLost: Error, CustomStringConvertible {
-    var description: String { "some audit records could not be written and were given up (see the log)" }
+package struct AuditRecordsLost: Error, CustomStringConvertible {
+    package var description: String { "some audit records could not be written and were given up (see the log)" }
 }
 
-actor RunRecorder {
-    enum Operation: Sendable {
+/// Where a `RunRecorder` writes: one store's SQL for a batch of audit records.
+package protocol RunRecordWriter: Sendable {
+    /// Writes `operations` (already merged) in one transaction, in order.
+    func write(_ operations: [RunRecorder.Operation]) async throws
+    /// Whether the store can never take a record that failed so (it breaks a key: its event is
+    /// gone, its id is taken): such a record is given up at once rather than retried for ten
+    /// minutes while everything after it waits.
+    func isPermanent(_ error: any Error) -> Bool
+}
+
+package actor RunRecorder {
+    package enum Operation: Sendable {
         /// `deferredRow`: the claimed deferred run it carries out, which is linked to it in the
         /// same write (after a crash that row runs again linked to this run).
         case started(id: Int64, eventID: String, attempt: Int, integration: String, trigger: String, invocation: String?, previousRun: Int64?, requestedBy: String?, at: Double,
@@ -30,7 +39,7 @@ actor RunRecorder {
         case deferred(DeferredChange)
     }
 
-    private let writer: DatabasePool
+    private let writer: any RunRecordWriter
     let health: AuditHealth
     private let logger = Logger(label: "hookbus.audit")
     private var queue: [Operation] = []
@@ -59,26 +68,26 @@ actor RunRecorder {
     /// bug) does not hold up every record after it for ever.
     let giveUpAfter: Duration
 
-    init(writer: DatabasePool, health: AuditHealth, giveUpAfter: Duration = .seconds(600)) {
+    package init(writer: any RunRecordWriter, health: AuditHealth, giveUpAfter: Duration = .seconds(600)) {
         self.writer = writer
         self.health = health
         self.giveUpAfter = giveUpAfter
     }
 
-    func enqueue(_ operation: Operation) {
+    package func enqueue(_ operation: Operation) {
         queue.append(operation)
         enqueued += 1
         startFlushing()
     }
 
     /// Enqueues and returns once it (and everything before it) is committed.
-    func enqueueAndWait(_ operation: Operation) async throws {
+    package func enqueueAndWait(_ operation: Operation) async throws {
         enqueue(operation)
         try await waitForCommit()
     }
 
     /// Returns once everything queued so far is committed.
-    func waitForCommit() async throws {
+    package func waitForCommit() async throws {
         guard enqueued > 0, !queue.isEmpty || flushing else { return }
         let mark = enqueued
         try await withCheckedThrowingContinuation { continuation in
@@ -149,9 +158,7 @@ actor RunRecorder {
     private func writeAlone(_ operation: Operation) async -> Bool {
         let started = ContinuousClock.now
         while let error = await attempt([operation], tries: 1) {
-            // A record that breaks a key (its event is gone, its id is taken) never will be
-            // taken: it is not retried for ten minutes while everything after it waits.
-            let permanent = (error as? DatabaseError).map { [.SQLITE_CONSTRAINT_FOREIGNKEY, .SQLITE_CONSTRAINT_PRIMARYKEY, .SQLITE_CONSTRAINT_UNIQUE, .SQLITE_CONSTRAINT_NOTNULL].contains($0.extendedResultCode) } ?? false
+            let permanent = writer.isPermanent(error)
             guard !permanent, ContinuousClock.now - started < giveUpAfter else {
                 giveUp(operation, reason: permanent ? "the store can never take it: \(error)" : "the store refused it for \(giveUpAfter)")
                 return false
@@ -186,13 +193,7 @@ actor RunRecorder {
         var last: (any Error)?
         for _ in 0..<tries {
             do {
-                try await writer.writeWithoutTransaction { db in
-                    try db.execute(sql: "PRAGMA synchronous = NORMAL")
-                    try db.inTransaction {
-                        for operation in Self.merged(operations) { try Self.apply(operation, db) }
-                        return .commit
-                    }
-                }
+                try await writer.write(Self.merged(operations))
                 retryDelay = .milliseconds(50)
                 if health.recovered() { logger.notice("the audit trail is written again") }
                 return nil
@@ -263,48 +264,6 @@ actor RunRecorder {
             }
         }
     }
-
-    private static func apply(_ operation: Operation, _ db: Database) throws {
-        switch operation {
-        case let .completed(id, eventID, attempt, integration, trigger, invocation, previousRun, requestedBy, result, keepOutput, deferred):
-            try db.cachedStatement(sql: """
-                INSERT INTO runs (id, event_id, attempt, integration, trigger, outcome, exit_code, signal, started_at, ended_at,
-                    stdout, stderr, stdout_dropped, stderr_dropped, reason, invocation, previous_run, results, requested_by)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """).run([.integer(id), .text(eventID), .int(attempt), .text(integration), .text(trigger), .text(result.outcome.rawValue),
-                          .int(result.exitCode.map(Int.init)), .int(result.signal.map(Int.init)), .real(result.startedAt.timeIntervalSince1970),
-                          .real(result.endedAt.timeIntervalSince1970), .text(keepOutput ? result.stdout : nil), .text(keepOutput ? result.stderr : nil),
-                          .int(result.stdoutDropped), .int(result.stderrDropped), .text(result.reason), .text(invocation), .integer(previousRun),
-                          .text(result.results?.jsonText), .text(requestedBy)], in: db)
-            if let deferred { try DeferredRows.apply(deferred, db) }
-        case let .started(id, eventID, attempt, integration, trigger, invocation, previousRun, requestedBy, at, deferredRow):
-            try db.cachedStatement(sql: """
-                INSERT INTO runs (id, event_id, attempt, integration, trigger, outcome, started_at, invocation, previous_run, requested_by)
-                VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)
-                """).run([.integer(id), .text(eventID), .int(attempt), .text(integration), .text(trigger), .real(at), .text(invocation), .integer(previousRun), .text(requestedBy)], in: db)
-            if let deferredRow {
-                try db.cachedStatement(sql: "UPDATE deferred_runs SET run_id = ? WHERE id = ?").execute(arguments: [id, deferredRow])
-            }
-        case let .ended(id, result, keepOutput, deferred):
-            try db.cachedStatement(sql: """
-                UPDATE runs SET outcome = ?, exit_code = ?, signal = ?, started_at = ?, ended_at = ?, stdout = ?, stderr = ?,
-                    stdout_dropped = ?, stderr_dropped = ?, reason = ?, results = ? WHERE id = ?
-                """).run([.text(result.outcome.rawValue), .int(result.exitCode.map(Int.init)), .int(result.signal.map(Int.init)),
-                          .real(result.startedAt.timeIntervalSince1970), .real(result.endedAt.timeIntervalSince1970),
-                          .text(keepOutput ? result.stdout : nil), .text(keepOutput ? result.stderr : nil), .int(result.stdoutDropped),
-                          .int(result.stderrDropped), .text(result.reason), .text(result.results?.jsonText), .integer(id)], in: db)
-            if let deferred { try DeferredRows.apply(deferred, db) }
-        case let .skipped(id, eventID, attempt, integration, trigger, reason, at):
-            try db.cachedStatement(sql: """
-                INSERT INTO runs (id, event_id, attempt, integration, trigger, outcome, started_at, ended_at, reason)
-                VALUES (?, ?, ?, ?, ?, 'skipped', ?, ?, ?)
-                """).run([.integer(id), .text(eventID), .int(attempt), .text(integration), .text(trigger), .real(at), .real(at), .text(reason)], in: db)
-        case let .eventDone(eventID, at):
-            try DeferredRows.eventDone(eventID, at: at, db)
-        case let .deferred(change):
-            try DeferredRows.apply(change, db)
-        }
-    }
 }
 
 /// Run ids made in memory, so a run can be recorded without waiting for the database: the
@@ -313,16 +272,16 @@ actor RunRecorder {
 /// order. Two processes writing one file (a server and `hookbus fire`) never share a salt: each
 /// claims its own in the database when it opens the store (`SaltClaim`), so their ids differ even
 /// in the same millisecond.
-final class RunIDs: Sendable {
+package final class RunIDs: Sendable {
     private let salt: Int64
     private let last = Mutex<Int64>(0)
 
-    init(salt: Int64) {
+    package init(salt: Int64) {
         precondition((0..<64).contains(salt))
         self.salt = salt << 10
     }
 
-    func next(now: Date = Date()) -> Int64 {
+    package func next(now: Date = Date()) -> Int64 {
         let base = Int64(now.timeIntervalSince1970 * 1000) << 16 | salt
         return last.withLock { last in
             var next = last + 1
@@ -332,57 +291,5 @@ final class RunIDs: Sendable {
             last = max(next, base)
             return last
         }
-    }
-}
-
-/// A run-id salt held by this process while a store is open: a lease taken with the kernel, an
-/// `fcntl` lock on byte `salt` of a file beside the database (`hookbus.sqlite-salts`). The
-/// kernel ends it when the process ends however it ends (`kill -9`, out of memory), whatever
-/// its pid is next time and across containers sharing the file: no table of pids to clean up.
-///
-/// POSIX locks belong to the process, not to the descriptor, and closing any descriptor of the
-/// file drops them all: so one descriptor per file is kept for the process's life, and the salts
-/// this process holds are remembered here, for a second store on the same file in one process.
-final class SaltClaim: Sendable {
-    let salt: Int64
-    private let lockPath: String
-    private static let held = Mutex<[String: (descriptor: Int32, salts: Set<Int64>)]>([:])
-
-    init(databasePath: String) throws {
-        let lockPath = databasePath + "-salts"
-        self.lockPath = lockPath
-        let claimed: Result<Int64, DatabaseError> = Self.held.withLock { held in
-            var entry = held[lockPath] ?? (descriptor: open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600), salts: [])
-            guard entry.descriptor >= 0 else {
-                return .failure(DatabaseError(message: "cannot open \(lockPath) for the run-id salts: \(String(cString: strerror(errno)))"))
-            }
-            defer { held[lockPath] = entry }
-            for candidate in Int64(0)..<64 where !entry.salts.contains(candidate) {
-                if Self.lock(entry.descriptor, byte: candidate, F_WRLCK) {
-                    entry.salts.insert(candidate)
-                    return .success(candidate)
-                }
-            }
-            return .failure(DatabaseError(message: "all 64 run-id salts of this database are held by processes using it (\(lockPath)): no store can be opened until one ends"))
-        }
-        salt = try claimed.get()
-    }
-
-    deinit {
-        Self.held.withLock { held in
-            guard var entry = held[lockPath] else { return }
-            _ = Self.lock(entry.descriptor, byte: salt, F_UNLCK)
-            entry.salts.remove(salt)
-            held[lockPath] = entry
-        }
-    }
-
-    private static func lock(_ descriptor: Int32, byte: Int64, _ type: Int32) -> Bool {
-        var lock = flock()
-        lock.l_type = Int16(type)
-        lock.l_whence = Int16(SEEK_SET)
-        lock.l_start = off_t(byte)
-        lock.l_len = 1
-        return fcntl(descriptor, F_SETLK, &lock) == 0
     }
 }

@@ -32,7 +32,7 @@ public struct SQLiteStore: EventStore {
         }
         writer = try DatabasePool(path: path, configuration: configuration)
         try Self.migrator.migrate(writer)
-        recorder = RunRecorder(writer: writer, health: auditHealth, giveUpAfter: auditGiveUp)
+        recorder = RunRecorder(writer: SQLiteRunWriter(writer: writer), health: auditHealth, giveUpAfter: auditGiveUp)
         claim = try SaltClaim(databasePath: path)
         runIDs = RunIDs(salt: claim.salt)
     }

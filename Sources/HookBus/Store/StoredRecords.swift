@@ -54,6 +54,32 @@ public struct RunRecord: Sendable, Hashable {
     public var requestedBy: String? = nil
 
     public var durationSeconds: Double? { endedAt.map { $0.timeIntervalSince(startedAt) } }
+
+    /// For the stores, which read it from their rows.
+    package init(id: Int64, eventID: String, hook: String, attempt: Int, integration: String, trigger: String, outcome: String, exitCode: Int32?, signal: Int32?,
+                 startedAt: Date, endedAt: Date?, stdout: String?, stderr: String?, stdoutDropped: Int, stderrDropped: Int, reason: String?, invocation: String?,
+                 previousRun: Int64?, results: String? = nil, requestedBy: String? = nil) {
+        self.id = id
+        self.eventID = eventID
+        self.hook = hook
+        self.attempt = attempt
+        self.integration = integration
+        self.trigger = trigger
+        self.outcome = outcome
+        self.exitCode = exitCode
+        self.signal = signal
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+        self.stdout = stdout
+        self.stderr = stderr
+        self.stdoutDropped = stdoutDropped
+        self.stderrDropped = stderrDropped
+        self.reason = reason
+        self.invocation = invocation
+        self.previousRun = previousRun
+        self.results = results
+        self.requestedBy = requestedBy
+    }
 }
 
 /// Filters of `hookbus audit` and `GET /api/v1/runs`.
@@ -89,4 +115,9 @@ public struct RunFilter: Sendable, Hashable {
 public struct AcceptResult: Sendable, Hashable {
     public let eventID: String
     public let duplicate: Bool
+
+    package init(eventID: String, duplicate: Bool) {
+        self.eventID = eventID
+        self.duplicate = duplicate
+    }
 }

@@ -25,6 +25,23 @@ public struct StoredSchedule: Sendable, Hashable {
     /// Who started it (a token's name, `cli:USER`); nil for schedules stored before v7.
     public var startedBy: String? = nil
 
+    package init(id: String, integration: String, action: String, fields: [String: String], state: State, endedReason: String?, startedAt: Date, lastRunAt: Date?,
+                 nextRunAt: Date, lastResult: String?, runs: Int, endEvent: String?, startedBy: String? = nil) {
+        self.id = id
+        self.integration = integration
+        self.action = action
+        self.fields = fields
+        self.state = state
+        self.endedReason = endedReason
+        self.startedAt = startedAt
+        self.lastRunAt = lastRunAt
+        self.nextRunAt = nextRunAt
+        self.lastResult = lastResult
+        self.runs = runs
+        self.endEvent = endEvent
+        self.startedBy = startedBy
+    }
+
     public static func newID() -> String { "sch_" + String(Event.newID().dropFirst(4)) }
 
     public var jsonValue: JSONValue {
