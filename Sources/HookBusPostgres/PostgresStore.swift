@@ -26,6 +26,7 @@ public final class PostgresStore: EventStore, @unchecked Sendable {
     let connections: Int
     public let auditHealth = AuditHealth()
     public var url: PostgresURL { database.url }
+    public var location: String { "\(database.url.redacted), node \(node.name)" }
     /// Told when work may have become claimable here (an event about a subject finished, a
     /// dead node's work came back): the dispatcher claims at once rather than at its next look.
     let wake = WorkSignal()

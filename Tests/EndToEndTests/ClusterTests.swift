@@ -220,6 +220,45 @@ import Testing
         b.stop()
     }
 
+    /// A node that stops (SIGSTOP: a hang, a network cut) longer than its lease has its event
+    /// run by the other node; when it wakes up, its late end of that run completes nothing.
+    @Test func aNodeThatLostItsLeaseCannotCompleteWorkItLost() async throws {
+        let scratch = Scratch()
+        scratch.write("hooks/ordered.yaml", "name: 'Ordered'\nscript:\n  type: bash\nconfiguration:\n  data_attributes: {}\n")
+        scratch.write("hooks/hold.yaml", """
+            integration: 'Ordered'
+            name: 'Hold'
+            type: Trigger
+            script:
+              code: 'sleep 2'
+            hook: [updateIncident]
+            """)
+        let url = try TestPostgres.freshDatabase()
+        let a = try Self.node(scratch, "a", url: url)
+        let nodeA = try Self.nodeID(url, of: a)
+        let (status, answer) = try await request("POST", a.base + "/api/v1/hooks/updateIncident", body: Self.update(incident: 1, n: 1))
+        #expect(status == 202)
+        let id = try #require(answer?["event"]?.stringValue)
+        #expect(await eventually(within: .seconds(20)) { (try? TestPostgres.psql(url, "SELECT count(*) FROM runs WHERE outcome = 'running' AND node = '\(nodeA)'")) == "1" })
+        kill(a.process.processIdentifier, SIGSTOP)
+        let b = try Self.node(scratch, "b", url: url)
+        let nodeB = try Self.nodeID(url, of: b)
+        // Node b takes the event over once a's lease has run out, and runs it to the end.
+        let rerun = await eventually(within: .seconds(60)) {
+            (try? TestPostgres.psql(url, "SELECT count(*) FROM runs WHERE event_id = '\(id)' AND outcome = 'succeeded' AND node = '\(nodeB)'")) == "1"
+        }
+        #expect(rerun, "node b did not run the event again: \(b.log.suffix(2000))")
+        kill(a.process.processIdentifier, SIGCONT)
+        // Node a wakes up, finds its lease gone and joins again as a new node.
+        #expect(await eventually(within: .seconds(30)) { a.log.contains("joining again as a new node") }, "node a did not notice: \(a.log.suffix(2000))")
+        try await Task.sleep(for: .seconds(3))  // let a's late run records reach the store, if they could
+        let runs = try TestPostgres.psql(url, "SELECT node, outcome FROM runs WHERE event_id = '\(id)' ORDER BY id")
+        #expect(runs == "\(nodeA)|interrupted\n\(nodeB)|succeeded", "the run a lost was completed late: \(runs)")
+        #expect(try TestPostgres.psql(url, "SELECT state, attempt, owner FROM events WHERE id = '\(id)'") == "done|2|\(nodeB)")
+        a.stop()
+        b.stop()
+    }
+
     @Test func anIdempotencyKeyIsHonouredAcrossNodes() async throws {
         let scratch = Scratch()
         Self.hooks(scratch)

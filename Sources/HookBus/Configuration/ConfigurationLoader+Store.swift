@@ -21,7 +21,7 @@ extension ConfigurationLoader {
                                   at: reader.position(node))
                 return
             }
-            guard let url = secret(urlNode, key: "store.url", reader: &reader) else { return }
+            guard let url = secret(urlNode, key: "store.url", everyCommand: true, reader: &reader) else { return }
             let name = view["node"].flatMap { reader.string($0, key: "store.node") }
             let connections = view["connections"].flatMap { positiveNumber($0, key: "store.connections", reader: &reader) }.map { Int($0) } ?? 8
             configuration.store = .postgres(url: url, node: name, connections: connections)

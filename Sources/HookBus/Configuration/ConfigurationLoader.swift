@@ -259,12 +259,14 @@ public struct ConfigurationLoader: Sendable {
 
     /// A secret written as `{env: NAME}` or `{file: PATH}`; inline text is refused.
     /// - Parameter serverOnly: only the server uses it (an access token, a webhook secret).
-    func secret(_ node: Node, key: String, serverOnly: Bool = false, reader: inout NodeReader) -> Secret? {
+    /// - Parameter everyCommand: every command needs it, whatever it was told about secrets
+    ///   (the store's URL: `hookbus audit` reads the trail too).
+    func secret(_ node: Node, key: String, serverOnly: Bool = false, everyCommand: Bool = false, reader: inout NodeReader) -> Secret? {
         let reads: Bool
         switch secrets {
         case .all: reads = true
         case .runs: reads = !serverOnly
-        case .none: reads = false
+        case .none: reads = everyCommand
         }
         guard case .mapping = node, let view = reader.mapping(node, key: key) else {
             if case .scalar = node {

@@ -5,6 +5,8 @@ public import Foundation
 public protocol EventStore: Sendable {
     /// Whether run records are being written: a store retries a refused write and says so here.
     var auditHealth: AuditHealth { get }
+    /// Where the store is, for people (the console's Health page): never a password.
+    var location: String { get }
 
     /// Stores events durably (all in one transaction) before anyone is told they were accepted.
     /// An event whose idempotency key (or id) was seen within `idempotencyWindow` is not stored

@@ -12,6 +12,7 @@ public struct SQLiteStore: EventStore {
     let writer: DatabasePool
     private let recorder: RunRecorder
     public let path: String
+    public var location: String { path }
     /// Whether run records are being written (failures are retried, never dropped).
     public let auditHealth = AuditHealth()
     /// This store's salt in run ids, held while the store is used.

@@ -226,7 +226,7 @@ struct ConsolePages {
             "poolSize": String(state.configuration.concurrency), "poolWaiting": String(await state.engine.pool.waiting),
             "audit": audit.failing ? "writes failing (\(audit.failures) failures so far)" + (audit.lost > 0 ? "; \(audit.lost) records given up" : "")
                 : audit.lost > 0 ? "written; \(audit.lost) records were given up" : "written",
-            "store": state.configuration.databasePath,
+            "store": state.engine.store.location,
             "integrations": catalog.integrations.map { integration -> [String: Any] in
                 [
                     "name": integration.name, "language": integration.definition.script.type.rawValue,
