@@ -235,13 +235,14 @@ public final class PostgresStore: EventStore, @unchecked Sendable {
 
     /// The oldest pending events that are free to run: an event about a subject only when no
     /// earlier event about it is pending or running (on any node). `SKIP LOCKED`: two nodes
-    /// claiming at once take different events and never wait for each other.
+    /// claiming at once take different events and never wait for each other. The pick is a
+    /// materialized CTE: as a subquery joined to the UPDATE, PostgreSQL may run it more than
+    /// once, and its LIMIT then bounds each run, not the claim (the contract test saw 4 of 2).
     public func claimPending(limit: Int) async throws -> [StoredEvent] {
         let me = node.id
         let rows: [(Int64, String, Int64)] = try await database.call("claim events") { client in
             let rows = try await client.query("""
-                UPDATE events e SET state = 'running', owner = \(me)
-                FROM (
+                WITH picked AS MATERIALIZED (
                     SELECT c.seq FROM events c
                     WHERE c.state IN ('pending', 'running') AND c.state = 'pending'
                       AND (c.subject IS NULL OR NOT EXISTS (
@@ -250,7 +251,9 @@ public final class PostgresStore: EventStore, @unchecked Sendable {
                       AND EXISTS (SELECT 1 FROM nodes n WHERE n.id = \(me))
                     ORDER BY c.seq LIMIT \(limit)
                     FOR UPDATE SKIP LOCKED
-                ) picked
+                )
+                UPDATE events e SET state = 'running', owner = \(me)
+                FROM picked
                 WHERE e.seq = picked.seq AND e.state = 'pending'
                 RETURNING e.seq, e.record, e.attempt
                 """, logger: self.logger)
