@@ -75,6 +75,8 @@ public final class PostgresStore: EventStore, @unchecked Sendable {
     /// runs and answer reads): PostgreSQL flushes the commits that wait together.
     public var acceptWriters: Int { max(1, connections / 2) }
 
+    public var isShared: Bool { true }
+
     public func onWorkReady(_ wake: @escaping @Sendable () -> Void) {
         self.wake.set(wake)
     }

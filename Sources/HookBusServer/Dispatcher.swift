@@ -121,6 +121,7 @@ public struct Dispatcher: Service {
         let limit = engine.pool.limit
         var lastDeferredLook = ContinuousClock.now
         var lastRecount = ContinuousClock.now
+        var lastBacklogRead = ContinuousClock.now
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 while !stopping.load(ordering: .relaxed) {
@@ -132,6 +133,13 @@ public struct Dispatcher: Service {
                     // when this process deferred any, and once a second for those another
                     // process (`hookbus fire` on the same store) left.
                     let now = ContinuousClock.now
+                    // A shared store's backlog is the cluster's: other nodes run events this
+                    // one accepted, and the other way round. Read afresh once a second, so that
+                    // the 503 of a full backlog answers for the cluster, not for a drift.
+                    if engine.store.isShared, now - lastBacklogRead > .seconds(1) {
+                        lastBacklogRead = now
+                        do { backlog.set(try await engine.store.backlog()) } catch { logger.error("cannot count the backlog: \(error)") }
+                    }
                     if engine.mayHaveDeferredRuns || now - lastDeferredLook > .seconds(1) {
                         lastDeferredLook = now
                         do {

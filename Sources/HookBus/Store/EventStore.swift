@@ -106,6 +106,9 @@ public protocol EventStore: Sendable {
     /// How many accept batches may commit side by side (`AcceptQueue`'s writer threads): one
     /// for a store with one writer (SQLite), more for a server whose commits share flushes.
     var acceptWriters: Int { get }
+    /// Whether other processes dispatch from this store too (nodes of a cluster): counts kept
+    /// in this process's memory (the backlog) must then be read from the store again.
+    var isShared: Bool { get }
 }
 
 extension EventStore {
@@ -115,6 +118,8 @@ extension EventStore {
     public func holdsLead(_ role: String) async throws -> Bool { true }
 
     public var acceptWriters: Int { 1 }
+
+    public var isShared: Bool { false }
 
     public func runStarted(eventID: String, attempt: Int, integration: String, trigger: String, invocation: String?, previousRun: Int64?, requestedBy: String?,
                            at date: Date) async throws -> Int64 {
