@@ -259,6 +259,46 @@ import Testing
         b.stop()
     }
 
+    /// Retries and dead letters on the shared store: a failed try's retry runs when due on
+    /// whichever node claims it, linked to the try it repeats; the last failure is a dead letter.
+    @Test func retriesAndDeadLettersWorkAcrossNodes() async throws {
+        let scratch = Scratch()
+        scratch.write("hooks/ordered.yaml", "name: 'Ordered'\nscript:\n  type: bash\nconfiguration:\n  data_attributes: {}\n")
+        scratch.write("hooks/fail.yaml", """
+            integration: 'Ordered'
+            name: 'AlwaysFails'
+            type: Trigger
+            script:
+              code: 'echo "incident system down" >&2; exit 1'
+            hook: [updateIncident]
+            """)
+        let url = try TestPostgres.freshDatabase()
+        let retry = "retry: {on: [failed], attempts: 3, delay: 0.3, jitter: 0}"
+        let a = try Self.node(scratch, "a", url: url, extra: retry)
+        let b = try Self.node(scratch, "b", url: url, extra: retry)
+        var ids: [String] = []
+        for incident in 1...6 {
+            let (status, answer) = try await request("POST", [a, b][incident % 2].base + "/api/v1/hooks/updateIncident", body: Self.update(incident: incident, n: 1))
+            #expect(status == 202)
+            ids.append(try #require(answer?["event"]?.stringValue))
+        }
+        let settled = await eventually(within: .seconds(60)) {
+            (try? TestPostgres.psql(url, "SELECT count(*) FROM events WHERE state <> 'done'")) == "0"
+        }
+        #expect(settled, "events did not settle: \((try? TestPostgres.psql(url, "SELECT id, state FROM events")) ?? "")")
+        for id in ids {
+            // Three tries, each after the one it repeats, the last a dead letter.
+            let chain = try TestPostgres.psql(url, """
+                SELECT r.outcome, r.previous_run = p.id FROM runs r LEFT JOIN runs p ON p.id = r.previous_run
+                WHERE r.event_id = '\(id)' ORDER BY r.id
+                """)
+            #expect(chain == "failed|\nfailed|t\ndead|t", "event \(id): \(chain)")
+        }
+        #expect(try TestPostgres.psql(url, "SELECT count(*) FROM deferred_runs") == "0")
+        a.stop()
+        b.stop()
+    }
+
     @Test func anIdempotencyKeyIsHonouredAcrossNodes() async throws {
         let scratch = Scratch()
         Self.hooks(scratch)
