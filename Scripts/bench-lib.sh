@@ -30,6 +30,24 @@ wrk.body = '{"tasksDetail": {"id": 7, "status": "approved", "title": "Contain ho
 LUA
 }
 
+# The same request about a different task each time (`tasksDetail.id` counts up, after the
+# prefix wrk is given as its first script argument, `-- PREFIX`, for runs side by side): runs
+# and accepts about one task wait for each other by design, which one task id would measure
+# instead. The caller appends its own `done`.
+write_tasks_lua() {  # $1 = the file to write
+  cat > "$1" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer bench-sender-token-0123456789abcdef"
+counter = 0
+init = function(args) id_prefix = args[1] or "" end
+request = function()
+  counter = counter + 1
+  return wrk.format(nil, nil, nil, string.format('{"tasksDetail": {"id": "%s%d", "status": "approved", "title": "Contain host", "assigned_to": "ann"}}', id_prefix, counter))
+end
+LUA
+}
+
 # The share of the machine's time the hypervisor gave to others between two readings of the
 # first line of /proc/stat ("steal"): on a shared virtual machine, the figures of a window with
 # a high steal are the machine's, not the program's.

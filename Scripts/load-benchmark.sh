@@ -52,16 +52,7 @@ kill "$(cat "$work/server.pid")"; sleep 1
 # (b) a trivial bash trigger on approveTask: every accepted event must be executed. Each request
 # is about a different task: runs about one task run one at a time, in order, by design, so a
 # single task id would measure one slot, not the pool.
-cat > "$work/post-tasks.lua" <<'LUA'
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer bench-sender-token-0123456789abcdef"
-counter = 0
-request = function()
-  counter = counter + 1
-  return wrk.format(nil, nil, nil, string.format('{"tasksDetail": {"id": %d, "status": "approved", "title": "Contain host", "assigned_to": "ann"}}', counter))
-end
-LUA
+write_tasks_lua "$work/post-tasks.lua"
 mkdir -p "$work/hooks"
 printf "name: 'Bench'\nscript:\n  type: bash\nconfiguration:\n  data_attributes: {}\n" > "$work/hooks/i.yaml"
 printf "integration: 'Bench'\nname: 'Trivial'\ntype: Trigger\nscript:\n  code: ':'\nhook: [approveTask]\n" > "$work/hooks/a.yaml"
