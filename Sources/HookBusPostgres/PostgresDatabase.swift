@@ -60,7 +60,7 @@ final class PostgresDatabase: Sendable {
     /// for the operation to end: postgres-nio's wait for a pooled connection does not always
     /// end when its task is cancelled (a task group, which awaits its children, hung there for
     /// as long as PostgreSQL was down). The operation is cancelled and left to finish alone.
-    private static func race<T: Sendable>(limit: Duration, what: String, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+    static func race<T: Sendable>(limit: Duration, what: String, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
         let settled = Once()
         return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             let work = Task {

@@ -63,10 +63,17 @@ public final class PostgresStore: EventStore, @unchecked Sendable {
         }
     }
 
-    /// Stops renewing the lease, writes the last run records and leaves the cluster.
+    /// Stops renewing the lease, writes the last run records and leaves the cluster. A store
+    /// that refuses them is waited for 10 s at most (a command must end): what is left unwritten
+    /// is what a crash leaves, and the runs are repeated by another node.
     public func close() async {
         maintenance.withLock { $0?.cancel() }
-        do { try await recorder.waitForCommit() } catch { logger.error("the last run records could not be written: \(error)") }
+        let recorder = self.recorder
+        do {
+            try await PostgresDatabase.race(limit: .seconds(10), what: "write the last run records") { try await recorder.waitForCommit() }
+        } catch {
+            logger.error("the last run records could not be written: \(error)")
+        }
         await node.leave()
         database.close()
     }
