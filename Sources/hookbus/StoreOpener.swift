@@ -19,9 +19,10 @@ enum StoreOpener {
         switch configuration.store {
         case .sqlite:
             return try SQLiteStore(path: configuration.databasePath)
-        case let .postgres(url, configuredName, connections):
+        case let .postgres(url, configuredName, connections, acceptWriters):
             guard url.isResolved else { throw CommandFailure("the store's URL (\(url.origin)) was not read") }
-            let store = try await PostgresStore.open(url: url.reveal(), name: configuredName ?? node, connections: connections)
+            let store = try await PostgresStore.open(url: url.reveal(), name: configuredName ?? node, connections: connections,
+                                                 acceptWriters: acceptWriters)
             Self.open.withLock { $0.append(store) }
             return store
         }
@@ -31,7 +32,7 @@ enum StoreOpener {
     static func describe(_ configuration: HookBusConfiguration) -> String {
         switch configuration.store {
         case .sqlite: configuration.databasePath
-        case let .postgres(url, _, _): (try? PostgresURL(url.reveal()).redacted) ?? "PostgreSQL (\(url.origin))"
+        case let .postgres(url, _, _, _): (try? PostgresURL(url.reveal()).redacted) ?? "PostgreSQL (\(url.origin))"
         }
     }
 

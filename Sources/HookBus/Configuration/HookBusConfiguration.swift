@@ -148,8 +148,9 @@ public enum StoreSettings: Sendable {
     /// One SQLite file in `data_dir`: one node, nothing else to run (the default).
     case sqlite
     /// A PostgreSQL database shared by several nodes (`HookBusPostgres`). `node` names this
-    /// node (nil: made from the host and the port or pid); `connections` is the pool's size.
-    case postgres(url: Secret, node: String?, connections: Int)
+    /// node (nil: made from the host and the port or pid); `connections` is the pool's size;
+    /// `acceptWriters` how many accept batches commit side by side (`EventStore.acceptWriters`).
+    case postgres(url: Secret, node: String?, connections: Int, acceptWriters: Int)
 }
 
 import Foundation
