@@ -142,6 +142,28 @@ import Testing
         }
     }
 
+    /// Events about one subject are handed out in arrival order, each once. (How many at a
+    /// time differs: the embedded store hands them all out and the engine orders them; a
+    /// shared store hands out the next only when the one before it is finished.)
+    @Test(arguments: StoreKind.allCases)
+    func eventsOfOneSubjectAreClaimedInArrivalOrderEachOnce(kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            try await store.accept([try incidentEvent("evt_a", incident: 42, at: minute(1)), try incidentEvent("evt_b", incident: 7, at: minute(2)),
+                                    try incidentEvent("evt_c", incident: 42, at: minute(3)), try webhookEvent("evt_d", endpoint: "github", at: minute(4)),
+                                    try incidentEvent("evt_e", incident: 42, at: minute(5))])
+            var order: [String] = []
+            for _ in 0..<5 {
+                let claimed = try await store.claimPending(limit: 10)
+                order += claimed.map(\.event.id)
+                for stored in claimed { try await store.eventDone(stored.event.id, waitForDisk: true) }
+            }
+            #expect(order.sorted() == ["evt_a", "evt_b", "evt_c", "evt_d", "evt_e"])
+            #expect(order.filter { ["evt_a", "evt_c", "evt_e"].contains($0) } == ["evt_a", "evt_c", "evt_e"])
+            #expect(order.first == "evt_a")
+            #expect(try await store.backlog() == 0)
+        }
+    }
+
     /// After a restart, what the stopped process was doing is handed back: its running events
     /// wait again as their next attempt, its runs under way are `interrupted`.
     @Test(arguments: StoreKind.allCases)

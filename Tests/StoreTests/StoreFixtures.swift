@@ -2,6 +2,7 @@ import Foundation
 import HookBusPostgres
 import Synchronization
 @testable import HookBus
+import PostgresTestSupport
 
 /// The stores the contract runs against.
 enum StoreKind: String, CaseIterable, Sendable {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import PostgresTestSupport
 
 /// The test PostgreSQL itself. When it is broken, every PostgreSQL store test fails too, and
 /// these say why in terms of the cluster rather than the store.
