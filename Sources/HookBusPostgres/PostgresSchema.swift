@@ -143,16 +143,24 @@ enum PostgresSchema {
     ///    idempotency key is a duplicate), so two batches never wait for each other's keys in
     ///    opposite orders: with 1 and 2, no two accepts can deadlock;
     /// 4. one row per input event, in input order: its id (the original's for a duplicate).
+    ///
+    /// Planned afresh on every call (`force_custom_plan`): PL/pgSQL keeps a connection's plans,
+    /// and a generic plan made while `events` was empty (a new database, before autovacuum's
+    /// first ANALYZE) read the whole table for each key on every later batch — a new cluster
+    /// fell from about 9,000 to 1,200 accepts/s as it filled (`Scripts/cluster-benchmark.sh`).
     static let acceptFunction = """
         CREATE FUNCTION hookbus_accept(p_ids TEXT[], p_hooks TEXT[], p_kinds TEXT[], p_names TEXT[], p_replay_of TEXT[], p_origins TEXT[],
             p_triggers TEXT[], p_received DOUBLE PRECISION[], p_records TEXT[], p_keys TEXT[], p_settled BOOLEAN[], p_subjects TEXT[],
             p_claimed_by TEXT, p_cutoff DOUBLE PRECISION)
-        RETURNS TABLE (ordinal BIGINT, event_id TEXT, duplicate BOOLEAN) LANGUAGE plpgsql AS $$
+        RETURNS TABLE (ordinal BIGINT, event_id TEXT, duplicate BOOLEAN) LANGUAGE plpgsql
+        SET plan_cache_mode = force_custom_plan AS $$
         DECLARE
             inserted TEXT[];
         BEGIN
-            PERFORM 1 FROM events WHERE idempotency_key = ANY(p_keys) AND received_at < p_cutoff ORDER BY idempotency_key FOR UPDATE;
-            UPDATE events SET idempotency_key = NULL WHERE idempotency_key = ANY(p_keys) AND received_at < p_cutoff;
+            IF EXISTS (SELECT 1 FROM unnest(p_keys) AS k WHERE k IS NOT NULL) THEN
+                PERFORM 1 FROM events WHERE idempotency_key = ANY(p_keys) AND received_at < p_cutoff ORDER BY idempotency_key FOR UPDATE;
+                UPDATE events SET idempotency_key = NULL WHERE idempotency_key = ANY(p_keys) AND received_at < p_cutoff;
+            END IF;
             WITH taken AS (
                 INSERT INTO subjects AS x (subject, last)
                 SELECT t.subject, COUNT(*) FROM unnest(p_subjects) AS t(subject) WHERE t.subject IS NOT NULL GROUP BY t.subject ORDER BY t.subject
