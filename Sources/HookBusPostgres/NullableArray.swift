@@ -1,9 +1,10 @@
 import PostgresNIO
 
-/// An array parameter whose elements may be NULL, of any element type postgres-nio writes in
-/// binary (`double precision[]`, `bigint[]`, `bytea[]`, …): `NullableTextArray` for the other
-/// element types. The store copy (`StoreCopy`) sends a page of rows as one array per column, and
-/// optional columns (an end time, an exit code, a run's output) need NULLs.
+/// An array parameter whose elements may be NULL (`text[]`, `double precision[]`, `bigint[]`,
+/// `bytea[]`, …): postgres-nio encodes `[String]` but not `[String?]`. The accept batch
+/// (`hookbus_accept`) and the store copy (`StoreCopy`) send their rows as one array per column,
+/// and optional columns (a source's name, an idempotency key, an end time, a run's output)
+/// need NULLs.
 ///
 /// PostgreSQL's binary array format: dimensions, a has-NULLs flag, the element type, the one
 /// dimension's length and lower bound, then each element as its length (-1 for NULL) and its

@@ -202,15 +202,15 @@ public final class PostgresStore: EventStore, @unchecked Sendable {
         let ids = events.map(\.event.id)
         let hooks = events.map(\.event.hook.rawValue)
         let kinds = events.map(\.event.source.kind.rawValue)
-        let names = NullableTextArray(events.map(\.event.source.name))
-        let replayOf = NullableTextArray(events.map(\.event.source.replayOf))
-        let origins = NullableTextArray(events.map(\.event.source.origin))
-        let triggers = NullableTextArray(events.map(\.event.trigger))
+        let names = NullableArray<String>(events.map(\.event.source.name))
+        let replayOf = NullableArray<String>(events.map(\.event.source.replayOf))
+        let origins = NullableArray<String>(events.map(\.event.source.origin))
+        let triggers = NullableArray<String>(events.map(\.event.trigger))
         let received = events.map(\.event.receivedAt.timeIntervalSince1970)
         let records = events.map(\.record)
-        let keys = NullableTextArray(events.map(\.idempotencyKey))
+        let keys = NullableArray<String>(events.map(\.idempotencyKey))
         let settled = events.map(\.settled)
-        let subjects = NullableTextArray(events.map(\.event.orderingKey))
+        let subjects = NullableArray<String>(events.map(\.event.orderingKey))
         let cutoff = Date().timeIntervalSince1970 - idempotencyWindow
         let results = try await retryingConflicts("accept events") {
             try await self.database.call("accept events") { client in

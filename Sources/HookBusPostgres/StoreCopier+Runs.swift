@@ -15,16 +15,16 @@ extension StoreCopier {
             return (0, 0)
         }
         var table = StoreCopy.Summary.Table(total: Int(count))
-        var after = highest
-        while true {
-            let page = try await source.exportRuns(after: after, limit: StoreCopy.batchSize, outputBudget: StoreCopy.outputBudget)
-            guard let last = page.last else { break }
+        var page = try await source.exportRuns(after: highest, limit: StoreCopy.batchSize, outputBudget: StoreCopy.outputBudget)
+        while let last = page.last {
+            // The next page is read from SQLite while this one is written to PostgreSQL.
+            async let next = source.exportRuns(after: last.id, limit: StoreCopy.batchSize, outputBudget: StoreCopy.outputBudget)
             let added = try await insertRuns(page)
             table.total += page.count
             table.added += added.count
             table.recovered += page.filter { $0.outcome == "running" && added.contains($0.id) }.count
-            after = last.id
             report(table.total, total, false)
+            page = try await next
         }
         if table.total > 0 { report(table.total, total, true) }
         return table
@@ -43,9 +43,9 @@ extension StoreCopier {
         let stdout = NullableArray(page.map { $0.stdout.map { ByteBuffer(bytes: $0) } })
         let stderr = NullableArray(page.map { $0.stderr.map { ByteBuffer(bytes: $0) } })
         let stdoutDropped = page.map(\.stdoutDropped), stderrDropped = page.map(\.stderrDropped)
-        let reasons = NullableTextArray(zip(page, running).map { $1 ? Self.interruptedReason : $0.reason })
-        let invocations = NullableTextArray(page.map(\.invocation)), previous = NullableArray(page.map(\.previousRun))
-        let results = NullableTextArray(page.map(\.results)), requestedBy = NullableTextArray(page.map(\.requestedBy))
+        let reasons = NullableArray<String>(zip(page, running).map { $1 ? Self.interruptedReason : $0.reason })
+        let invocations = NullableArray<String>(page.map(\.invocation)), previous = NullableArray(page.map(\.previousRun))
+        let results = NullableArray<String>(page.map(\.results)), requestedBy = NullableArray<String>(page.map(\.requestedBy))
         let logger = self.logger
         return try await database.transaction("copy runs", limit: Self.pageLimit) { connection in
             try await connection.query("SELECT pg_advisory_xact_lock(\(Self.copyLock))", logger: logger)
@@ -101,11 +101,11 @@ extension StoreCopier {
         // A claimed row: a run had started for it when its server stopped. It waits again, as
         // the same try, linked to that run (now interrupted), as `DeferredRows.recover` does.
         let ids = page.map(\.id), eventIDs = page.map(\.eventID), integrations = page.map(\.integration), triggers = page.map(\.trigger)
-        let holdKeys = NullableTextArray(page.map(\.holdKey)), kinds = page.map(\.kind), reasons = page.map(\.reason), due = page.map(\.dueAt)
+        let holdKeys = NullableArray<String>(page.map(\.holdKey)), kinds = page.map(\.kind), reasons = page.map(\.reason), due = page.map(\.dueAt)
         let attempts = page.map { $0.claimed && $0.runID != nil ? $0.attempt + 1 : $0.attempt }
         let tries = page.map(\.tries)
         let previous = NullableArray(page.map { $0.claimed ? $0.runID ?? $0.previousRun : $0.previousRun })
-        let requestedBy = NullableTextArray(page.map(\.requestedBy))
+        let requestedBy = NullableArray<String>(page.map(\.requestedBy))
         let logger = self.logger
         return try await database.transaction("copy deferred runs", limit: Self.pageLimit) { connection in
             try await connection.query("SELECT pg_advisory_xact_lock(\(Self.copyLock))", logger: logger)

@@ -46,7 +46,9 @@ struct StoreCopier: Sendable {
 
     /// How many events an earlier copy committed, and the SQLite `seq` of the last: the
     /// database's events must be the SQLite store's first ones, in the same order (pages are
-    /// committed in `seq` order, so a copy killed halfway leaves exactly that).
+    /// committed in `seq` order, so a copy killed halfway leaves exactly that), each in the state
+    /// the copy gave it. A state that differs means the SQLite store was used since (a server
+    /// ran its events): what the earlier copy took from it is out of date.
     func copiedEvents() async throws -> (count: Int, lastSeq: Int64) {
         let logger = self.logger
         var count = 0
@@ -54,26 +56,39 @@ struct StoreCopier: Sendable {
         var sourceAfter: Int64 = 0
         while true {
             let after = databaseAfter
-            let copied: [(Int64, String)] = try await database.call("read the events copied before", limit: Self.pageLimit) { client in
-                var page: [(Int64, String)] = []
-                for try await row in try await client.query("SELECT seq, id FROM events WHERE seq > \(after) ORDER BY seq LIMIT 10000", logger: logger)
-                    .decode((Int64, String).self) { page.append(row) }
+            let copied: [(Int64, String, String, Int64)] = try await database.call("read the events copied before", limit: Self.pageLimit) { client in
+                var page: [(Int64, String, String, Int64)] = []
+                for try await row in try await client.query("SELECT seq, id, state, attempt FROM events WHERE seq > \(after) ORDER BY seq LIMIT 10000", logger: logger)
+                    .decode((Int64, String, String, Int64).self) { page.append(row) }
                 return page
             }
             guard let last = copied.last else { return (count, sourceAfter) }
-            let expected = try await source.exportEventIDs(after: sourceAfter, limit: copied.count)
-            for (index, (_, id)) in copied.enumerated() {
+            let expected = try await source.exportEventStates(after: sourceAfter, limit: copied.count)
+            for (index, (_, id, state, attempt)) in copied.enumerated() {
                 guard index < expected.count else {
-                    throw StoreCopyError(.notACopy, "the database has event \(id) after the SQLite store's last, its \(count)th")
+                    throw StoreCopyError(.notACopy, "it has event \(id) after the SQLite store's \(count) events")
                 }
-                guard expected[index].id == id else {
-                    throw StoreCopyError(.notACopy, "its event number \(count + 1) is \(id), the SQLite store's is \(expected[index].id)")
+                let original = expected[index]
+                guard original.id == id else {
+                    throw StoreCopyError(.notACopy, "its event number \(count + 1) is \(id), the SQLite store's is \(original.id)")
+                }
+                let copy = Self.copied(state: original.state, attempt: original.attempt)
+                guard copy.state == state && copy.attempt == attempt else {
+                    throw StoreCopyError(.sourceChanged,
+                                         "event \(id) is \(original.state) (attempt \(original.attempt)) in the SQLite store, \(state) (attempt \(attempt)) in the database")
                 }
                 count += 1
             }
             databaseAfter = last.0
             sourceAfter = expected[copied.count - 1].seq
         }
+    }
+
+    /// An event's state and attempt in the copy. A running event: its server stopped while it
+    /// ran; a restart would make it pending again with its attempt raised
+    /// (`SQLiteStore.recoverInterrupted`).
+    static func copied(state: String, attempt: Int64) -> (state: String, attempt: Int64) {
+        state == "running" ? ("pending", attempt + 1) : (state, attempt)
     }
 
     /// After the copy: the database holds as many events, runs and deferred runs as the store.
@@ -97,75 +112,63 @@ struct StoreCopier: Sendable {
     /// told the events done so far, the total, and whether this is the last page.
     func copyEvents(after copied: (count: Int, lastSeq: Int64), total: Int, report: (Int, Int, Bool) -> Void) async throws -> StoreCopy.Summary.Table {
         var table = StoreCopy.Summary.Table(total: copied.count)
-        var after = copied.lastSeq
-        while true {
-            let page = try await source.exportEvents(after: after, limit: StoreCopy.batchSize)
-            guard let last = page.last else { break }
+        var page = try await source.exportEvents(after: copied.lastSeq, limit: StoreCopy.batchSize)
+        while let last = page.last {
+            // The next page is read from SQLite while this one is written to PostgreSQL.
+            async let next = source.exportEvents(after: last.seq, limit: StoreCopy.batchSize)
             let added = try await insertEvents(page)
             table.total += page.count
             table.added += added.count
             table.recovered += page.filter { $0.state == "running" && added.contains($0.id) }.count
-            after = last.seq
             report(table.total, total, false)
+            page = try await next
         }
         if table.total > 0 { report(table.total, total, true) }
         return table
     }
 
-    /// One page of events in one transaction: the rows (PostgreSQL numbers them in the page's
-    /// order, which is `seq` order), then their places among the events about their subject.
-    /// Returns the ids added.
+    /// One page of events in one statement (one transaction): each event about an incident or
+    /// task takes the next place after its subject's `last` in `subjects`, in the page's order,
+    /// as an accept does (`hookbus_accept`); PostgreSQL numbers the rows in the page's order,
+    /// which is `seq` order. Events the database has already are left out before places are
+    /// counted (a page is copied under `copyLock`, and no node writes the database: nobody
+    /// inserts between the look and the insert). Returns the ids added.
     private func insertEvents(_ page: [ExportedEvent]) async throws -> Set<String> {
-        // A running event: its server stopped while it ran; a restart would make it pending
-        // again with its attempt raised (`SQLiteStore.recoverInterrupted`).
-        let running = page.map { $0.state == "running" }
+        let copied = page.map { Self.copied(state: $0.state, attempt: $0.attempt) }
         let ids = page.map(\.id), hooks = page.map(\.hook), kinds = page.map(\.sourceKind)
-        let names = NullableTextArray(page.map(\.sourceName)), replayOf = NullableTextArray(page.map(\.replayOf))
-        let origins = NullableTextArray(page.map(\.origin)), triggers = NullableTextArray(page.map(\.trigger))
-        let received = page.map(\.receivedAt), records = page.map(\.record), keys = NullableTextArray(page.map(\.idempotencyKey))
-        let states = zip(page, running).map { $1 ? "pending" : $0.state }
-        let attempts = zip(page, running).map { $1 ? $0.attempt + 1 : $0.attempt }
-        let completed = NullableArray(page.map(\.completedAt)), subjects = NullableTextArray(page.map(\.subject))
+        let names = NullableArray<String>(page.map(\.sourceName)), replayOf = NullableArray<String>(page.map(\.replayOf))
+        let origins = NullableArray<String>(page.map(\.origin)), triggers = NullableArray<String>(page.map(\.trigger))
+        let received = page.map(\.receivedAt), records = page.map(\.record), keys = NullableArray<String>(page.map(\.idempotencyKey))
+        let states = copied.map(\.state), attempts = copied.map(\.attempt)
+        let completed = NullableArray(page.map(\.completedAt)), subjects = NullableArray<String>(page.map(\.subject))
         let logger = self.logger
         return try await database.transaction("copy events", limit: Self.pageLimit) { connection in
             try await connection.query("SELECT pg_advisory_xact_lock(\(Self.copyLock))", logger: logger)
             let rows = try await connection.query("""
+                WITH input AS (
+                    SELECT t.* FROM unnest(\(ids)::TEXT[], \(hooks)::TEXT[], \(kinds)::TEXT[], \(names)::TEXT[], \(replayOf)::TEXT[], \(origins)::TEXT[],
+                                           \(triggers)::TEXT[], \(received)::DOUBLE PRECISION[], \(records)::TEXT[], \(keys)::TEXT[], \(states)::TEXT[],
+                                           \(attempts)::BIGINT[], \(completed)::DOUBLE PRECISION[], \(subjects)::TEXT[])
+                        WITH ORDINALITY AS t(id, hook, kind, name, replay_of, origin, trigger, received, record, key, state, attempt, completed, subject, ordinal)
+                    WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.id = t.id)
+                ), taken AS (
+                    INSERT INTO subjects AS x (subject, last)
+                    SELECT subject, COUNT(*) FROM input WHERE subject IS NOT NULL GROUP BY subject ORDER BY subject
+                    ON CONFLICT (subject) DO UPDATE SET last = x.last + excluded.last
+                    RETURNING x.subject, x.last
+                ), placed AS (
+                    SELECT i.*, p.last - COUNT(*) OVER (PARTITION BY i.subject) + ROW_NUMBER() OVER (PARTITION BY i.subject ORDER BY i.ordinal) AS position
+                    FROM input i LEFT JOIN taken p ON p.subject = i.subject
+                )
                 INSERT INTO events (id, hook, source_kind, source_name, replay_of, origin, trigger, received_at, record, idempotency_key, state, attempt,
-                                    completed_at, subject)
-                SELECT t.id, t.hook, t.kind, t.name, t.replay_of, t.origin, t.trigger, t.received, t.record, t.key, t.state, t.attempt, t.completed, t.subject
-                FROM unnest(\(ids)::TEXT[], \(hooks)::TEXT[], \(kinds)::TEXT[], \(names)::TEXT[], \(replayOf)::TEXT[], \(origins)::TEXT[], \(triggers)::TEXT[],
-                            \(received)::DOUBLE PRECISION[], \(records)::TEXT[], \(keys)::TEXT[], \(states)::TEXT[], \(attempts)::BIGINT[],
-                            \(completed)::DOUBLE PRECISION[], \(subjects)::TEXT[])
-                    WITH ORDINALITY AS t(id, hook, kind, name, replay_of, origin, trigger, received, record, key, state, attempt, completed, subject, ordinal)
-                ORDER BY t.ordinal
+                                    completed_at, subject, subject_position)
+                SELECT id, hook, kind, name, replay_of, origin, trigger, received, record, key, state, attempt, completed, subject, position
+                FROM placed ORDER BY ordinal
                 ON CONFLICT DO NOTHING
-                RETURNING seq, id
+                RETURNING id
                 """, logger: logger)
-            var seqs: [Int64] = []
             var added: Set<String> = []
-            for try await (seq, id) in rows.decode((Int64, String).self) {
-                seqs.append(seq)
-                added.insert(id)
-            }
-            // Positions continue each subject's count in `subjects` (`last`, as an accept
-            // leaves it), in `seq` order: a statement of its own, since a statement does not
-            // see the rows its own WITH inserted.
-            if !seqs.isEmpty {
-                try await connection.query("""
-                    WITH added AS (
-                        SELECT seq, subject FROM events WHERE seq = ANY(\(seqs)::BIGINT[]) AND subject IS NOT NULL
-                    ), taken AS (
-                        INSERT INTO subjects AS x (subject, last)
-                        SELECT subject, COUNT(*) FROM added GROUP BY subject ORDER BY subject
-                        ON CONFLICT (subject) DO UPDATE SET last = x.last + excluded.last
-                        RETURNING x.subject, x.last
-                    )
-                    UPDATE events e SET subject_position = p.position
-                    FROM (SELECT a.seq, t.last - COUNT(*) OVER (PARTITION BY a.subject) + ROW_NUMBER() OVER (PARTITION BY a.subject ORDER BY a.seq) AS position
-                          FROM added a JOIN taken t ON t.subject = a.subject) p
-                    WHERE e.seq = p.seq
-                    """, logger: logger)
-            }
+            for try await id in rows.decode(String.self) { added.insert(id) }
             return added
         }
     }

@@ -3,7 +3,7 @@ public import HookBus
 import Logging
 
 /// `hookbus store copy`: an SQLite store moved into a PostgreSQL database, for a site that goes
-/// from one server to several nodes. Every HookBus process is stopped meanwhile; the copy then
+/// from one server to several nodes. Every HookBus process must be stopped meanwhile; the copy
 /// brings the rows over as a restart of the SQLite server would find them:
 /// - events keep their ids, records and states; PostgreSQL numbers them (`seq`) in the SQLite
 ///   order, and gives those about an incident or task their `subject_position` in that order,
@@ -18,12 +18,15 @@ import Logging
 /// **Idempotent and resumable**: rows go in pages of about a thousand, one transaction each, in
 /// key order, with `ON CONFLICT DO NOTHING`; a copy finds what an earlier one (finished, or
 /// killed halfway) committed and goes on after it. Run again after it finished, it adds and
-/// changes nothing.
+/// changes nothing. (A page cut off by a kill leaves a gap in `seq`: PostgreSQL does not give
+/// back the numbers of a transaction that did not commit. Only their order counts.)
 ///
 /// **Safe**: it copies only into a database no HookBus node has used (no rows in `nodes` or
 /// `leaders`, no work owned by a node) whose events are the first events of this SQLite file,
-/// in its order — a new database, or one this command copied into before. Anything else is
-/// refused (`StoreCopyError`), since merging two histories would break the order of both.
+/// in its order and in the states the copy gave them — a new database, or one this command
+/// copied into before, from a store not used since (events added since are fine: they are
+/// copied). Anything else is refused (`StoreCopyError`): merging two histories would break the
+/// order of both, and rows that moved on in SQLite would stay stale in the copy.
 public enum StoreCopy {
     /// Rows per transaction: large enough that a commit's cost is spread, small enough that a
     /// page of events (records of a few KB) stays a few MB.
@@ -53,6 +56,7 @@ public enum StoreCopy {
         var logger = Logger(label: "hookbus.store-copy")
         logger.logLevel = .warning
         let parsed = try PostgresURL(url)
+        try await StoreCopier.probe(parsed, logger: logger)
         let database = PostgresDatabase(url: parsed, connections: 2, logger: logger)
         defer { database.close() }
         try await PostgresStore.migrate(database)
@@ -101,9 +105,11 @@ public enum StoreCopy {
             let tables = [("events", events), ("runs", runs), ("deferred runs", deferredRuns), ("daemon cursors", daemonCursors), ("schedules", schedules)]
                 .map { "\($0.0) \($0.1.total) (\($0.1.added) new)" }.joined(separator: ", ")
             var recovered: [String] = []
-            if events.recovered > 0 { recovered.append("\(events.recovered) running events made pending again") }
-            if runs.recovered > 0 { recovered.append("\(runs.recovered) running runs marked interrupted") }
-            if deferredRuns.recovered > 0 { recovered.append("\(deferredRuns.recovered) claimed deferred runs waiting again") }
+            if events.recovered > 0 { recovered.append(events.recovered == 1 ? "1 running event made pending again" : "\(events.recovered) running events made pending again") }
+            if runs.recovered > 0 { recovered.append(runs.recovered == 1 ? "1 running run marked interrupted" : "\(runs.recovered) running runs marked interrupted") }
+            if deferredRuns.recovered > 0 {
+                recovered.append(deferredRuns.recovered == 1 ? "1 claimed deferred run waiting again" : "\(deferredRuns.recovered) claimed deferred runs waiting again")
+            }
             let seconds = String(format: "%.1f", seconds)
             return "copied into \(destination) in \(seconds) s: \(tables)" + (recovered.isEmpty ? "" : "; " + recovered.joined(separator: ", "))
         }
@@ -123,6 +129,8 @@ public struct StoreCopyError: Error, CustomStringConvertible {
         case usedByNodes
         /// The database's events are not the first events of this SQLite store, in its order.
         case notACopy
+        /// The SQLite store was used since an earlier copy into the database (its events moved on).
+        case sourceChanged
         /// After the copy, the database does not hold what the SQLite store holds.
         case incomplete
     }
@@ -143,6 +151,7 @@ public struct StoreCopyError: Error, CustomStringConvertible {
         case .nodesRunning: "HookBus nodes are running on the database (\(detail)): stop them; the copy goes into a database no node uses"
         case .usedByNodes: "HookBus nodes have used the database (\(detail)): copy into a new database (or one only this command has copied into)"
         case .notACopy: "the database's events are not a copy of this SQLite store's (\(detail)): copy into a new database"
+        case .sourceChanged: "the SQLite store was used since the database was copied from it (\(detail)): copy into a new database"
         case .incomplete: "the copy does not match the SQLite store (\(detail)): was the store used during the copy? run the copy again"
         }
     }

@@ -36,7 +36,7 @@ struct HookBusCommand: AsyncParsableCommand {
         commandName: "hookbus",
         abstract: "A self-hosted trigger and hook event bus for Cloud SOAR style trigger definitions.",
         version: "0.1.0",
-        subcommands: [ServeCommand.self, ValidateCommand.self, FireCommand.self, ReplayCommand.self, AuditCommand.self, IntegrationCommand.self, ActionCommand.self, ScheduleCommand.self]
+        subcommands: [ServeCommand.self, ValidateCommand.self, FireCommand.self, ReplayCommand.self, AuditCommand.self, IntegrationCommand.self, ActionCommand.self, ScheduleCommand.self, StoreCommand.self]
     )
 }
 
