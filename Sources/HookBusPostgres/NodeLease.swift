@@ -12,9 +12,17 @@ import Synchronization
 /// whose lease ran out (`duration` without a renewal: it was killed, hung, or cut off) is
 /// taken over by whichever node sweeps first: its events that were running become pending
 /// again with their attempt raised, its runs `interrupted`, its claimed deferred runs waiting
-/// again — within `duration + beat` of its last renewal. A node that finds its own row gone
-/// (it was cut off longer than its lease) writes nothing that completes work it held
-/// (`PostgresRunWriter` checks its row in the same transaction) and joins again as a new node.
+/// again — within `duration + beat` of its last renewal.
+///
+/// A node that finds its own row gone (it was paused or cut off longer than its lease) is
+/// fenced: every write that completes work checks the row in its transaction
+/// (`PostgresRunWriter`), claims need it too, so it completes and claims nothing — and it does
+/// not join again under a new name in the same process (its runs still under way were taken
+/// over and run elsewhere; a new identity would let their late ends complete work it lost).
+/// It calls `onLost` instead: the server stops, to be started again by its supervisor.
+///
+/// Renewals go through a connection of their own (`database` is the lease's, not the store's
+/// pool): a node whose pool is busy with slow reads must not lose its lease for it.
 final class NodeLease: Sendable {
     struct Identity: Sendable {
         let id: String
@@ -29,20 +37,28 @@ final class NodeLease: Sendable {
 
     let name: String
     private let database: PostgresDatabase
-    private let current: Mutex<Identity>
+    let identity: Identity
     /// Since when this node's renewals have succeeded without a gap: it sweeps others only
     /// after a whole lease of them, so a node back from a network cut (whose own lease may have
     /// run out meanwhile) does not take over nodes that were cut off with it.
     private let healthySince = Mutex<ContinuousClock.Instant?>(nil)
     private let logger: Logger
+    /// Set once the lease is found gone: never cleared.
+    private let lost = Mutex(false)
+    private let lostHandler = Mutex<(@Sendable () -> Void)?>(nil)
 
-    var identity: Identity { current.withLock { $0 } }
+    var isLost: Bool { lost.withLock { $0 } }
+
+    /// Told (once) when this node finds its lease gone.
+    func onLost(_ handler: @escaping @Sendable () -> Void) {
+        lostHandler.withLock { $0 = handler }
+    }
     var id: String { identity.id }
 
     private init(name: String, database: PostgresDatabase, identity: Identity, logger: Logger) {
         self.name = name
         self.database = database
-        current = Mutex(identity)
+        self.identity = identity
         healthySince.withLock { $0 = .now }
         self.logger = logger
     }
@@ -80,8 +96,9 @@ final class NodeLease: Sendable {
         throw StoreQueryFailed(what: "join the cluster", detail: "no free run-id salt after five tries", sqlState: nil)
     }
 
-    /// Renews the lease; joins again as a new node when the row is gone.
+    /// Renews the lease; when the row is gone, the node is lost for good (see the type).
     func renew() async {
+        guard !isLost else { return }
         let id = self.id
         let seconds = Double(Self.duration.components.seconds)
         do {
@@ -94,10 +111,10 @@ final class NodeLease: Sendable {
                 healthySince.withLock { $0 = $0 ?? .now }
                 return
             }
-            logger.critical("this node's lease ran out and its work was taken over by another node; joining again as a new node", metadata: ["node": "\(id)"])
-            let identity = try await Self.register(name: name, database: database)
-            current.withLock { $0 = identity }
-            healthySince.withLock { $0 = .now }
+            logger.critical("this node's lease ran out and another node took its work over: it claims and completes nothing more, and stops", metadata: ["node": "\(id)"])
+            lost.withLock { $0 = true }
+            healthySince.withLock { $0 = nil }
+            lostHandler.withLock { $0 }?()
         } catch {
             healthySince.withLock { $0 = nil }
             logger.error("cannot renew this node's lease: \(error)", metadata: ["node": "\(id)"])

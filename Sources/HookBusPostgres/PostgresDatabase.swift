@@ -19,7 +19,11 @@ final class PostgresDatabase: Sendable {
     /// Whether the last call found the server unreachable.
     private let down = Atomic<Bool>(false)
 
-    init(url: PostgresURL, connections: Int, logger: Logger) {
+    /// - Parameter statementTimeout: PostgreSQL's own limit on each statement, set below the
+    ///   calls' limit (`callLimit`): a call given up here must not go on to commit there (a
+    ///   claim committed after its caller gave up would hold events that nobody runs). Nil for
+    ///   the store copy, whose calls have no limit of their own.
+    init(url: PostgresURL, connections: Int, statementTimeout: Duration? = .seconds(4), logger: Logger) {
         var configuration = url.clientConfiguration
         configuration.options.maximumConnections = connections
         configuration.options.minimumConnections = min(2, connections)
@@ -27,6 +31,14 @@ final class PostgresDatabase: Sendable {
         // Every commit is flushed before it returns, whatever the server's default says: a 202
         // is a promise. The name shows in `pg_stat_activity`.
         configuration.options.additionalStartupParameters = [("synchronous_commit", "on"), ("application_name", "hookbus")]
+        if let statementTimeout {
+            let milliseconds = statementTimeout.components.seconds * 1000 + statementTimeout.components.attoseconds / 1_000_000_000_000_000
+            configuration.options.additionalStartupParameters += [
+                ("statement_timeout", String(milliseconds)),
+                // A transaction whose caller gave up (a run-record batch) is not left holding locks.
+                ("idle_in_transaction_session_timeout", String(milliseconds * 8)),
+            ]
+        }
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
         self.url = url
@@ -132,8 +144,9 @@ public struct StoreQueryFailed: Error, CustomStringConvertible {
 
     /// A deadlock or a serialization failure: the transaction can simply be run again.
     var isTransient: Bool { sqlState == "40P01" || sqlState == "40001" }
-    /// A broken key or NOT NULL: the same statement will never succeed.
-    var isPermanent: Bool { sqlState.map { $0.hasPrefix("23") } ?? false }
+    /// A broken key or NOT NULL (class 23), or a value PostgreSQL cannot hold (class 22: a
+    /// NUL in text, a number out of range): the same statement will never succeed.
+    var isPermanent: Bool { sqlState.map { $0.hasPrefix("23") || $0.hasPrefix("22") } ?? false }
 }
 
 /// True for the first `take()` only: which of two racing tasks answers.

@@ -17,13 +17,13 @@ enum PostgresDeferredRows {
         case let .insert(run):
             try await connection.query("""
                 INSERT INTO deferred_runs (event_id, integration, trigger, hold_key, kind, reason, due_at, attempt, tries, previous_run, requested_by, position, hold_position)
-                SELECT \(run.eventID), \(run.integration), \(run.trigger), \(run.holdKey), \(run.kind.rawValue), \(run.reason), \(run.dueAt.timeIntervalSince1970),
+                SELECT \(run.eventID), \(run.integration), \(run.trigger), \(run.holdKey), \(run.kind.rawValue), \(PostgresText.storable(run.reason)), \(run.dueAt.timeIntervalSince1970),
                     \(run.attempt), \(run.tries), \(run.previousRun), \(run.requestedBy), e.seq, COALESCE(e.subject_position, e.seq)
                 FROM events e WHERE e.id = \(run.eventID)
                 """, logger: logger)
         case let .reschedule(run):
             try await connection.query("""
-                UPDATE deferred_runs SET kind = \(run.kind.rawValue), reason = \(run.reason), due_at = \(run.dueAt.timeIntervalSince1970), attempt = \(run.attempt),
+                UPDATE deferred_runs SET kind = \(run.kind.rawValue), reason = \(PostgresText.storable(run.reason)), due_at = \(run.dueAt.timeIntervalSince1970), attempt = \(run.attempt),
                     tries = \(run.tries), previous_run = \(run.previousRun), claimed = false, owner = NULL, run_id = NULL
                 WHERE id = \(run.id) AND owner = \(node)
                 """, logger: logger)

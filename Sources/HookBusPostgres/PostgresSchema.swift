@@ -60,6 +60,7 @@ enum PostgresSchema {
         CREATE INDEX events_unfinished ON events(seq) WHERE state IN ('pending', 'running');
         CREATE INDEX events_waiting ON events(seq) WHERE state = 'waiting';
         CREATE INDEX events_subject_unfinished ON events(subject, subject_position) WHERE state IN ('pending', 'running');
+        CREATE INDEX events_subject_waiting ON events(subject, subject_position) WHERE state = 'waiting';
         CREATE INDEX events_subject ON events(subject, seq) WHERE subject IS NOT NULL;
         CREATE INDEX events_owner ON events(owner) WHERE state = 'running';
         CREATE INDEX events_received ON events(received_at);
@@ -141,7 +142,8 @@ enum PostgresSchema {
     ///    "arrival order" means across nodes;
     /// 3. the events are inserted in key order (`ON CONFLICT DO NOTHING`: a known id or a live
     ///    idempotency key is a duplicate), so two batches never wait for each other's keys in
-    ///    opposite orders: with 1 and 2, no two accepts can deadlock;
+    ///    opposite orders: with 1 and 2, no two accepts can deadlock; a key or an id twice in
+    ///    one batch is stored for its first arrival, as the SQLite store does;
     /// 4. one row per input event, in input order: its id (the original's for a duplicate).
     ///
     /// Planned afresh on every call (`force_custom_plan`): PL/pgSQL keeps a connection's plans,
@@ -178,7 +180,7 @@ enum PostgresSchema {
                        CASE WHEN settled THEN 'done' WHEN p_claimed_by IS NOT NULL THEN 'running' ELSE 'pending' END,
                        CASE WHEN settled THEN received END, subject, CASE WHEN subject IS NULL THEN NULL ELSE position END,
                        CASE WHEN settled THEN NULL ELSE p_claimed_by END
-                FROM input ORDER BY key NULLS LAST, id
+                FROM input ORDER BY input.key NULLS LAST, input.ordinal
                 ON CONFLICT DO NOTHING
                 RETURNING events.id
             )
@@ -186,8 +188,10 @@ enum PostgresSchema {
             RETURN QUERY
                 SELECT t.ordinal, CASE WHEN t.id = ANY(inserted) OR t.key IS NULL THEN t.id
                                        ELSE COALESCE((SELECT e.id FROM events e WHERE e.idempotency_key = t.key), t.id) END,
-                       NOT COALESCE(t.id = ANY(inserted), false)
-                FROM unnest(p_ids, p_keys) WITH ORDINALITY AS t(id, key, ordinal) ORDER BY t.ordinal;
+                       NOT (COALESCE(t.id = ANY(inserted), false) AND t.ordinal = t.first)
+                FROM (SELECT u.*, MIN(u.ordinal) OVER (PARTITION BY u.id) AS first
+                      FROM unnest(p_ids, p_keys) WITH ORDINALITY AS u(id, key, ordinal)) t
+                ORDER BY t.ordinal;
         END;
         $$;
         """

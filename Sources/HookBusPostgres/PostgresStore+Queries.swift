@@ -62,6 +62,8 @@ extension PostgresStore {
     public func applyRetention(maxAge: TimeInterval?, maxRuns: Int?) async throws -> Int {
         let now = Date().timeIntervalSince1970
         return try await database.transaction("apply retention", limit: .seconds(120)) { connection in
+            // Deleting a month of runs takes longer than a request's statement may.
+            try await connection.query("SET LOCAL statement_timeout = '110s'", logger: self.logger)
             var removed = 0
             if let maxAge {
                 for try await count in try await connection.query("""

@@ -31,10 +31,14 @@ public final class PostgresStore: EventStore, @unchecked Sendable {
     /// Told when work may have become claimable here (an event about a subject finished, a
     /// dead node's work came back): the dispatcher claims at once rather than at its next look.
     let wake = WorkSignal()
-    private let maintenance = Mutex<Task<Void, Never>?>(nil)
+    private let maintenance = Mutex<[Task<Void, Never>]>([])
+    /// The lease's own connection (`NodeLease`), closed with the store.
+    private let leaseDatabase: PostgresDatabase
 
-    private init(database: PostgresDatabase, node: NodeLease, connections: Int, acceptWriters: Int, auditGiveUp: Duration, logger: Logger) {
+    private init(database: PostgresDatabase, leaseDatabase: PostgresDatabase, node: NodeLease, connections: Int, acceptWriters: Int, auditGiveUp: Duration,
+                 logger: Logger) {
         self.database = database
+        self.leaseDatabase = leaseDatabase
         self.connections = connections
         self.acceptWriters = acceptWriters
         self.node = node
@@ -58,15 +62,17 @@ public final class PostgresStore: EventStore, @unchecked Sendable {
                             logger: Logger = Logger(label: "hookbus.postgres")) async throws -> PostgresStore {
         let parsed = try PostgresURL(url)
         let database = PostgresDatabase(url: parsed, connections: connections, logger: logger)
+        let leaseDatabase = PostgresDatabase(url: parsed, connections: 1, logger: logger)
         do {
             try await migrate(database)
-            let node = try await NodeLease.join(name: name ?? "\(ProcessInfo.processInfo.hostName):\(getpid())", database: database, logger: logger)
-            let store = PostgresStore(database: database, node: node, connections: connections, acceptWriters: max(1, min(acceptWriters, connections - 1)),
+            let node = try await NodeLease.join(name: name ?? "\(ProcessInfo.processInfo.hostName):\(getpid())", database: leaseDatabase, logger: logger)
+            let store = PostgresStore(database: database, leaseDatabase: leaseDatabase, node: node, connections: connections, acceptWriters: max(1, min(acceptWriters, connections - 1)),
                                       auditGiveUp: auditGiveUp, logger: logger)
             store.startMaintenance()
             return store
         } catch {
             database.close()
+            leaseDatabase.close()
             throw error
         }
     }
@@ -75,7 +81,7 @@ public final class PostgresStore: EventStore, @unchecked Sendable {
     /// that refuses them is waited for 10 s at most (a command must end): what is left unwritten
     /// is what a crash leaves, and the runs are repeated by another node.
     public func close() async {
-        maintenance.withLock { $0?.cancel() }
+        maintenance.withLock { tasks in tasks.forEach { $0.cancel() } }
         let recorder = self.recorder
         do {
             try await PostgresDatabase.race(limit: .seconds(10), what: "write the last run records") { try await recorder.waitForCommit() }
@@ -84,6 +90,13 @@ public final class PostgresStore: EventStore, @unchecked Sendable {
         }
         await node.leave()
         database.close()
+        leaseDatabase.close()
+    }
+
+    /// Told (once) when this node finds its lease gone and another node ran its work: from then
+    /// on it claims and completes nothing (see `NodeLease`); a server stops.
+    public func onLeaseLost(_ handler: @escaping @Sendable () -> Void) {
+        node.onLost(handler)
     }
 
     public var isShared: Bool { true }
@@ -100,6 +113,8 @@ public final class PostgresStore: EventStore, @unchecked Sendable {
 
     static func migrate(_ database: PostgresDatabase) async throws {
         try await database.transaction("migrate the schema", limit: .seconds(60)) { connection in
+            // Another node's migration may hold the lock for a while.
+            try await connection.query("SET LOCAL statement_timeout = '55s'", logger: database.logger)
             try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.migrationLock))", logger: database.logger)
             try await connection.query("CREATE TABLE IF NOT EXISTS hookbus_migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
                                        logger: database.logger)
@@ -116,15 +131,24 @@ public final class PostgresStore: EventStore, @unchecked Sendable {
 
     // MARK: Lease upkeep
 
+    /// Two loops: the renewal on its own (a sweep that waits for locks must not delay it), and
+    /// the sweep of stopped nodes.
     private func startMaintenance() {
-        let task = Task { [weak self] in
+        let node = self.node
+        let renewal = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: NodeLease.beat)  // cancelled: the loop ends
+                guard !Task.isCancelled else { return }
+                await node.renew()
+            }
+        }
+        let sweeping = Task { [weak self] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: NodeLease.beat)  // cancelled: the loop ends
                 guard let self, !Task.isCancelled else { return }
-                await node.renew()
                 if node.maySweep {
                     do {
-                        let recovered = try await sweep(takingOverName: nil)
+                        let recovered = try await retryingConflicts("take over stopped nodes' work") { try await self.sweep() }
                         if recovered > 0 { workReady() }
                     } catch {
                         logger.error("cannot take over the work of nodes that stopped: \(error)")
@@ -132,20 +156,24 @@ public final class PostgresStore: EventStore, @unchecked Sendable {
                 }
             }
         }
-        maintenance.withLock { $0 = task }
+        maintenance.withLock { $0 = [renewal, sweeping] }
     }
 
-    /// Takes over the work of nodes whose lease ran out (and of a previous run of this node,
-    /// by `name`): their running events pending again (attempt + 1), their runs `interrupted`,
-    /// their claimed deferred runs waiting again, linked to the run started for them. Rows
-    /// whose owner has no live row at all are taken over the same way. Returns how many events.
-    func sweep(takingOverName name: String?) async throws -> Int {
+    /// Takes over the work of nodes whose lease ran out (by the database's clock): their running
+    /// events pending again (attempt + 1), their runs `interrupted`, their claimed deferred runs
+    /// waiting again, linked to the run started for them. Rows whose owner has no row at all
+    /// are taken over the same way. Returns how many events.
+    ///
+    /// A node's name is only a label: two nodes may share one (a copied `hookbus.yaml`), so a
+    /// node started again takes its previous process's work over when that lease runs out, not
+    /// by name.
+    func sweep() async throws -> Int {
         let me = node.id
         let now = Date().timeIntervalSince1970
         return try await database.transaction("take over stopped nodes' work") { connection in
             var gone: [String] = []
             let removed = try await connection.query("""
-                DELETE FROM nodes WHERE id <> \(me) AND (lease_until < now() OR name = \(name)) RETURNING id, name
+                DELETE FROM nodes WHERE id <> \(me) AND lease_until < now() RETURNING id, name
                 """, logger: self.logger)
             for try await (id, name) in removed.decode((String, String).self) {
                 gone.append("\(name) (\(id))")
@@ -247,7 +275,11 @@ public final class PostgresStore: EventStore, @unchecked Sendable {
     // MARK: Dispatch
 
     /// The oldest pending events that are free to run: an event about a subject only when no
-    /// earlier event about it is pending or running (on any node). `SKIP LOCKED`: two nodes
+    /// earlier event about it is pending or running (on any node), nor waits on disk with a run
+    /// in strict order (a retry, a run held behind one, a limited run: `hold_key`). A node's
+    /// `RunGate` holds later runs behind its own retries; across nodes, this is what does —
+    /// whole events rather than one integration's runs, so a later event about an incident
+    /// whose strict run waits for its retry waits with it, whichever node would run it. `SKIP LOCKED`: two nodes
     /// claiming at once take different events and never wait for each other. The pick is a
     /// materialized CTE: as a subquery joined to the UPDATE, PostgreSQL may run it more than
     /// once, and its LIMIT then bounds each run, not the claim (the contract test saw 4 of 2).
@@ -258,9 +290,12 @@ public final class PostgresStore: EventStore, @unchecked Sendable {
                 WITH picked AS MATERIALIZED (
                     SELECT c.seq FROM events c
                     WHERE c.state IN ('pending', 'running') AND c.state = 'pending'
-                      AND (c.subject IS NULL OR NOT EXISTS (
+                      AND (c.subject IS NULL OR (NOT EXISTS (
                           SELECT 1 FROM events p WHERE p.subject = c.subject AND p.state IN ('pending', 'running')
-                          AND p.subject_position < c.subject_position))
+                          AND p.subject_position < c.subject_position)
+                      AND NOT EXISTS (
+                          SELECT 1 FROM events w JOIN deferred_runs d ON d.event_id = w.id AND d.hold_key IS NOT NULL
+                          WHERE w.subject = c.subject AND w.state = 'waiting' AND w.subject_position < c.subject_position)))
                       AND EXISTS (SELECT 1 FROM nodes n WHERE n.id = \(me))
                     ORDER BY c.seq LIMIT \(limit)
                     FOR UPDATE SKIP LOCKED
@@ -283,18 +318,25 @@ public final class PostgresStore: EventStore, @unchecked Sendable {
                 // retried for ever, and said so; it stays for a person to look at.
                 logger.error("a stored event cannot be read and is closed without runs: \(error.message)", metadata: ["seq": "\(seq)"])
                 let now = Date().timeIntervalSince1970
-                try await database.call("close an unreadable event") { client in
-                    _ = try await client.query("UPDATE events SET state = 'done', completed_at = \(now) WHERE seq = \(seq)", logger: self.logger)
+                do {
+                    try await database.call("close an unreadable event") { client in
+                        _ = try await client.query("UPDATE events SET state = 'done', completed_at = \(now) WHERE seq = \(seq)", logger: self.logger)
+                    }
+                } catch {
+                    // The others claimed with it are still run; this one stays claimed by this
+                    // node and is closed again after the node's next start.
+                    logger.error("an unreadable event could not be closed: \(error)", metadata: ["seq": "\(seq)"])
                 }
             }
         }
         return claimed
     }
 
-    /// At start: what a previous run of this node (same name) left, and whatever nodes whose
-    /// lease ran out left, is taken over (`sweep`). Other live nodes' work is theirs.
+    /// At start: what nodes whose lease ran out left (a previous process of this server's
+    /// among them, once its lease has run out) is taken over (`sweep`). Other live nodes' work
+    /// is theirs.
     public func recoverInterrupted() async throws -> Int {
-        try await sweep(takingOverName: node.name)
+        try await retryingConflicts("take over stopped nodes' work") { try await self.sweep() }
     }
 
     public func backlog() async throws -> Int {

@@ -43,7 +43,7 @@ extension StoreCopier {
         let stdout = NullableArray(page.map { $0.stdout.map { ByteBuffer(bytes: $0) } })
         let stderr = NullableArray(page.map { $0.stderr.map { ByteBuffer(bytes: $0) } })
         let stdoutDropped = page.map(\.stdoutDropped), stderrDropped = page.map(\.stderrDropped)
-        let reasons = NullableArray<String>(zip(page, running).map { $1 ? Self.interruptedReason : $0.reason })
+        let reasons = NullableArray<String>(zip(page, running).map { $1 ? Self.interruptedReason : PostgresText.storable($0.reason) })
         let invocations = NullableArray<String>(page.map(\.invocation)), previous = NullableArray(page.map(\.previousRun))
         let results = NullableArray<String>(page.map(\.results)), requestedBy = NullableArray<String>(page.map(\.requestedBy))
         let logger = self.logger
@@ -101,7 +101,7 @@ extension StoreCopier {
         // A claimed row: a run had started for it when its server stopped. It waits again, as
         // the same try, linked to that run (now interrupted), as `DeferredRows.recover` does.
         let ids = page.map(\.id), eventIDs = page.map(\.eventID), integrations = page.map(\.integration), triggers = page.map(\.trigger)
-        let holdKeys = NullableArray<String>(page.map(\.holdKey)), kinds = page.map(\.kind), reasons = page.map(\.reason), due = page.map(\.dueAt)
+        let holdKeys = NullableArray<String>(page.map(\.holdKey)), kinds = page.map(\.kind), reasons = page.map { PostgresText.storable($0.reason) ?? "" }, due = page.map(\.dueAt)
         let attempts = page.map { $0.claimed && $0.runID != nil ? $0.attempt + 1 : $0.attempt }
         let tries = page.map(\.tries)
         let previous = NullableArray(page.map { $0.claimed ? $0.runID ?? $0.previousRun : $0.previousRun })

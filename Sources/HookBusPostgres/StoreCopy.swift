@@ -57,7 +57,7 @@ public enum StoreCopy {
         logger.logLevel = .warning
         let parsed = try PostgresURL(url)
         try await StoreCopier.probe(parsed, logger: logger)
-        let database = PostgresDatabase(url: parsed, connections: 2, logger: logger)
+        let database = PostgresDatabase(url: parsed, connections: 2, statementTimeout: nil, logger: logger)
         defer { database.close() }
         try await PostgresStore.migrate(database)
         let copier = StoreCopier(source: source, database: database, now: Date().timeIntervalSince1970)

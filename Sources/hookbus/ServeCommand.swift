@@ -54,7 +54,8 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             // A server's node is named by its host and port: started again there, it takes over
             // at once what its previous process left (`PostgresStore.recoverInterrupted`).
-            let store = try await StoreOpener.open(configuration, node: "\(ProcessInfo.processInfo.hostName):\(configuration.port == 0 ? "pid\(getpid())" : String(configuration.port))")
+            let store = try await StoreOpener.open(configuration, node: "\(ProcessInfo.processInfo.hostName):\(configuration.port == 0 ? "pid\(getpid())" : String(configuration.port))",
+                                                   stopsWhenFenced: true)
             let runner = ProcessRunner(interpreters: context.interpreters, configuration: configuration, sandbox: context.sandbox)
             if let warning = context.sandbox.warning { logger.warning("\(warning)") } else { logger.notice("runs sandboxed: \(context.sandbox.summary)") }
             // Runs orphaned by a process that died (kill -9, a crash), and their folders.

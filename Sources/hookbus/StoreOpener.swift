@@ -15,7 +15,10 @@ enum StoreOpener {
 
     /// Opens the store of `configuration`. `node` names a PostgreSQL node (default: this host
     /// and this process's pid; the configuration's `store.node` wins).
-    static func open(_ configuration: HookBusConfiguration, node: String? = nil) async throws -> any EventStore {
+    /// - Parameter stopsWhenFenced: a server stops (SIGTERM to itself: the graceful stop) when
+    ///   its node finds its lease gone and its work run by another node (`NodeLease`); its
+    ///   supervisor starts it again as a new node. A command only says so and ends.
+    static func open(_ configuration: HookBusConfiguration, node: String? = nil, stopsWhenFenced: Bool = false) async throws -> any EventStore {
         switch configuration.store {
         case .sqlite:
             return try SQLiteStore(path: configuration.databasePath)
@@ -24,6 +27,7 @@ enum StoreOpener {
             let store = try await PostgresStore.open(url: url.reveal(), name: configuredName ?? node, connections: connections,
                                                  acceptWriters: acceptWriters)
             Self.open.withLock { $0.append(store) }
+            if stopsWhenFenced { store.onLeaseLost { kill(getpid(), SIGTERM) } }
             return store
         }
     }
