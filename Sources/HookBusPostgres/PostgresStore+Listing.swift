@@ -33,8 +33,8 @@ extension PostgresStore {
             builder.conditions.append("EXISTS (SELECT 1 FROM runs r WHERE r.event_id = e.id AND \(runConditions.joined(separator: " AND ")))")
         }
         var searchFloor: Int64?
-        if let text = filter.text, !text.isEmpty {
-            builder.when { #"e.record ILIKE \#($0.bind("%" + Self.likeEscaped(text) + "%")) ESCAPE '\'"# }
+        if let pattern = filter.textPattern {
+            builder.when { #"e.record ILIKE \#($0.bind(pattern)) ESCAPE '\'"# }
             var top = filter.before ?? 0
             if filter.before == nil { top = Int64(try await scalar("find the newest event", "SELECT COALESCE(MAX(seq), 0) FROM events")) + 1 }
             let floor = top - Int64(EventFilter.textSearchBudget)
@@ -102,15 +102,5 @@ extension PostgresStore {
             }
             return timings
         }
-    }
-
-    /// `text` with LIKE's wildcards (and the escape character) escaped.
-    static func likeEscaped(_ text: String) -> String {
-        var escaped = ""
-        for character in text {
-            if character == "%" || character == "_" || character == "\\" { escaped.append("\\") }
-            escaped.append(character)
-        }
-        return escaped
     }
 }

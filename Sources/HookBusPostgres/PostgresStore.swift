@@ -386,20 +386,12 @@ public final class PostgresStore: EventStore, @unchecked Sendable {
     }
 
     public func eventDone(_ eventID: String, waitForDisk: Bool) async throws {
-        let operation = RunRecorder.Operation.eventDone(eventID: eventID, at: Date().timeIntervalSince1970)
-        if waitForDisk {
-            try await recorder.enqueueAndWait(operation)
-        } else {
-            await recorder.enqueue(operation)
-        }
+        try await recorder.eventDone(eventID, waitForDisk: waitForDisk)
     }
 
     public func recordAction(eventID: String, integration: String, action: String, fields: [String: String], kind: String) async throws {
         let now = Date()
-        let record = JSONValue.object([
-            "id": .string(eventID), "hook": .string("action"), "kind": .string(kind), "integration": .string(integration), "action": .string(action),
-            "fields": .object(fields.mapValues(JSONValue.string)), "receivedAt": .string(Event.formatDate(now)),
-        ]).jsonText
+        let record = RunRecorder.actionRecord(eventID: eventID, integration: integration, action: action, fields: fields, kind: kind, at: now)
         let seconds = now.timeIntervalSince1970
         try await database.call("record an action") { client in
             _ = try await client.query("""

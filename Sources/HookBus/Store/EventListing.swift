@@ -84,6 +84,18 @@ public struct EventFilter: Sendable, Hashable {
         return true
     }
 
+    /// The text filter as a LIKE pattern (`%text%`, its wildcards and the escape character `\`
+    /// escaped): what both stores search the records with. Nil without a text filter.
+    package var textPattern: String? {
+        guard let text, !text.isEmpty else { return nil }
+        var escaped = ""
+        for character in text {
+            if character == "%" || character == "_" || character == "\\" { escaped.append("\\") }
+            escaped.append(character)
+        }
+        return "%" + escaped + "%"
+    }
+
     /// The ordering keys a subject filter matches: a bare id is looked for as every kind.
     public var subjectKeys: [String] {
         guard let subject, !subject.isEmpty else { return [] }

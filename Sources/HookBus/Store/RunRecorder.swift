@@ -86,6 +86,26 @@ package actor RunRecorder {
         try await waitForCommit()
     }
 
+    /// Marks the event done (or waiting, with deferred runs) after every record queued before
+    /// it; with `waitForDisk`, returns once that is committed.
+    package func eventDone(_ eventID: String, waitForDisk: Bool) async throws {
+        let operation = Operation.eventDone(eventID: eventID, at: Date().timeIntervalSince1970)
+        if waitForDisk {
+            try await enqueueAndWait(operation)
+        } else {
+            enqueue(operation)
+        }
+    }
+
+    /// The stored record of a Test Action request (hook `action`): its event row's `record`
+    /// in every store.
+    package static func actionRecord(eventID: String, integration: String, action: String, fields: [String: String], kind: String, at date: Date) -> String {
+        JSONValue.object([
+            "id": .string(eventID), "hook": .string("action"), "kind": .string(kind), "integration": .string(integration), "action": .string(action),
+            "fields": .object(fields.mapValues(JSONValue.string)), "receivedAt": .string(Event.formatDate(date)),
+        ]).jsonText
+    }
+
     /// Returns once everything queued so far is committed.
     package func waitForCommit() async throws {
         guard enqueued > 0, !queue.isEmpty || flushing else { return }

@@ -53,16 +53,6 @@ extension SQLiteStore {
             return (hooks.sorted(), endpoints.sorted())
         }
     }
-
-    /// `text` with LIKE's wildcards (and the escape character) escaped.
-    static func likeEscaped(_ text: String) -> String {
-        var escaped = ""
-        for character in text {
-            if character == "%" || character == "_" || character == "\\" { escaped.append("\\") }
-            escaped.append(character)
-        }
-        return escaped
-    }
 }
 
 /// The statement of one Events page, and which index leads it.
@@ -121,7 +111,7 @@ struct EventPageQuery {
         if let until { add("e.received_at < ?", [until]) }
         if let before = filter.before { add("e.seq < ?", [before]) }
         if let after = filter.after { add("e.seq > ?", [after]) }
-        if let text = filter.text, !text.isEmpty { add(#"e.record LIKE ? ESCAPE '\'"#, ["%" + SQLiteStore.likeEscaped(text) + "%"]) }
+        if let pattern = filter.textPattern { add(#"e.record LIKE ? ESCAPE '\'"#, [pattern]) }
 
         let runs = RunConditions(filter)
         let access: Access
