@@ -41,6 +41,7 @@ enum PostgresDeferredRows {
     /// Due rows in arrival order, only a hold key's first row (claimed or not), passing over
     /// `blocked` integrations; `admit` decides in order, and the rows it admits are claimed by
     /// `node` in the same transaction. `SKIP LOCKED`: nodes claiming at once take different rows.
+    /// A node whose lease is gone (no row) claims nothing, as with events.
     static func claim(now: Date, limit: Int, eventIDs: Set<String>?, blocked: Set<String>, admit: @Sendable (DeferredRun) -> Bool, node: String,
                       _ connection: PostgresConnection, logger: Logger) async throws -> [(run: DeferredRun, unreadable: Bool, event: StoredEvent?)] {
         let ids = eventIDs.map(Array.init)
@@ -52,6 +53,7 @@ enum PostgresDeferredRows {
                  AND (h.hold_position < d.hold_position OR (h.hold_position = d.hold_position AND h.id < d.id))))
             AND (\(ids)::TEXT[] IS NULL OR d.event_id = ANY(\(ids)::TEXT[]))
             AND NOT (d.integration = ANY(\(blockedList)::TEXT[]))
+            AND EXISTS (SELECT 1 FROM nodes n WHERE n.id = \(node))
             ORDER BY d.position, d.id LIMIT \(limit * 2)
             FOR UPDATE OF d SKIP LOCKED
             """, logger: logger)

@@ -407,7 +407,7 @@ public final class PostgresStore: EventStore, @unchecked Sendable {
         return try await database.call("take an event for a re-drive") { client in
             let rows = try await client.query("""
                 UPDATE events SET state = 'running', attempt = attempt + 1, owner = \(me)
-                WHERE id = \(eventID) AND hook <> 'action' AND state IN ('done', 'waiting')
+                WHERE id = \(eventID) AND hook <> 'action' AND state IN ('done', 'waiting') AND EXISTS (SELECT 1 FROM nodes n WHERE n.id = \(me))
                 RETURNING record, state, attempt
                 """, logger: self.logger)
             for try await (record, state, attempt) in rows.decode((String, String, Int64).self) {
