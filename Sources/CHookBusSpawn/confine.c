@@ -6,9 +6,10 @@
  *
  * Landlock grants the system's programs and libraries read-only, the run folder read-write and
  * the few devices and /etc files a run needs (the policy is Sandbox.swift's); signals and
- * abstract sockets are scoped to the run (ABI 6). A user namespace per run makes the process
- * limit count that run's processes only; a mount namespace gives it a size-bounded /tmp of its
- * own; a network namespace with no interface implements `network: false`.
+ * abstract sockets are scoped to the run (ABI 6). A uid of its own per run (as root; otherwise a
+ * user namespace per run) makes the process limit count that run's processes only; a mount
+ * namespace gives it a size-bounded /tmp of its own; a network namespace with no interface
+ * implements `network: false`.
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -185,11 +186,11 @@ static void limit(int resource, const char *name, unsigned long long value) {
     if (setrlimit(resource, &bound) != 0) fail("setrlimit", name, errno);
 }
 
-void hb_confine(const struct hb_confinement *c, const char *run_folder, const char *directory, struct hb_handshake *handshake) {
+void hb_confine(const struct hb_confinement *c, const char *run_folder, const char *directory, uid_t run_uid) {
     int abi = landlock_abi();
     if (abi < 1) fail("Landlock is not available in this kernel", NULL, ENOSYS);
     int root = geteuid() == 0;
-    if (root && !c->switch_user) fail("started as root without a run user: a run never keeps root", NULL, EPERM);
+    if (root && (!c->switch_user || run_uid == 0)) fail("started as root without a run user: a run never keeps root", NULL, EPERM);
     if (c->grant_count > MAX_GRANTS - 3) fail("too many paths", NULL, E2BIG);
     int private_tmp = c->private_tmp_options != NULL;
     int namespaces = private_tmp || c->no_network || c->processes > 0;
@@ -197,10 +198,12 @@ void hb_confine(const struct hb_confinement *c, const char *run_folder, const ch
      * it has become the run user, a process of that user could signal it. */
     limit(RLIMIT_CORE, "core", 0);
 
-    /* The process limit counts the processes of one user in one user namespace: a namespace of
-     * the run's own makes it count this run's processes only. The namespace's parent level is
-     * bounded by the limit in force when it is made, so that one is lifted first. */
-    if (c->processes > 0) {
+    /* The process limit counts the processes of one user (in one user namespace). A root
+     * HookBus gives each run a uid of its own, which is all it takes. Another user cannot: its
+     * runs get a user namespace each, whose parent level is bounded by the limit in force when
+     * it is made, so that one is lifted first. */
+    int own_user_namespace = !root && namespaces;
+    if (own_user_namespace && c->processes > 0) {
         struct rlimit current;
         if (getrlimit(RLIMIT_NPROC, &current) != 0) fail("getrlimit", "nproc", errno);
         current.rlim_cur = current.rlim_max;
@@ -209,13 +212,11 @@ void hb_confine(const struct hb_confinement *c, const char *run_folder, const ch
     /* Mount and network namespaces: root makes them itself; another user makes them inside a
      * user namespace of its own, which gives it the right to mount there. */
     int flags = (private_tmp ? CLONE_NEWNS : 0) | (c->no_network ? CLONE_NEWNET : 0);
-    if (namespaces) {
-        if (root) {
-            if (flags != 0 && unshare(flags) != 0) fail("unshare", NULL, errno);
-        } else {
-            if (unshare(CLONE_NEWUSER | flags) != 0) fail("unshare", NULL, errno);
-            map_ids(c->uid_map, c->gid_map);
-        }
+    if (own_user_namespace) {
+        if (unshare(CLONE_NEWUSER | flags) != 0) fail("unshare", NULL, errno);
+        map_ids(c->uid_map, c->gid_map);
+    } else if (flags != 0) {
+        if (unshare(flags) != 0) fail("unshare", NULL, errno);
     }
     /* Every path is opened now, while paths still name the host's files (and in the mount
      * namespace the binds are made in: the kernel binds only from the same one). Shorter paths
@@ -249,34 +250,26 @@ void hb_confine(const struct hb_confinement *c, const char *run_folder, const ch
     }
     if (chdir(directory) != 0) fail("chdir", directory, errno);
     if (root) {
-        /* Root is given up for good (the run folder was made the run user's by HookBus). The
-         * user namespace that counts this run's processes is made first, while this is still
-         * root, and its id maps are written by the parent (root outside it): a child that had
-         * changed user could not write them (its memory, shared with HookBus, is then
-         * non-dumpable, which hands /proc/self to root).
+        /* Root is given up for good (the run folder was made the run's uid's by HookBus): the
+         * run becomes a uid no other run has (RunUIDs.swift) and the run user's group, and
+         * makes what it creates writable by that group (a folder granted to every run stays
+         * usable by the next, whose uid differs).
          *
          * Raw system calls, not glibc's setgroups/setresgid/setresuid: in a process with
          * threads, glibc changes ids on all of them, under a process-wide lock — HookBus's
          * threads and lock, which this child shares. A child killed while holding it would
          * leave HookBus unable to start a thread again. */
         if (syscall(SYS_setgroups, 0, NULL) != 0) fail("setgroups", NULL, errno);
-        if (c->processes > 0) {
-            if (unshare(CLONE_NEWUSER) != 0) fail("unshare user", NULL, errno);
-            int error = hb_request_maps(handshake);
-            if (error != 0) fail("write the run's id maps", NULL, error);
-        }
         if (syscall(SYS_setresgid, c->gid, c->gid, c->gid) != 0) fail("setresgid", NULL, errno);
-        if (syscall(SYS_setresuid, c->uid, c->uid, c->uid) != 0) fail("setresuid", NULL, errno);
-        /* Every id is the run user's now (inside a user namespace root is unmapped and would
-         * read back as the overflow id, so the check is for equality, not for "not 0"). The
-         * capabilities the namespace gave are dropped at the execve of a non-root program. */
+        if (syscall(SYS_setresuid, run_uid, run_uid, run_uid) != 0) fail("setresuid", NULL, errno);
         uid_t real, effective, saved;
         gid_t real_group, effective_group, saved_group;
         if (syscall(SYS_getresuid, &real, &effective, &saved) != 0 || syscall(SYS_getresgid, &real_group, &effective_group, &saved_group) != 0 ||
-            real != c->uid || effective != c->uid || saved != c->uid || real_group != c->gid || effective_group != c->gid || saved_group != c->gid)
+            real != run_uid || effective != run_uid || saved != run_uid || real_group != c->gid || effective_group != c->gid || saved_group != c->gid)
             fail("could not give up root", NULL, EPERM);
+        umask(S_IWOTH);
         /* The memory this child shares with HookBus stays non-dumpable (the user change made it
-         * so, and HookBus sets it so at start): made dumpable here, a process of the run user
+         * so, and HookBus sets it so at start): made dumpable here, a process of the run's uid
          * could stop this child and read HookBus's memory through /proc/CHILD/mem. The run's
          * program gets memory of its own at its execve, dumpable as its user's. */
     }
@@ -355,18 +348,17 @@ void hb_probe(int *landlock, int *namespaces) {
      * a map in them). */
     int root = geteuid() == 0;
     char uid_map[64], gid_map[64];
-    map_line(uid_map, root ? 65534 : getuid());
-    map_line(gid_map, root ? 65534 : getgid());
+    map_line(uid_map, getuid());
+    map_line(gid_map, getgid());
     struct hb_confinement confinement = {
         .landlock_abi = *landlock, .private_tmp_options = "size=1048576,mode=1777", .no_network = 1,
-        .switch_user = root, .uid = root ? 65534 : getuid(), .gid = root ? 65534 : getgid(),
-        .uid_map = uid_map, .gid_map = gid_map, .processes = 64,
+        .switch_user = root, .gid = root ? 65534 : getgid(), .uid_map = uid_map, .gid_map = gid_map, .processes = 64,
     };
     int quiet = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (quiet < 0) return;
     struct hb_spawn_request request = {
         .path = NULL, .directory = "/", .stdin_fd = quiet, .stdout_fd = quiet, .stderr_fd = quiet,
-        .confinement = &confinement, .probe_only = 1,
+        .confinement = &confinement, .run_uid = root ? 65534 : 0, .probe_only = 1,
     };
     pid_t child;
     int pidfd;

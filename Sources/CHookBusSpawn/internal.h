@@ -13,24 +13,10 @@
  * Only system calls and static strings: the child still shares HookBus's memory. */
 __attribute__((noreturn)) void hb_child_exit(int status, const char *what, const char *path, int error);
 
-/* What a child and its parent share while the child gets ready (spawn.c): `state` is
- * HB_CHILD_RUNNING, HB_CHILD_WANTS_MAPS while it waits for the parent to write its user
- * namespace's id maps, and 0 once it has exec'd or exited (the kernel clears it). */
-struct hb_handshake {
-    int state;
-    int map_error;
-    const struct hb_confinement *confinement;
-};
-#define HB_CHILD_RUNNING 1
-#define HB_CHILD_WANTS_MAPS 2
-
-/* From the child: asks the parent to write the id maps of the user namespace it just made, and
- * waits until it has. 0 or the parent's errno. */
-int hb_request_maps(struct hb_handshake *handshake);
-
-/* Confines the calling child as `confinement` says, its working folder `directory`; on failure
- * it exits (HB_SETUP_FAILED) with the reason on its stderr. */
-void hb_confine(const struct hb_confinement *confinement, const char *run_folder, const char *directory, struct hb_handshake *handshake);
+/* Confines the calling child as `confinement` says, its working folder `directory`; a root
+ * HookBus's child becomes `run_uid`. On failure it exits (HB_SETUP_FAILED) with the reason on
+ * its stderr. */
+void hb_confine(const struct hb_confinement *confinement, const char *run_folder, const char *directory, uid_t run_uid);
 
 /* Writes all of `text` to the file at `path` (a /proc id map, say). 0 or an errno value (EIO
  * for a short write). */

@@ -87,16 +87,10 @@ static void take(int from, int to) {
     }
 }
 
-/* What the child reads: the request, and the handshake it shares with its parent. */
-struct child_start {
-    const struct hb_spawn_request *request;
-    struct hb_handshake *handshake;
-};
-
 /* A system call that returns -errno instead of setting errno. The child runs on its parent
- * thread's TLS, so the two share one errno: what the parent calls while the child gets ready,
- * and what the child calls while the parent writes its maps, must leave it alone (a timed-out
- * wait would otherwise write ETIMEDOUT between a child's failed call and its check). */
+ * thread's TLS, so the two share one errno: what the parent calls while the child gets ready
+ * must leave it alone (a timed-out wait would otherwise write ETIMEDOUT between a child's failed
+ * call and its check). */
 static long raw_syscall4(long number, long a, long b, long c, long d) {
     long result;
 #if defined(__x86_64__)
@@ -116,25 +110,13 @@ static long raw_syscall4(long number, long a, long b, long c, long d) {
     return result;
 }
 
-static long futex(int *word, int operation, int value) {
-    return raw_syscall4(SYS_futex, (long)word, operation, value, 0);
-}
-
 /* Waits while *word is `value`, at most `timeout` (relative). */
 static long futex_wait(int *word, int value, const struct timespec *timeout) {
     return raw_syscall4(SYS_futex, (long)word, FUTEX_WAIT, value, (long)timeout);
 }
 
-int hb_request_maps(struct hb_handshake *handshake) {
-    __atomic_store_n(&handshake->state, HB_CHILD_WANTS_MAPS, __ATOMIC_SEQ_CST);
-    futex(&handshake->state, FUTEX_WAKE, 1);
-    while (__atomic_load_n(&handshake->state, __ATOMIC_SEQ_CST) == HB_CHILD_WANTS_MAPS) futex(&handshake->state, FUTEX_WAIT, HB_CHILD_WANTS_MAPS);
-    return handshake->map_error;
-}
-
 static int child_main(void *argument) {
-    const struct child_start *start = argument;
-    const struct hb_spawn_request *request = start->request;
+    const struct hb_spawn_request *request = argument;
     /* A source among 0-2 (HookBus started with its own stdio closed) is moved out of the way
      * first, so that no dup2 overwrites another's source. Then stderr, so that every later
      * failure is reported on it. */
@@ -159,7 +141,7 @@ static int child_main(void *argument) {
     /* A session (and process group) of its own: a time limit ends the whole group. */
     if (setsid() < 0) hb_child_exit(HB_SETUP_FAILED, "setsid", NULL, errno);
     if (request->confinement) {
-        hb_confine(request->confinement, request->run_folder, request->directory, start->handshake);
+        hb_confine(request->confinement, request->run_folder, request->directory, request->run_uid);
     } else if (chdir(request->directory) != 0) {
         hb_child_exit(HB_SETUP_FAILED, "chdir", request->directory, errno);
     }
@@ -180,14 +162,6 @@ int hb_write_text(const char *path, const char *text) {
     int error = written == length ? 0 : written < 0 ? errno : EIO;
     close(fd);
     return error;
-}
-
-static int write_proc(pid_t pid, const char *name, const char *text) {
-    char path[64] = "/proc/";
-    hb_decimal((unsigned long long)pid, path + strlen(path));
-    strcat(path, "/");
-    strcat(path, name);
-    return hb_write_text(path, text);
 }
 
 /* Each spawning thread keeps its child stack: a fresh one per run would be an mmap, page faults
@@ -224,33 +198,19 @@ int hb_spawn(const struct hb_spawn_request *request, pid_t *pid, int *pidfd) {
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &previous);
     /* Like vfork, the child borrows this memory and this thread waits until it has exec'd or
-     * exited — seen as the kernel clearing `state` (CLONE_CHILD_CLEARTID), which it does when
-     * the child lets go of the memory. Unlike vfork, this thread can meanwhile serve the child:
-     * a root HookBus writes the id maps of the user namespace the child made (see confine.c). */
-    struct hb_handshake handshake = { .state = HB_CHILD_RUNNING, .confinement = request->confinement };
-    struct child_start start = { .request = request, .handshake = &handshake };
+     * exited — seen as the kernel clearing `ready` (CLONE_CHILD_CLEARTID), which it does when
+     * the child lets go of the memory. Unlike vfork, the wait has a deadline (below). */
+    int ready = 1;
     int descriptor = -1;
     pid_t child = clone(child_main, stack + CHILD_STACK_BYTES, CLONE_VM | CLONE_PIDFD | CLONE_CHILD_CLEARTID | SIGCHLD,
-                        &start, &descriptor, NULL, &handshake.state);
+                        (void *)request, &descriptor, NULL, &ready);
     int error = child < 0 ? errno : 0;
     struct timespec began;
     clock_gettime(CLOCK_MONOTONIC, &began);
     int stopped = 0;
     while (child > 0) {
-        int state = __atomic_load_n(&handshake.state, __ATOMIC_SEQ_CST);
+        int state = __atomic_load_n(&ready, __ATOMIC_SEQ_CST);
         if (state == 0) break;
-        if (state == HB_CHILD_WANTS_MAPS) {
-            const struct hb_confinement *c = request->confinement;
-            int map_error = write_proc(child, "uid_map", c->uid_map);
-            if (map_error == 0) map_error = write_proc(child, "setgroups", "deny");
-            if (map_error == 0) map_error = write_proc(child, "gid_map", c->gid_map);
-            handshake.map_error = map_error;
-            /* Only from "wants maps": had the child died meanwhile, the kernel's 0 stays. */
-            int expected = HB_CHILD_WANTS_MAPS;
-            if (__atomic_compare_exchange_n(&handshake.state, &expected, HB_CHILD_RUNNING, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
-                futex(&handshake.state, FUTEX_WAKE, 1);
-            continue;
-        }
         /* A child that does not get ready in time (stopped by a process of the run user, say)
          * is killed — SIGKILL ends a stopped process too — so that this thread, one of
          * HookBus's, is never held for good. */
@@ -264,7 +224,7 @@ int hb_spawn(const struct hb_spawn_request *request, pid_t *pid, int *pidfd) {
             stopped = 1;
         }
         struct timespec slice = { .tv_sec = 0, .tv_nsec = 250 * 1000000L };
-        futex_wait(&handshake.state, state, &slice);
+        futex_wait(&ready, state, &slice);
     }
     if (child > 0 && descriptor < 0) {
         /* A kernel before 5.2 ignores CLONE_PIDFD: HookBus needs pidfds to watch runs. */

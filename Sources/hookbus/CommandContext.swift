@@ -40,7 +40,7 @@ struct CommandContext {
         self.configuration = configuration
         interpreters = Interpreters(configured: configuration.interpreters)
         do {
-            sandbox = try Sandbox.resolve(setting: configuration.sandbox, user: configuration.sandboxUser,
+            sandbox = try Sandbox.resolve(setting: configuration.sandbox, user: configuration.sandboxUser, runUIDs: configuration.runUIDs,
                                           privateTmp: configuration.privateTmp, interpreters: interpreters)
         } catch {
             throw CommandFailure("\(error)")

@@ -32,6 +32,7 @@ struct ValidateCommand: ParsableCommand {
         do {
             let configuration = configured?.configuration
             let sandbox = try Sandbox.resolve(setting: configuration?.sandbox ?? .auto, user: configuration?.sandboxUser ?? "nobody",
+                                              runUIDs: configuration?.runUIDs ?? RunUIDs.defaultRange,
                                               privateTmp: configuration?.privateTmp ?? true, interpreters: interpreters)
             sandboxLine = sandbox.warning.map { "warning: \($0)" } ?? "sandbox: \(sandbox.summary)"
         } catch {

@@ -71,7 +71,7 @@ struct RoutingFixture {
             "api_url": "https://tools.example.com", "api_key": Secret.mask, "proxy_url": "http://proxy.example.com:3128",
             "token": "<token for this run>", "incmanurl": "https://soar.example.com",
             "HOOKBUS_EVENT_ID": "evt_test", "HOOKBUS_HOOK": hook.rawValue, "HOOKBUS_TRIGGER": "On \(hook.rawValue)",
-            "PATH": Router.safePath, "HOME": "<run folder>", "TMPDIR": "<run folder>",
+            "PATH": Router.safePath, "HOME": "<run folder>", "TMPDIR": "<run folder>", "SHELL": "/bin/sh",
         ]
         for (name, param) in event.params { environment[name] = param.raw }
         if hook.isCustomAction { environment["text"] = "" }

@@ -37,15 +37,18 @@ import Glibc
         let store = outside.write("hookbus.sqlite", "SQLite format 3 — every event and run")
         let configuration = outside.write("hookbus.yaml", "incident_system: {token: {file: secret}}")
         let secret = outside.write("other-integration.secret", "api-key-of-another-integration")
+        // As root, a sandbox with uids of this test's own: its one run becomes the first of them,
+        // so that the other run's folder and the neighbour below can belong to that very uid.
+        let sandbox = geteuid() == 0 ? try Sandbox.resolve(setting: .required, runUIDs: 1_879_000_000...1_879_000_015) : Sandbox.automatic
+        let runUser = sandbox.runAs.map { (uid: UInt32(1_879_000_000), gid: $0.gid) }
         // Another run's folder, as HookBus makes them: under the same root (outside /tmp, which
-        // each run has of its own), owned by the user runs become and readable by mode — so that
-        // only the sandbox stands in the way.
+        // each run has of its own), owned by the run's user and readable by mode — so that only
+        // the sandbox stands in the way.
         let runRoot = outside.path + "/runs"
         mkdir(runRoot, 0o711)
         let otherRun = runRoot + "/run-1-other"
         mkdir(otherRun, 0o755)
         FileManager.default.createFile(atPath: otherRun + "/trigger.sh", contents: Data("echo other".utf8), attributes: [.posixPermissions: 0o644])
-        let runUser = Sandbox.automatic.runAs
         if let runUser { chown(otherRun, runUser.uid, runUser.gid); chown(otherRun + "/trigger.sh", runUser.uid, runUser.gid) }
         // Another process of the same user as the run (file modes and ptrace rules let a process
         // read its own user's /proc entries and signal them): only the sandbox stops the run.
@@ -69,9 +72,10 @@ import Glibc
             try own-folder "echo mine > own.txt && cat own.txt"
             try tmp "echo t > /tmp/scratch && cat /tmp/scratch"
             echo "TMP $(ls -A /tmp | tr '\\n' ' ')"
+            echo "USER $(id -u)"
             """
         let fixture = try RunnerFixture(language: "bash", actions: [("spy.yaml", triggerYAML("Spy", hooks: ["webhook"], code: code.replacingOccurrences(of: "\n", with: "\n    ")))],
-                                        runRoot: runRoot)
+                                        runRoot: runRoot, sandbox: sandbox)
         let run = try #require(try await fixture.fire(try Event.fromWebhook(body: Array("{}".utf8), endpoint: "x")).first)
         #expect(run.result.outcome == .succeeded, "\(run.result)")
         let lines = run.result.stdout.split(separator: "\n").map(String.init)
@@ -81,6 +85,7 @@ import Glibc
         // The root of run folders, where the run can see it at all, holds its own folder only.
         #expect(!run.result.stdout.contains("run-1-other"), "\(run.result.stdout)")
         #expect(lines.contains("READ own-folder: mine"), "\(run.result.stdout)")
+        #expect(lines.contains("USER \(runUser?.uid ?? getuid())"), "\(run.result.stdout)")
         #expect(lines.contains("READ tmp: t"), "\(run.result.stdout)")
         // The run's /tmp is its own: none of the host's /tmp (the test's own folders) is there.
         let tmp = try #require(lines.first { $0.hasPrefix("TMP ") })
@@ -128,6 +133,49 @@ import Glibc
         let run = try #require(try await fixture.fire(try Event.fromWebhook(body: Array("{}".utf8), endpoint: "x")).first)
         #expect(run.result.outcome == .timedOut, "\(run.result)")
         #expect(run.result.reason == "ran past its time limit of 3 s; it could not start more processes at its limit of 24 (limits.processes)", "\(run.result.reason ?? "no reason")")
+    }
+
+    /// As root, each run is a uid of its own (in `sandbox_user`'s group), handed out in turn from
+    /// this process's block; a process a run leaves behind outside its process group keeps its
+    /// uid only until the turn comes round again, when it is ended before that uid is reused.
+    @Test(.enabled(if: geteuid() == 0, "only a root HookBus gives runs uids of their own"))
+    func eachRunHasAUidOfItsOwnAndWhatARunLeftIsEndedBeforeItsUidIsReused() async throws {
+        let range: ClosedRange<UInt32> = 1_879_000_016...1_879_000_031
+        let sandbox = try Sandbox.resolve(setting: .required, runUIDs: range)
+        let group = try #require(sandbox.runAs?.gid)
+        // A daemon that leaves the run's session (setsid) and so outlives the run; the run waits
+        // until it has.
+        let code = #"setsid sh -c 'echo > left; exec sleep 120' </dev/null >/dev/null 2>&1 & while [ ! -e left ]; do :; done; echo "RUN $(id -u) $(id -g) $! $(stat -c %u .)""#
+        let fixture = try RunnerFixture(language: "bash", actions: [("leave.yaml", triggerYAML("Leave", hooks: ["webhook"], code: code))], sandbox: sandbox)
+        func fire() async throws -> (uid: UInt32, gid: UInt32, daemon: Int32, folderOwner: UInt32) {
+            let run = try #require(try await fixture.fire(try Event.fromWebhook(body: Array("{}".utf8), endpoint: "x")).first)
+            let fields = run.result.stdout.split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+            guard run.result.outcome == .succeeded, fields.count == 5, let uid = UInt32(fields[1]), let gid = UInt32(fields[2]),
+                  let daemon = Int32(fields[3]), let owner = UInt32(fields[4]) else {
+                throw EventError(.malformed, "unexpected run: \(run.result)")
+            }
+            return (uid, gid, daemon, owner)
+        }
+        /// The process's real uid, nil once it has ended (or is a zombie, which runs nothing).
+        func owner(of pid: Int32) -> UInt32? {
+            guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+                  !status.contains("State:\tZ") else { return nil }
+            let line = status.split(separator: "\n").first { $0.hasPrefix("Uid:") }
+            return line?.split(separator: "\t").dropFirst().first.flatMap { UInt32($0) }
+        }
+        var runs: [(uid: UInt32, gid: UInt32, daemon: Int32, folderOwner: UInt32)] = []
+        for _ in range { runs.append(try await fire()) }
+        // Sixteen runs, sixteen uids, every one from the block, the folder the run's own.
+        #expect(runs.map(\.uid) == Array(range), "\(runs)")
+        #expect(runs.allSatisfy { $0.gid == group && $0.folderOwner == $0.uid }, "\(runs)")
+        // Their daemons outlived them, each under its run's uid.
+        for run in runs { #expect(owner(of: run.daemon) == run.uid, "daemon \(run.daemon) of uid \(run.uid)") }
+        // The turn comes round: every daemon left under the block's uids is ended first.
+        let next = try await fire()
+        #expect(next.uid == range.lowerBound)
+        for run in runs { #expect(owner(of: run.daemon) == nil, "daemon \(run.daemon) of uid \(run.uid) still runs") }
+        #expect(owner(of: next.daemon) == next.uid)
+        kill(next.daemon, SIGKILL)
     }
 
     @Test func aMemoryHogIsStoppedByItsMemoryLimit() async throws {
@@ -233,6 +281,16 @@ import Glibc
         let tmp = folder.write("tmp.yaml", "runner: {private_tmp: sometimes}")
         let tmpMessages = ConfigurationLoader().load(path: tmp, catalog: catalog).diagnostics.map(\.description)
         #expect(tmpMessages.contains { $0.contains("tmp.yaml:1:23: error:") && $0.contains("runner.private_tmp") }, "\(tmpMessages)")
+        // Uids for runs: a range of at least 16, written FIRST-LAST, without 0 (root).
+        for (text, valid) in [("1879048192-1879048207", true), ("0-100", false), ("2000-2010", false), ("2000", false), ("3000-2000", false), ("5-4294967295", false)] {
+            let file = folder.write("uids.yaml", "runner: {run_uids: '\(text)'}")
+            let loaded = ConfigurationLoader().load(path: file, catalog: DefinitionLoader().load([]).catalog)
+            if valid {
+                #expect(loaded.configuration?.runUIDs == 1_879_048_192...1_879_048_207, "\(loaded.diagnostics)")
+            } else {
+                #expect(loaded.diagnostics.map(\.description).contains { $0.contains("uids.yaml:1:20: error: 'runner.run_uids' is a range of at least 16 uids") }, "\(text): \(loaded.diagnostics)")
+            }
+        }
         let messages = ConfigurationLoader().load(path: path, catalog: catalog).diagnostics.map { $0.description.replacingOccurrences(of: folder.path + "/", with: "") }
         #expect(messages.contains("hookbus.yaml:2:12: error: 'runner.sandbox' is one of 'auto', 'required', 'none', not 'sometimes'"), "\(messages)")
         #expect(messages.contains("hookbus.yaml:3:20: error: 'runner.limits.memory' is a size in bytes, or with a unit (KiB, MiB, GiB), or 'none'; not '12 parsecs'"), "\(messages)")

@@ -32,10 +32,9 @@ struct hb_confinement {
     const char *private_tmp_options;  /* tmpfs mount options of its own /tmp, or NULL */
     int no_network;                   /* a network namespace with no interface */
     int deny_tcp;                     /* no TCP connect or bind (Landlock) */
-    int switch_user;                  /* started as root: become uid:gid */
-    uid_t uid;
+    int switch_user;                  /* started as root: become the request's run_uid and gid */
     gid_t gid;
-    const char *uid_map;              /* "UID UID 1\n" for a user namespace */
+    const char *uid_map;              /* "UID UID 1\n" for a user namespace (not root) */
     const char *gid_map;
     uint64_t memory, cpu_seconds, processes, file_size;  /* 0 = no limit */
 };
@@ -48,6 +47,7 @@ struct hb_spawn_request {
     int stdin_fd, stdout_fd, stderr_fd;
     const struct hb_confinement *confinement;  /* NULL: not confined */
     const char *run_folder;                    /* granted all rights when confined */
+    uid_t run_uid;                             /* root: the uid this run becomes (its own) */
     int probe_only;                            /* exit 0 once confined, instead of exec'ing */
 };
 
@@ -70,6 +70,11 @@ int hb_keep_memory_private(void);
 /* Whether this process is dumpable (PR_GET_DUMPABLE): a non-root HookBus that is not (started
  * with file capabilities, say) cannot write its runs' user-namespace id maps. */
 int hb_is_dumpable(void);
+
+/* Sends SIGKILL to every process whose real, effective or saved uid is in [first, first +
+ * count) and not one of `keep` (sweep.c), until none is left. The number ended, or -errno when
+ * /proc cannot be read. */
+int hb_sweep_uids(uint32_t first, uint32_t count, const uint32_t *keep, int keep_count);
 
 /* A pipe whose ends are close-on-exec, the reading end non-blocking. 0 or an errno value. */
 int hb_pipe(int ends[2]);

@@ -4,7 +4,7 @@ import Glibc
 #endif
 import Yams
 
-/// `runner.sandbox`, `runner.sandbox_user`, `runner.private_tmp`, `runner.sandbox_read`, `runner.sandbox_write`,
+/// `runner.sandbox`, `runner.sandbox_user`, `runner.run_uids`, `runner.private_tmp`, `runner.sandbox_read`, `runner.sandbox_write`,
 /// `runner.limits`, and per
 /// integration `network`, `limits`, `action_limits`, `sandbox_read`, `sandbox_write`.
 ///
@@ -29,6 +29,13 @@ extension ConfigurationLoader {
         if let node = view["sandbox_user"], let text = reader.string(node, key: "runner.sandbox_user") {
             configuration.sandboxUser = text
         }
+        if let node = view["run_uids"], let text = reader.string(node, key: "runner.run_uids") {
+            if let range = Self.uidRange(text) {
+                configuration.runUIDs = range
+            } else {
+                reader.sink.error("'runner.run_uids' is a range of at least 16 uids written FIRST-LAST, above 0 and below 4294967295, not '\(text)'", at: reader.position(node))
+            }
+        }
         if let node = view["private_tmp"], let value = reader.bool(node, key: "runner.private_tmp") {
             configuration.privateTmp = value
         }
@@ -41,6 +48,15 @@ extension ConfigurationLoader {
         if let node = view["limits"], let limits = resourceLimits(node, key: "runner.limits", over: configuration.limits, reader: &reader) {
             configuration.limits = limits
         }
+    }
+
+    /// "FIRST-LAST" as a range of at least 16 uids, without 0 and -1 (which the kernel reads as
+    /// "unchanged").
+    static func uidRange(_ text: String) -> ClosedRange<UInt32>? {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard parts.count == 2, let first = UInt32(parts[0]), let last = UInt32(parts[1]),
+              first > 0, last < UInt32.max, last >= first, last - first >= 15 else { return nil }
+        return first...last
     }
 
     /// Reads an integration section's sandbox keys.

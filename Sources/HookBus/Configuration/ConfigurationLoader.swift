@@ -126,7 +126,7 @@ public struct ConfigurationLoader: Sendable {
 
     private func readRunner(_ node: Node?, into configuration: inout HookBusConfiguration, reader: inout NodeReader) {
         guard let node, let view = reader.mapping(node, key: "runner") else { return }
-        _ = reader.reportUnknownKeys(in: view, known: ["concurrency", "timeout", "grace", "output_limit", "run_dir", "locale", "sandbox", "sandbox_user", "private_tmp", "sandbox_read", "sandbox_write", "limits"], context: "runner")
+        _ = reader.reportUnknownKeys(in: view, known: ["concurrency", "timeout", "grace", "output_limit", "run_dir", "locale", "sandbox", "sandbox_user", "run_uids", "private_tmp", "sandbox_read", "sandbox_write", "limits"], context: "runner")
         readSandboxSettings(view, into: &configuration, reader: &reader)
         if let n = view["concurrency"].flatMap({ positiveNumber($0, key: "runner.concurrency", reader: &reader) }) { configuration.concurrency = Int(n) }
         if let n = view["timeout"].flatMap({ positiveNumber($0, key: "runner.timeout", reader: &reader) }) { configuration.timeoutSeconds = n }

@@ -73,14 +73,16 @@ public struct HookBusConfiguration: Sendable {
     public var runDirectory: String?
     /// `runner.sandbox`: whether runs are confined (see `Sandbox`).
     public var sandbox: SandboxSetting = .auto
-    /// `runner.sandbox_user`: the user runs become when HookBus runs as root.
+    /// `runner.sandbox_user`: the user whose group runs get when HookBus runs as root.
     public var sandboxUser: String = "nobody"
+    /// `runner.run_uids`: the uids a root HookBus gives its runs, one each (see `RunUIDs`).
+    public var runUIDs: ClosedRange<UInt32> = RunUIDs.defaultRange
     /// `runner.private_tmp`: whether each run gets a `/tmp` of its own (a mount namespace per
     /// run, the sandbox's dearest part: see `Sandbox`), or none — `/tmp` denied, `TMPDIR` its
     /// run folder as always.
     public var privateTmp = true
     /// `runner.sandbox_read` and `runner.sandbox_write`: extra paths every run may read or
-    /// write (as root, writable by `sandbox_user`).
+    /// write (as root, writable by `sandbox_user`'s group: each run has a uid of its own).
     public var sandboxRead: [String] = []
     public var sandboxWrite: [String] = []
     /// `runner.limits`: resource limits of every run.

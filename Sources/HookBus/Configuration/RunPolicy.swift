@@ -39,7 +39,8 @@ public struct RunPolicy: Sendable, Hashable {
     public var limits: ResourceLimits
     /// Extra folders or files it may read (and execute).
     public var readPaths: [String]
-    /// Extra folders it may write (as root, they must be writable by `runner.sandbox_user`).
+    /// Extra folders it may write (as root, they must be writable by `runner.sandbox_user`'s
+    /// group: each run has a uid of its own, and makes what it creates group-writable).
     public var writePaths: [String]
 
     public init(network: Bool = true, limits: ResourceLimits = .default, readPaths: [String] = [], writePaths: [String] = []) {

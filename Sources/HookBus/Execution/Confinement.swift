@@ -25,10 +25,10 @@ final class Confinement: Sendable {
     ///   - grants: in any order; sorted here by path length, as the child binds folders before
     ///     what is in them.
     ///   - privateTmpBytes: the size of the run's own `/tmp`, or nil for none.
-    ///   - runAs: the user a root HookBus switches to; nil when not root.
-    ///   - mapped: the user and group the run keeps inside its user namespace.
+    ///   - runGroup: the group a root HookBus's runs become (each with a uid of its own, given
+    ///     per start); nil when not root: runs keep HookBus's user and group, in a user namespace.
     init(landlockABI: Int, grants: [Grant], privateTmpBytes: Int?, noNetwork: Bool, denyTCP: Bool,
-         runAs: Sandbox.RunUser?, mapped: Sandbox.RunUser, limits: ResourceLimits, processes: Int?) {
+         runGroup: UInt32?, limits: ResourceLimits, processes: Int?) {
         var strings: [UnsafeMutablePointer<CChar>] = []
         func keep(_ text: String) -> UnsafePointer<CChar> {
             let copy = strdup(text)!
@@ -53,13 +53,12 @@ final class Confinement: Sendable {
         if let privateTmpBytes { confinement.private_tmp_options = keep("size=\(privateTmpBytes),nr_inodes=65536,mode=1777") }
         confinement.no_network = noNetwork ? 1 : 0
         confinement.deny_tcp = denyTCP ? 1 : 0
-        if let runAs {
+        if let runGroup {
             confinement.switch_user = 1
-            confinement.uid = runAs.uid
-            confinement.gid = runAs.gid
+            confinement.gid = runGroup
         }
-        confinement.uid_map = keep("\(mapped.uid) \(mapped.uid) 1\n")
-        confinement.gid_map = keep("\(mapped.gid) \(mapped.gid) 1\n")
+        confinement.uid_map = keep("\(getuid()) \(getuid()) 1\n")
+        confinement.gid_map = keep("\(getgid()) \(getgid()) 1\n")
         confinement.memory = UInt64(limits.memoryBytes ?? 0)
         confinement.cpu_seconds = UInt64(limits.cpuSeconds ?? 0)
         confinement.processes = UInt64(processes ?? 0)

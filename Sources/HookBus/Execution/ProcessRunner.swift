@@ -70,6 +70,19 @@ public struct ProcessRunner: TriggerRunner {
         let script = folder + "/trigger." + Self.fileExtension(for: invocation.scriptType)
         let stdinFile = folder + "/.stdin.json"
         defer { removeRunFolder(folder, files: [script, stdinFile]) }
+        // As root, the uid this run becomes: its own, given back once its process group is ended.
+        var runUID: UInt32 = 0
+        if let runAs = sandbox.runAs {
+            do throws(RunUIDs.ClaimError) {
+                guard let uid = try runAs.uids.take() else {
+                    return .error("no run uid is free: more runs at once than runner.run_uids has uids in this process's block (\(runAs.uids.summary))", at: startedAt)
+                }
+                runUID = uid
+            } catch {
+                return .error(error.description, at: startedAt)
+            }
+        }
+        defer { if runUID != 0 { sandbox.runAs?.uids.give(runUID) } }
         let stdinDescriptor: Int32
         do {
             // What HookBus writes here; as root, handed to the user the run becomes.
@@ -82,9 +95,9 @@ public struct ProcessRunner: TriggerRunner {
                 try write(content, to: file)
                 written.append(file)
             }
-            if let owner = sandbox.runAs {
+            if let runAs = sandbox.runAs {
                 // The folder last: until then only HookBus can reach what is in it.
-                for path in written.reversed() where lchown(path, owner.uid, owner.gid) != 0 {
+                for path in written.reversed() where lchown(path, runUID, runAs.gid) != 0 {
                     throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EPERM)
                 }
             }
@@ -118,7 +131,8 @@ public struct ProcessRunner: TriggerRunner {
         let child: ChildProcess
         do throws(ChildProcess.SpawnError) {
             child = try await ChildProcess.start(path: interpreter, arguments: arguments, environment: environment, directory: folder,
-                                                 stdin: stdinDescriptor, confinement: sandbox.confinement(for: invocation.policy), runFolder: folder)
+                                                 stdin: stdinDescriptor, confinement: sandbox.confinement(for: invocation.policy), runFolder: folder,
+                                                 runUID: runUID)
         } catch {
             close(stdinDescriptor)
             return .error("could not start \(interpreter): \(error)", at: startedAt)

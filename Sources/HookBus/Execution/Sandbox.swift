@@ -16,17 +16,18 @@ import Glibc
 /// processes (Landlock also scopes signals and abstract sockets to the run). Network is on
 /// unless the integration says `network: false`, which gives the run a network namespace with no
 /// interface. Resource limits are rlimits (see `ResourceLimits`). Started as root, HookBus runs
-/// triggers as `runner.sandbox_user` (default `nobody`): Landlock binds root too, but a run
-/// must not hold root's other powers, and the process limit is not enforced on root.
+/// each trigger as a uid of its own (`RunUIDs`, from `runner.run_uids`) in the group of
+/// `runner.sandbox_user` (default `nobody`): Landlock binds root too, but a run must not hold
+/// root's other powers, and the process limit is not enforced on root.
 ///
 /// Measured and rejected: bubblewrap (about 10 ms of wall time per start for its namespaces and
 /// mounts); a separate exec helper that confines itself and execs the interpreter (this
 /// project's first version: a second execve on every run, about 0.8 ms of CPU per start more
 /// than confining in the child); seccomp alone (filters system calls, not paths: it cannot
 /// allow one folder and deny the next). Namespaces are used
-/// only where they are cheap and needed — a user namespace so that the process limit counts a
-/// run's own processes, a mount namespace for the private `/tmp`, a network namespace for
-/// `network: false`. Where the kernel offers no user namespaces, runs still get Landlock:
+/// only where they are needed — a mount namespace for the private `/tmp`, a network namespace
+/// for `network: false`, and, when HookBus is not root (it cannot give runs uids of their own),
+/// a user namespace so that the process limit counts a run's own processes. Where the kernel offers no user namespaces, runs still get Landlock:
 /// `/tmp` is then denied rather than private, `network: false` denies TCP through Landlock, and
 /// the process limit is not applied (each is said in the run's recorded invocation).
 public struct Sandbox: Sendable {
@@ -39,14 +40,14 @@ public struct Sandbox: Sendable {
     }
 
     public let mode: Mode
-    /// A user and group runs become.
-    public struct RunUser: Sendable, Hashable {
-        public let uid: UInt32
+    /// Who a run becomes when HookBus runs as root: a uid of its own from `uids`, in group `gid`.
+    public struct RunUsers: Sendable {
         public let gid: UInt32
+        let uids: RunUIDs
     }
 
-    /// The user and group runs become when HookBus runs as root.
-    public let runAs: RunUser?
+    /// Who runs become when HookBus runs as root; nil otherwise (runs keep HookBus's user).
+    public let runAs: RunUsers?
     /// `runner.private_tmp` (where namespaces allow one; see `hasPrivateTmp`).
     let wantsPrivateTmp: Bool
 
@@ -92,7 +93,7 @@ public struct Sandbox: Sendable {
             }
             if namespaces && !wantsPrivateTmp { text += "; no private /tmp (runner.private_tmp: false): /tmp is denied" }
             if abi < 6 { text += "; signals and abstract sockets are not scoped to the run (Landlock ABI 6 does that)" }
-            if let runAs { text += "; runs as uid \(runAs.uid) gid \(runAs.gid)" }
+            if let runAs { text += "; each run as a uid of its own (\(runAs.uids.summary)) in group \(runAs.gid)" }
             return text
         case let .none(reason):
             return "none (\(reason))"
@@ -143,7 +144,7 @@ public struct Sandbox: Sendable {
     /// A sandbox turned off.
     public static let off = Sandbox(mode: .none(reason: turnedOff), runAs: nil, extraReadPaths: [])
 
-    init(mode: Mode, runAs: RunUser?, extraReadPaths: [String], privateTmp: Bool = true) {
+    init(mode: Mode, runAs: RunUsers?, extraReadPaths: [String], privateTmp: Bool = true) {
         self.mode = mode
         self.runAs = runAs
         self.extraReadPaths = extraReadPaths
@@ -151,7 +152,7 @@ public struct Sandbox: Sendable {
     }
 
     /// Why the sandbox cannot be set up as configured (`runner.sandbox: required` where the
-    /// kernel cannot, or an unknown `runner.sandbox_user`).
+    /// kernel cannot, an unknown `runner.sandbox_user`, no free block of `runner.run_uids`).
     public struct SetupError: Error, Sendable, CustomStringConvertible {
         public let description: String
     }
@@ -159,8 +160,8 @@ public struct Sandbox: Sendable {
     /// The sandbox `setting` gives on this machine: the kernel probed once (what Landlock and
     /// namespaces it allows). `interpreters` installed outside the system folders are made
     /// readable (a python under /opt).
-    public static func resolve(setting: SandboxSetting, user: String = "nobody", readPaths: [String] = [], privateTmp: Bool = true,
-                               interpreters: Interpreters? = nil) throws(SetupError) -> Sandbox {
+    public static func resolve(setting: SandboxSetting, user: String = "nobody", runUIDs: ClosedRange<UInt32> = RunUIDs.defaultRange,
+                               readPaths: [String] = [], privateTmp: Bool = true, interpreters: Interpreters? = nil) throws(SetupError) -> Sandbox {
         if setting == .none { return .off }
         func unconfined(_ reason: String) throws(SetupError) -> Sandbox {
             if setting == .required { throw SetupError(description: "runner.sandbox is required, but \(reason)") }
@@ -170,7 +171,7 @@ public struct Sandbox: Sendable {
         guard probe.landlock >= 1 else {
             return try unconfined("this kernel does not offer Landlock (Linux 5.13 or later with Landlock enabled, and openat2 and Landlock not filtered away)")
         }
-        var runAs: RunUser?
+        var runAs: RunUsers?
         if geteuid() == 0 {
             // (See hb_keep_memory_private: a run's child shares this memory as the run user.)
             let failure = hb_keep_memory_private()
@@ -178,7 +179,12 @@ public struct Sandbox: Sendable {
             guard let entry = getpwnam(user) else { throw SetupError(description: "runner.sandbox_user '\(user)' is not a user on this machine") }
             guard entry.pointee.pw_uid != 0 else { throw SetupError(description: "runner.sandbox_user '\(user)' is root; runs never keep root") }
             guard entry.pointee.pw_gid != 0 else { throw SetupError(description: "runner.sandbox_user '\(user)' has group 0 (root's) as its group; runs never keep it: choose another user") }
-            runAs = RunUser(uid: entry.pointee.pw_uid, gid: entry.pointee.pw_gid)
+            let gid = entry.pointee.pw_gid
+            do throws(RunUIDs.ClaimError) {
+                runAs = RunUsers(gid: gid, uids: try RunUIDs.block(of: runUIDs))
+            } catch {
+                throw SetupError(description: error.description)
+            }
         }
         var extra = canonicalSet(readPaths)
         for path in interpreters?.resolutions.values.compactMap(\.path) ?? [] {
@@ -217,10 +223,9 @@ public struct Sandbox: Sendable {
         // namespace it asks for cannot be made and the run is refused.
         let noNetwork = !policy.network && (namespaces || abi < 4)
         let denyTCP = !policy.network && !namespaces && abi >= 4
-        let mapped = runAs ?? RunUser(uid: getuid(), gid: getgid())
         // The private /tmp is memory: bounded like a file the run may write (or 1 GiB).
         return Confinement(landlockABI: abi, grants: grants, privateTmpBytes: hasPrivateTmp ? policy.limits.fileSizeBytes ?? 1 << 30 : nil,
-                           noNetwork: noNetwork, denyTCP: denyTCP, runAs: runAs, mapped: mapped, limits: policy.limits,
+                           noNetwork: noNetwork, denyTCP: denyTCP, runGroup: runAs?.gid, limits: policy.limits,
                            processes: namespaces ? policy.limits.processes : nil)
     }
 
@@ -236,7 +241,7 @@ public struct Sandbox: Sendable {
             fields["privateTmp"] = .bool(hasPrivateTmp)
             fields["network"] = .string(policy.network ? "on" : namespaces ? "off (network namespace)"
                                         : abi >= 4 ? "off for TCP (Landlock; other protocols are not blocked)" : "off cannot be enforced here: the run is refused")
-            if let runAs { fields["user"] = .string("\(runAs.uid):\(runAs.gid)") }
+            if let runAs { fields["user"] = .string("a uid of its own from \(runAs.uids.summary), group \(runAs.gid)") }
             var limits: [String: JSONValue] = [:]
             if let bytes = policy.limits.memoryBytes { limits["memoryBytes"] = .number(String(bytes)) }
             if let seconds = policy.limits.cpuSeconds { limits["cpuSeconds"] = .number(String(seconds)) }
