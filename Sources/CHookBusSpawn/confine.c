@@ -8,8 +8,8 @@
  * the few devices and /etc files a run needs (the policy is Sandbox.swift's); signals and
  * abstract sockets are scoped to the run (ABI 6). A uid of its own per run (as root; otherwise a
  * user namespace per run) makes the process limit count that run's processes only; a mount
- * namespace gives it a size-bounded /tmp of its own; a network namespace with no interface
- * implements `network: false`.
+ * namespace gives it a size-bounded /tmp of its own (as root, one that runs take in turn,
+ * tmpslot.c); a network namespace with no interface implements `network: false`.
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -186,7 +186,10 @@ static void limit(int resource, const char *name, unsigned long long value) {
     if (setrlimit(resource, &bound) != 0) fail("setrlimit", name, errno);
 }
 
-void hb_confine(const struct hb_confinement *c, const char *run_folder, const char *directory, uid_t run_uid) {
+void hb_confine(const struct hb_spawn_request *request) {
+    const struct hb_confinement *c = request->confinement;
+    const char *run_folder = request->run_folder, *directory = request->directory;
+    uid_t run_uid = request->run_uid;
     int abi = landlock_abi();
     if (abi < 1) fail("Landlock is not available in this kernel", NULL, ENOSYS);
     int root = geteuid() == 0;
@@ -211,7 +214,9 @@ void hb_confine(const struct hb_confinement *c, const char *run_folder, const ch
     }
     /* Mount and network namespaces: root makes them itself; another user makes them inside a
      * user namespace of its own, which gives it the right to mount there. */
-    int flags = (private_tmp ? CLONE_NEWNS : 0) | (c->no_network ? CLONE_NEWNET : 0);
+    /* (A root HookBus may hand the run a namespace made for runs to take in turn, tmpslot.c.) */
+    int joins = root && private_tmp && request->mount_namespace >= 0;
+    int flags = (private_tmp && !joins ? CLONE_NEWNS : 0) | (c->no_network ? CLONE_NEWNET : 0);
     if (own_user_namespace) {
         if (unshare(CLONE_NEWUSER | flags) != 0) fail("unshare", NULL, errno);
         map_ids(c->uid_map, c->gid_map);
@@ -233,7 +238,11 @@ void hb_confine(const struct hb_confinement *c, const char *run_folder, const ch
         }
         if (i < c->grant_count) count += open_grant(&grants[count], c->grants[i].path, c->grants[i].rights, c->grants[i].optional);
     }
-    if (private_tmp) {
+    if (joins) {
+        /* Its /tmp was handed to this run's uid and found empty; nothing of the run's is under
+         * the host's /tmp (HookBus checked), so nothing needs binding into it. */
+        if (setns(request->mount_namespace, CLONE_NEWNS) != 0) fail("setns", "mount namespace", errno);
+    } else if (private_tmp) {
         if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) fail("mount private", "/", errno);
         if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, c->private_tmp_options) != 0) fail("mount", "/tmp", errno);
         /* What the run may use under the host's /tmp (its own folder, by default) stays at its
@@ -358,7 +367,7 @@ void hb_probe(int *landlock, int *namespaces) {
     if (quiet < 0) return;
     struct hb_spawn_request request = {
         .path = NULL, .directory = "/", .stdin_fd = quiet, .stdout_fd = quiet, .stderr_fd = quiet,
-        .confinement = &confinement, .run_uid = root ? 65534 : 0, .probe_only = 1,
+        .confinement = &confinement, .run_uid = root ? 65534 : 0, .mount_namespace = -1, .probe_only = 1,
     };
     pid_t child;
     int pidfd;

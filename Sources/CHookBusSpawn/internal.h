@@ -13,10 +13,10 @@
  * Only system calls and static strings: the child still shares HookBus's memory. */
 __attribute__((noreturn)) void hb_child_exit(int status, const char *what, const char *path, int error);
 
-/* Confines the calling child as `confinement` says, its working folder `directory`; a root
- * HookBus's child becomes `run_uid`. On failure it exits (HB_SETUP_FAILED) with the reason on
- * its stderr. */
-void hb_confine(const struct hb_confinement *confinement, const char *run_folder, const char *directory, uid_t run_uid);
+/* Confines the calling child as the request says (its confinement, run folder, working folder,
+ * run uid and mount namespace). On failure it exits (HB_SETUP_FAILED) with the reason on its
+ * stderr. */
+void hb_confine(const struct hb_spawn_request *request);
 
 /* Writes all of `text` to the file at `path` (a /proc id map, say). 0 or an errno value (EIO
  * for a short write). */

@@ -141,7 +141,7 @@ static int child_main(void *argument) {
     /* A session (and process group) of its own: a time limit ends the whole group. */
     if (setsid() < 0) hb_child_exit(HB_SETUP_FAILED, "setsid", NULL, errno);
     if (request->confinement) {
-        hb_confine(request->confinement, request->run_folder, request->directory, request->run_uid);
+        hb_confine(request);
     } else if (chdir(request->directory) != 0) {
         hb_child_exit(HB_SETUP_FAILED, "chdir", request->directory, errno);
     }

@@ -178,6 +178,64 @@ import Glibc
         kill(next.daemon, SIGKILL)
     }
 
+    /// As root, runs take mount namespaces with a private /tmp in turn (`TmpSlots`) rather than
+    /// make one each: a run still finds /tmp empty and its own, and a process an earlier run left
+    /// behind in the same namespace can neither see, read nor add to what a later run keeps there.
+    @Test(.enabled(if: geteuid() == 0, "only a root HookBus hands runs namespaces made before"))
+    func runsThatTakeANamespaceInTurnKeepTheirTmpFromWhatEarlierRunsLeft() async throws {
+        let outside = Outside()
+        let log = outside.path + "/log"
+        mkdir(log, 0o777)
+        chmod(log, 0o777)
+        // The first run leaves a daemon that waits for the second to say go, then tries the
+        // second's /tmp; the second waits (at most 20 s) until it has tried.
+        let daemon = """
+            while [ ! -e \(log)/go ]; do sleep 0.01; done
+            ls -A /tmp > \(log)/seen 2>&1; cat /tmp/secret > \(log)/read 2>&1; echo x 2> \(log)/plant > /tmp/planted
+            touch \(log)/done; exec sleep 120
+            """
+        let code = """
+            import os, subprocess, sys, time
+            print("NS", os.readlink("/proc/self/ns/mnt"), "TMP", sorted(os.listdir("/tmp")))
+            if not os.path.exists("\(log)/first"):
+                open("\(log)/first", "w").close()
+                left = subprocess.Popen(["sh", "-c", \(String(reflecting: daemon))], start_new_session=True,
+                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                print("LEFT", left.pid)
+            elif not os.path.exists("\(log)/go"):
+                open("/tmp/secret", "w").write("kept by the second run")
+                open("\(log)/go", "w").close()
+                deadline = time.time() + 20
+                while not os.path.exists("\(log)/done") and time.time() < deadline:
+                    time.sleep(0.01)
+                print("AFTER", sorted(os.listdir("/tmp")), open("/tmp/secret").read())
+            """
+        let sandbox = try Sandbox.resolve(setting: .required, runUIDs: 1_879_000_032...1_879_000_047)
+        let fixture = try RunnerFixture(language: "python", actions: [("turns.yaml", triggerYAML("Turns", hooks: ["webhook"], code: code.replacingOccurrences(of: "\n", with: "\n    ")))],
+                                        config: "runner: {sandbox_write: ['\(log)']}", concurrency: 1, runRoot: outside.path + "/runs", sandbox: sandbox)
+        func fire() async throws -> [String] {
+            let run = try #require(try await fixture.fire(try Event.fromWebhook(body: Array("{}".utf8), endpoint: "x")).first)
+            #expect(run.result.outcome == .succeeded, "\(run.result)")
+            return run.result.stdout.split(separator: "\n").map(String.init)
+        }
+        let first = try await fire()
+        let second = try await fire()
+        let third = try await fire()
+        if let left = first.first(where: { $0.hasPrefix("LEFT ") }).flatMap({ Int32($0.dropFirst(5)) }) { kill(left, SIGKILL) }
+        func namespace(_ lines: [String]) -> Substring? { lines.first?.split(separator: " ").dropFirst().first }
+        // The first run left its /tmp empty, so the second took the same namespace.
+        #expect(first.first?.hasSuffix("TMP []") == true && second.first?.hasSuffix("TMP []") == true, "\(first) \(second)")
+        #expect(namespace(first) != nil && namespace(first) == namespace(second), "\(first) \(second)")
+        // The daemon the first run left there tried while the second was running, and got nothing.
+        #expect(second.contains("AFTER ['secret'] kept by the second run"), "\(second)")
+        for (name, forbidden) in [("seen", "secret"), ("read", "kept by"), ("plant", "planted\n")] {
+            let result = (try? String(contentsOfFile: "\(log)/\(name)", encoding: .utf8)) ?? "missing"
+            #expect(result.contains("Permission denied") && !result.contains(forbidden), "\(name): \(result)")
+        }
+        // The second run left a file there: the third got a namespace of its own, its /tmp empty.
+        #expect(third.first?.hasSuffix("TMP []") == true && namespace(third) != namespace(second), "\(third)")
+    }
+
     @Test func aMemoryHogIsStoppedByItsMemoryLimit() async throws {
         let hog = "data = bytearray(3 * 1024 ** 3)\nprint(len(data))"
         let fixture = try RunnerFixture(language: "python", actions: [("hog.yaml", triggerYAML("Hog", hooks: ["webhook"], code: hog.replacingOccurrences(of: "\n", with: "\n    ")))],

@@ -48,6 +48,8 @@ struct hb_spawn_request {
     const struct hb_confinement *confinement;  /* NULL: not confined */
     const char *run_folder;                    /* granted all rights when confined */
     uid_t run_uid;                             /* root: the uid this run becomes (its own) */
+    int mount_namespace;                       /* root, private /tmp: a namespace to join (its
+                                                  /tmp ready for this run), or -1 to make one */
     int probe_only;                            /* exit 0 once confined, instead of exec'ing */
 };
 
@@ -75,6 +77,13 @@ int hb_is_dumpable(void);
  * count) and not one of `keep` (sweep.c), until none is left. The number ended, or -errno when
  * /proc cannot be read. */
 int hb_sweep_uids(uint32_t first, uint32_t count, const uint32_t *keep, int keep_count);
+
+/* A mount namespace whose /tmp is a fresh tmpfs of `options`, for runs to join in turn
+ * (tmpslot.c): its descriptor and one of its /tmp. Root only. 0 or an errno value. */
+int hb_tmp_slot_make(const char *options, int *namespace_fd, int *tmp_fd);
+
+/* 1 when the folder open as `fd` has no entries, 0 when it has, or -errno. */
+int hb_folder_is_empty(int fd);
 
 /* A pipe whose ends are close-on-exec, the reading end non-blocking. 0 or an errno value. */
 int hb_pipe(int ends[2]);

@@ -16,6 +16,11 @@ final class Confinement: Sendable {
         let optional: Bool
     }
 
+    /// The tmpfs options of the run's own `/tmp`; nil for none.
+    let privateTmpOptions: String?
+    /// Whether a path granted lies under `/tmp` (and must be bound into the run's own).
+    let grantsBeneathTmp: Bool
+
     /// Read-only after `init`, which is why sharing it is safe.
     nonisolated(unsafe) let pointer: UnsafeMutablePointer<hb_confinement>
     nonisolated(unsafe) private let grantTable: UnsafeMutablePointer<hb_grant>
@@ -50,7 +55,9 @@ final class Confinement: Sendable {
         confinement.grants = UnsafePointer(grantTable)
         confinement.grant_count = Int32(sorted.count)
         confinement.proc_self = 1
-        if let privateTmpBytes { confinement.private_tmp_options = keep("size=\(privateTmpBytes),nr_inodes=65536,mode=1777") }
+        privateTmpOptions = privateTmpBytes.map { "size=\($0),nr_inodes=65536,mode=1777" }
+        if let privateTmpOptions { confinement.private_tmp_options = keep(privateTmpOptions) }
+        grantsBeneathTmp = grants.contains { Sandbox.isBeneathTmp($0.path) }
         confinement.no_network = noNetwork ? 1 : 0
         confinement.deny_tcp = denyTCP ? 1 : 0
         if let runGroup {

@@ -83,6 +83,9 @@ public struct ProcessRunner: TriggerRunner {
             }
         }
         defer { if runUID != 0 { sandbox.runAs?.uids.give(runUID) } }
+        // As root, a mount namespace with a /tmp ready for this run, given back after it.
+        let tmpSlot = runUID == 0 ? nil : sandbox.tmpSlot(for: invocation.policy, runFolder: folder, uid: runUID)
+        defer { if let tmpSlot { sandbox.tmpSlots?.give(tmpSlot) } }
         let stdinDescriptor: Int32
         do {
             // What HookBus writes here; as root, handed to the user the run becomes.
@@ -132,7 +135,7 @@ public struct ProcessRunner: TriggerRunner {
         do throws(ChildProcess.SpawnError) {
             child = try await ChildProcess.start(path: interpreter, arguments: arguments, environment: environment, directory: folder,
                                                  stdin: stdinDescriptor, confinement: sandbox.confinement(for: invocation.policy), runFolder: folder,
-                                                 runUID: runUID)
+                                                 runUID: runUID, mountNamespace: tmpSlot?.namespace ?? -1)
         } catch {
             close(stdinDescriptor)
             return .error("could not start \(interpreter): \(error)", at: startedAt)

@@ -25,7 +25,8 @@ import Glibc
 /// project's first version: a second execve on every run, about 0.8 ms of CPU per start more
 /// than confining in the child); seccomp alone (filters system calls, not paths: it cannot
 /// allow one folder and deny the next). Namespaces are used
-/// only where they are needed — a mount namespace for the private `/tmp`, a network namespace
+/// only where they are needed — a mount namespace for the private `/tmp` (as root, one that
+/// runs take in turn: `TmpSlots`), a network namespace
 /// for `network: false`, and, when HookBus is not root (it cannot give runs uids of their own),
 /// a user namespace so that the process limit counts a run's own processes. Where the kernel offers no user namespaces, runs still get Landlock:
 /// `/tmp` is then denied rather than private, `network: false` denies TCP through Landlock, and
@@ -50,6 +51,8 @@ public struct Sandbox: Sendable {
     public let runAs: RunUsers?
     /// `runner.private_tmp` (where namespaces allow one; see `hasPrivateTmp`).
     let wantsPrivateTmp: Bool
+    /// As root with a private `/tmp`: the mount namespaces runs take in turn.
+    let tmpSlots: TmpSlots?
 
     /// Whether runs get a `/tmp` of their own; otherwise `/tmp` is denied to them.
     var hasPrivateTmp: Bool {
@@ -149,6 +152,26 @@ public struct Sandbox: Sendable {
         self.runAs = runAs
         self.extraReadPaths = extraReadPaths
         self.wantsPrivateTmp = privateTmp
+        if case let .landlock(_, namespaces) = mode, namespaces, privateTmp, runAs != nil {
+            tmpSlots = TmpSlots()
+        } else {
+            tmpSlots = nil
+        }
+    }
+
+    /// A mount namespace with a private `/tmp` ready for this run (as root; see `TmpSlots`), to
+    /// hand back once the run has ended; nil when the run makes its own (or has no private
+    /// `/tmp`): when its folder or a granted path lies under the host's `/tmp`, which would have
+    /// to be bound into it.
+    func tmpSlot(for policy: RunPolicy, runFolder: String, uid: UInt32) -> TmpSlots.Slot? {
+        guard let tmpSlots, let runAs, let confinement = confinement(for: policy), let options = confinement.privateTmpOptions,
+              !confinement.grantsBeneathTmp, !Self.isBeneathTmp(runFolder) else { return nil }
+        return tmpSlots.take(options: options, uid: uid, gid: runAs.gid)
+    }
+
+    /// Whether a real path is `/tmp` or lies under it.
+    static func isBeneathTmp(_ path: String) -> Bool {
+        path == "/tmp" || path.hasPrefix("/tmp/")
     }
 
     /// Why the sandbox cannot be set up as configured (`runner.sandbox: required` where the

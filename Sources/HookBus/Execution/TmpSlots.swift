@@ -1,0 +1,77 @@
+import CHookBusSpawn
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Mount namespaces with a private `/tmp` that a root HookBus's runs take in turn, one run at a
+/// time, instead of making one per run (C: tmpslot.c, which says why).
+///
+/// What a fresh namespace per run gave, each run gets still:
+/// - **An empty `/tmp` of its own.** A namespace is taken again only when its `/tmp` is found
+///   empty; one a run left anything in is dropped (a new one is made), so nothing a run wrote is
+///   ever seen by another, and nothing needs deleting on HookBus's side.
+/// - **No way in for what an earlier run left running.** Before that check, the `/tmp` is handed
+///   to the next run's uid with mode 0700 (each run has a uid of its own, `RunUIDs`): a process
+///   an earlier run left behind, even one in this namespace, can no longer create, list or open
+///   anything there. Whatever it made before the hand-over is found by the check.
+///
+/// Used only where nothing of the run lies under the host's `/tmp` (its run folder, a granted
+/// path): those would have to be bound into the namespace, so such runs get one of their own,
+/// as before. A namespace that cannot be made is not an error here: the run then makes its own.
+final class TmpSlots: Sendable {
+    /// A namespace and its `/tmp`, open.
+    struct Slot: Sendable {
+        let namespace: Int32
+        let tmp: Int32
+        /// The tmpfs mount options it was made with (its size bound comes from the run's policy).
+        let options: String
+    }
+
+    /// Namespaces not in use, by mount options.
+    private let idle = Mutex<[String: [Slot]]>([:])
+    /// At most this many are kept idle; more are closed when given back.
+    static let idleLimit = 64
+
+    init() {}
+
+    /// A namespace for a run of `uid` (and `gid`) whose `/tmp` is a tmpfs of `options`, its `/tmp`
+    /// that uid's alone and empty; nil when none can be made.
+    func take(options: String, uid: UInt32, gid: UInt32) -> Slot? {
+        while let slot = idle.withLock({ $0[options]?.popLast() }) {
+            if hand(slot, to: uid, gid: gid) { return slot }
+            close(slot)
+        }
+        var namespace: Int32 = -1
+        var tmp: Int32 = -1
+        guard hb_tmp_slot_make(options, &namespace, &tmp) == 0 else { return nil }
+        let slot = Slot(namespace: namespace, tmp: tmp, options: options)
+        guard hand(slot, to: uid, gid: gid) else {
+            close(slot)
+            return nil
+        }
+        return slot
+    }
+
+    /// The run that had `slot` has ended, its process group with it.
+    func give(_ slot: Slot) {
+        let kept = idle.withLock { idle -> Bool in
+            guard idle.values.reduce(0, { $0 + $1.count }) < Self.idleLimit else { return false }
+            idle[slot.options, default: []].append(slot)
+            return true
+        }
+        if !kept { close(slot) }
+    }
+
+    /// Gives the slot's `/tmp` to `uid` alone, then checks that it is empty (in that order:
+    /// after the hand-over, nothing else can put anything there).
+    private func hand(_ slot: Slot, to uid: UInt32, gid: UInt32) -> Bool {
+        fchown(slot.tmp, uid, gid) == 0 && fchmod(slot.tmp, 0o700) == 0 && hb_folder_is_empty(slot.tmp) == 1
+    }
+
+    /// (The namespace itself lives on while a process left behind is still in it.)
+    private func close(_ slot: Slot) {
+        Glibc.close(slot.tmp)
+        Glibc.close(slot.namespace)
+    }
+}
