@@ -236,6 +236,26 @@ import Glibc
         #expect(third.first?.hasSuffix("TMP []") == true && namespace(third) != namespace(second), "\(third)")
     }
 
+    /// A run whose folder lies under the host's /tmp (`runner.run_dir` there) gets a namespace of
+    /// its own, its folder bound at the same path into its private /tmp: it works in its folder
+    /// and sees nothing else of the host's /tmp.
+    @Test func aRunWhoseFolderIsUnderTheHostsTmpHasItBoundIntoItsOwnTmp() async throws {
+        let base = "/tmp/hookbus-bound-\(UUID().uuidString)"
+        mkdir(base, 0o755)
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let marker = "/tmp/hookbus-bound-marker-\(UUID().uuidString)"
+        FileManager.default.createFile(atPath: marker, contents: Data("host".utf8), attributes: [.posixPermissions: 0o644])
+        defer { unlink(marker) }
+        let code = #"echo mine > own.txt && cat own.txt; echo "TMP $(ls -A /tmp | tr '\n' ' ')"; cat \#(marker) 2>/dev/null && echo SEEN; echo "CWD $PWD""#
+        let fixture = try RunnerFixture(language: "bash", actions: [("bound.yaml", triggerYAML("Bound", hooks: ["webhook"], code: code))], runRoot: base + "/runs")
+        let run = try #require(try await fixture.fire(try Event.fromWebhook(body: Array("{}".utf8), endpoint: "x")).first)
+        #expect(run.result.outcome == .succeeded, "\(run.result)")
+        let lines = run.result.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.first == "mine" && !lines.contains("SEEN"), "\(run.result.stdout)")
+        #expect(lines.contains("TMP \(base.dropFirst(5)) "), "\(run.result.stdout)")
+        #expect(lines.contains { $0.hasPrefix("CWD \(base)/runs/run-") }, "\(run.result.stdout)")
+    }
+
     @Test func aMemoryHogIsStoppedByItsMemoryLimit() async throws {
         let hog = "data = bytearray(3 * 1024 ** 3)\nprint(len(data))"
         let fixture = try RunnerFixture(language: "python", actions: [("hog.yaml", triggerYAML("Hog", hooks: ["webhook"], code: hog.replacingOccurrences(of: "\n", with: "\n    ")))],

@@ -9,10 +9,13 @@ import Glibc
 /// A run folder lives for as long as a trigger runs (milliseconds for most). On a journaling
 /// disk, making a folder and a file and removing both costs about 200 µs of wall time and
 /// 130 µs of CPU here (ext4 mounted with `discard`), more than a quarter of starting bash; on a
-/// memory-backed filesystem it costs 30 µs. So by default run folders go to memory: `$TMPDIR`
-/// (or `/tmp`) when it is already tmpfs, as on most current distributions, else `/dev/shm`, else
-/// `$TMPDIR` on disk. The price is that a trigger writing very large files to its `TMPDIR` uses
-/// memory; `runner.run_dir` puts run folders on a disk folder for such triggers.
+/// memory-backed filesystem it costs 30 µs. So by default run folders go to memory: `/dev/shm`
+/// where it is tmpfs, as on nearly every Linux machine, else `$TMPDIR` (or `/tmp`) when that is,
+/// else `$TMPDIR` on disk. `/dev/shm` before `/tmp`: a sandboxed run's `/tmp` is its own, so a
+/// run folder under the host's `/tmp` would have to be bound into it on every start, and a root
+/// HookBus could not hand that run a mount namespace made before (`TmpSlots`). The price is that a
+/// trigger writing very large files to its `TMPDIR` uses memory; `runner.run_dir` puts run
+/// folders on a disk folder for such triggers.
 ///
 /// The root is shared ground (`/tmp`, `/dev/shm`), so it is named after the user and used only
 /// when it is a real folder (not a link) owned by this user and writable by nobody else;
@@ -48,10 +51,10 @@ public struct RunFolders: Sendable {
         } else {
             let name = "hookbus-runs-\(geteuid())"
             let temporary = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
-            if Self.isMemoryBacked(temporary) {
-                root = Self.realPath(Self.trimmed(temporary) + "/" + name)
-            } else if Self.isMemoryBacked("/dev/shm") && access("/dev/shm", W_OK | X_OK) == 0 {
+            if Self.isMemoryBacked("/dev/shm") && access("/dev/shm", W_OK | X_OK) == 0 {
                 root = Self.realPath("/dev/shm/" + name)
+            } else if Self.isMemoryBacked(temporary) {
+                root = Self.realPath(Self.trimmed(temporary) + "/" + name)
             } else {
                 root = Self.realPath(Self.trimmed(temporary) + "/" + name)
             }
