@@ -58,7 +58,11 @@ struct ServeCommand: AsyncParsableCommand {
                                                    stopsWhenFenced: true)
             let runner = ProcessRunner(interpreters: context.interpreters, configuration: configuration, sandbox: context.sandbox)
             if let warning = context.sandbox.warning { logger.warning("\(warning)") } else { logger.notice("runs sandboxed: \(context.sandbox.summary)") }
-            // Runs orphaned by a process that died (kill -9, a crash), and their folders.
+            // Runs orphaned by a process that died (kill -9, a crash), and their folders. As root,
+            // taking the run uids has ended those processes already (`RunUIDs`).
+            if let ended = context.sandbox.endedAtStart {
+                logger.warning("ended \(ended.processes) processes still running under the run uids \(ended.uids) for a previous HookBus that died; their runs are repeated")
+            }
             do throws(RunFolderError) {
                 let sweep = try runner.folders.sweepAbandoned()
                 if sweep.processes > 0 { logger.warning("ended \(sweep.processes) processes still running for a previous HookBus that died; their runs are repeated") }

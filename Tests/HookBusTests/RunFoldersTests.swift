@@ -24,7 +24,7 @@ import Testing
         #expect(folder.hasPrefix(root + "/run-"))
         #expect(!FileManager.default.fileExists(atPath: folder), "the run folder is removed afterwards")
         let mode = try #require(try FileManager.default.attributesOfItem(atPath: root)[.posixPermissions] as? Int)
-        // 0700; as root 0711, so that runs, which become `nobody`, can pass through to their own.
+        // 0700; as root 0711, so that runs, which have uids of their own, can pass through to theirs.
         #expect(mode & 0o077 == (geteuid() == 0 ? 0o011 : 0), "root made 0700 (0711 as root), not \(String(mode, radix: 8))")
         #expect(try FileManager.default.contentsOfDirectory(atPath: root).isEmpty)
     }
@@ -38,6 +38,18 @@ import Testing
         #expect(result.outcome == .error)
         #expect(result.reason?.contains("writable by nobody else") == true, "\(result.reason ?? "")")
         #expect(try FileManager.default.contentsOfDirectory(atPath: root).isEmpty, "no code written there")
+    }
+
+    /// As root, a run reaches its folder as its own uid: a folder above the root that other users
+    /// cannot pass is refused with the reason, rather than have every run fail to start.
+    @Test(.enabled(if: geteuid() == 0, "only a root HookBus's runs have uids of their own"))
+    func aRootOtherUsersCannotReachIsRefusedWithTheReason() async throws {
+        let fixture = try RunnerFixture(language: "bash", actions: Self.trivial)
+        let closed = fixture.folder.url.appendingPathComponent("closed").path
+        mkdir(closed, 0o700)
+        let result = try await fire(fixture, root: closed + "/runs")
+        #expect(result.outcome == .error)
+        #expect(result.reason?.contains("runs cannot reach their folders under \(closed)/runs: \(closed) (mode 700) does not let other users pass") == true, "\(result)")
     }
 
     @Test func aLinkInPlaceOfTheRootIsRefused() async throws {

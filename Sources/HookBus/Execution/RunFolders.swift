@@ -107,6 +107,16 @@ public struct RunFolders: Sendable {
         guard status.st_uid == geteuid(), status.st_mode & 0o022 == 0 else {
             throw RunFolderError(message: "the run folder root \(root) belongs to uid \(status.st_uid) with mode \(String(status.st_mode & 0o777, radix: 8)); it must be this user's (uid \(geteuid())) and writable by nobody else: remove it or set runner.run_dir")
         }
+        // As root, runs have uids of their own (`RunUIDs`) and reach their folder by path: every
+        // folder above it must let other users pass.
+        var folder = root
+        while geteuid() == 0, let slash = folder.lastIndex(of: "/"), slash != folder.startIndex {
+            folder = String(folder[..<slash])
+            guard stat(folder, &status) == 0 else { continue }
+            guard status.st_mode & 0o001 != 0 else {
+                throw RunFolderError(message: "runs cannot reach their folders under \(root): \(folder) (mode \(String(status.st_mode & 0o777, radix: 8))) does not let other users pass, and runs have uids of their own; give it o+x or set runner.run_dir elsewhere")
+            }
+        }
     }
 
     /// Whether `path` is on tmpfs or ramfs: the filesystem type of the longest mount point

@@ -37,6 +37,9 @@ public final class RunUIDs: Sendable {
     private let state: Mutex<State>
     /// The lock file that holds the block (open for as long as this process lives).
     private let lock: Int32
+    /// Processes left under the block's uids that were ended when it was claimed (the runs of a
+    /// HookBus that held it and died; the server logs how many).
+    let endedWhenClaimed: Int
 
     private struct State {
         var next: UInt32 = 0
@@ -48,10 +51,11 @@ public final class RunUIDs: Sendable {
         let description: String
     }
 
-    private init(first: UInt32, count: UInt32, lock: Int32) {
+    private init(first: UInt32, count: UInt32, lock: Int32, endedWhenClaimed: Int) {
         self.first = first
         self.count = count
         self.lock = lock
+        self.endedWhenClaimed = endedWhenClaimed
         state = Mutex(State())
     }
 
@@ -80,10 +84,9 @@ public final class RunUIDs: Sendable {
             let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
             guard descriptor >= 0 else { throw ClaimError(description: "cannot open the run uid lock \(path): \(String(cString: strerror(errno)))") }
             if flock(descriptor, LOCK_EX | LOCK_NB) == 0 {
-                let block = RunUIDs(first: first, count: blockSize, lock: descriptor)
                 // Whatever a previous holder's runs left behind ends before a uid is handed out.
-                try block.sweep(keeping: [])
-                return block
+                let ended = try sweep(first: first, count: blockSize, keeping: [])
+                return RunUIDs(first: first, count: blockSize, lock: descriptor, endedWhenClaimed: ended)
             }
             let failure = errno
             close(descriptor)
@@ -117,7 +120,7 @@ public final class RunUIDs: Sendable {
                     // The turn comes round: no uid is handed out again while a process left
                     // behind still holds it.
                     state.next = 0
-                    try sweep(keeping: Array(state.inUse))
+                    _ = try Self.sweep(first: first, count: count, keeping: Array(state.inUse))
                 }
                 let uid = first + state.next
                 state.next += 1
@@ -131,10 +134,12 @@ public final class RunUIDs: Sendable {
         _ = state.withLock { $0.inUse.remove(uid) }
     }
 
-    private func sweep(keeping: [UInt32]) throws(ClaimError) {
+    /// Ends the processes holding a uid of the block but `keeping`; how many.
+    private static func sweep(first: UInt32, count: UInt32, keeping: [UInt32]) throws(ClaimError) -> Int {
         let result = keeping.withUnsafeBufferPointer { hb_sweep_uids(first, count, $0.baseAddress, Int32($0.count)) }
         guard result >= 0 else {
             throw ClaimError(description: "cannot look for processes left behind by runs: \(String(cString: strerror(-result)))")
         }
+        return Int(result)
     }
 }

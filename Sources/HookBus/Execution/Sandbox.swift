@@ -49,6 +49,13 @@ public struct Sandbox: Sendable {
 
     /// Who runs become when HookBus runs as root; nil otherwise (runs keep HookBus's user).
     public let runAs: RunUsers?
+
+    /// What taking this process's run uids found and ended: processes a HookBus that held them
+    /// before left running (its runs, when it died), and the uids; nil when there were none.
+    public var endedAtStart: (processes: Int, uids: String)? {
+        guard let uids = runAs?.uids, uids.endedWhenClaimed > 0 else { return nil }
+        return (uids.endedWhenClaimed, uids.summary)
+    }
     /// `runner.private_tmp` (where namespaces allow one; see `hasPrivateTmp`).
     let wantsPrivateTmp: Bool
     /// As root with a private `/tmp`: the mount namespaces runs take in turn.

@@ -16,9 +16,15 @@ import Glibc
 ///   an earlier run left behind, even one in this namespace, can no longer create, list or open
 ///   anything there. Whatever it made before the hand-over is found by the check.
 ///
+/// A namespace is a slave of the host's mounts as they were when it was made (new ones reach it
+/// only where the host's mounts are shared), so none is used for more than `lifetime`: what is
+/// mounted on the host shows in runs within that time, as it did at once with a namespace per run.
+///
 /// Used only where nothing of the run lies under the host's `/tmp` (its run folder, a granted
 /// path): those would have to be bound into the namespace, so such runs get one of their own,
 /// as before. A namespace that cannot be made is not an error here: the run then makes its own.
+/// Making one takes a thread of its own for a moment (`hb_tmp_slot_make`), so it is done only
+/// when no idle one is fit: for the first runs, and after a run that left files in `/tmp`.
 final class TmpSlots: Sendable {
     /// A namespace and its `/tmp`, open.
     struct Slot: Sendable {
@@ -26,7 +32,11 @@ final class TmpSlots: Sendable {
         let tmp: Int32
         /// The tmpfs mount options it was made with (its size bound comes from the run's policy).
         let options: String
+        let made: ContinuousClock.Instant
     }
+
+    /// How long a namespace is used, at most.
+    static let lifetime: Duration = .seconds(60)
 
     /// Namespaces not in use, by mount options.
     private let idle = Mutex<[String: [Slot]]>([:])
@@ -45,7 +55,7 @@ final class TmpSlots: Sendable {
         var namespace: Int32 = -1
         var tmp: Int32 = -1
         guard hb_tmp_slot_make(options, &namespace, &tmp) == 0 else { return nil }
-        let slot = Slot(namespace: namespace, tmp: tmp, options: options)
+        let slot = Slot(namespace: namespace, tmp: tmp, options: options, made: .now)
         guard hand(slot, to: uid, gid: gid) else {
             close(slot)
             return nil
@@ -55,7 +65,7 @@ final class TmpSlots: Sendable {
 
     /// The run that had `slot` has ended, its process group with it.
     func give(_ slot: Slot) {
-        let kept = idle.withLock { idle -> Bool in
+        let kept = slot.made.duration(to: .now) < Self.lifetime && idle.withLock { idle -> Bool in
             guard idle.values.reduce(0, { $0 + $1.count }) < Self.idleLimit else { return false }
             idle[slot.options, default: []].append(slot)
             return true
