@@ -97,7 +97,9 @@ public struct Sandbox: Sendable {
     public var summary: String {
         switch mode {
         case let .landlock(abi, namespaces):
-            var text = "Landlock ABI \(abi)" + (namespaces ? " with user, mount and network namespaces" : " without namespaces (no private /tmp, no process limit)")
+            // (As root, runs have uids of their own instead of user namespaces.)
+            let kinds = runAs == nil ? "user, mount and network" : "mount and network"
+            var text = "Landlock ABI \(abi)" + (namespaces ? " with \(kinds) namespaces" : " without namespaces (no private /tmp, no process limit)")
             if !namespaces && geteuid() != 0 && hb_is_dumpable() == 0 {
                 text += " because HookBus is not dumpable (started with file capabilities?) and cannot write its runs' user id maps"
             }
