@@ -18,7 +18,9 @@
 #include <sched.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 struct making {
@@ -56,6 +58,25 @@ int hb_tmp_slot_make(const char *options, int *namespace_fd, int *tmp_fd) {
     *namespace_fd = m.namespace_fd;
     *tmp_fd = m.tmp_fd;
     return 0;
+}
+
+int hb_tmp_slot_hand(int tmp_fd, uid_t uid, gid_t gid) {
+    /* To the run's uid alone first: from then on nothing else can add anything there. */
+    if (fchown(tmp_fd, uid, gid) != 0 || fchmod(tmp_fd, 0700) != 0) return -errno;
+    /* An extended attribute an earlier run set on it (a default ACL would give its uid rights
+     * to what the next run creates) makes it unfit, as does anything left in it. The security
+     * module's own (security.selinux, say) are the kernel's, not a run's. */
+    char names[4096];
+    ssize_t length = flistxattr(tmp_fd, names, sizeof names);
+    if (length < 0) {
+        if (errno == ERANGE) return 0;
+        if (errno != ENOTSUP) return -errno;
+        length = 0;
+    }
+    for (ssize_t offset = 0; offset < length; offset += (ssize_t)strlen(names + offset) + 1) {
+        if (strncmp(names + offset, "security.", 9) != 0) return 0;
+    }
+    return hb_folder_is_empty(tmp_fd);
 }
 
 int hb_folder_is_empty(int fd) {

@@ -33,7 +33,7 @@ struct ValidateCommand: ParsableCommand {
             let configuration = configured?.configuration
             let sandbox = try Sandbox.resolve(setting: configuration?.sandbox ?? .auto, user: configuration?.sandboxUser ?? "nobody",
                                               runUIDs: configuration?.runUIDs ?? RunUIDs.defaultRange,
-                                              privateTmp: configuration?.privateTmp ?? true, interpreters: interpreters)
+                                              privateTmp: configuration?.privateTmp ?? true, interpreters: interpreters, forRuns: false)
             sandboxLine = sandbox.warning.map { "warning: \($0)" } ?? "sandbox: \(sandbox.summary)"
         } catch {
             sandboxLine = "error: \(error)"

@@ -37,10 +37,11 @@ import Glibc
         let store = outside.write("hookbus.sqlite", "SQLite format 3 — every event and run")
         let configuration = outside.write("hookbus.yaml", "incident_system: {token: {file: secret}}")
         let secret = outside.write("other-integration.secret", "api-key-of-another-integration")
-        // As root, a sandbox with uids of this test's own: its one run becomes the first of them,
-        // so that the other run's folder and the neighbour below can belong to that very uid.
-        let sandbox = geteuid() == 0 ? try Sandbox.resolve(setting: .required, runUIDs: 1_879_000_000...1_879_000_015) : Sandbox.automatic
-        let runUser = sandbox.runAs.map { (uid: UInt32(1_879_000_000), gid: $0.gid) }
+        // As root, a sandbox with uids of this test's own (a block of the default range: 65,536 ×
+        // 28927 onwards): its one run becomes the first of them, so that the other run's folder and
+        // the neighbour below can belong to that very uid.
+        let sandbox = geteuid() == 0 ? try Sandbox.resolve(setting: .required, runUIDs: 1_895_759_872...1_895_759_887) : Sandbox.automatic
+        let runUser = sandbox.runAs.map { (uid: UInt32(1_895_759_872), gid: $0.gid) }
         // Another run's folder, as HookBus makes them: under the same root (outside /tmp, which
         // each run has of its own), owned by the run's user and readable by mode — so that only
         // the sandbox stands in the way.
@@ -135,16 +136,41 @@ import Glibc
         #expect(run.result.reason == "ran past its time limit of 3 s; it could not start more processes at its limit of 24 (limits.processes)", "\(run.result.reason ?? "no reason")")
     }
 
+    /// The real uid of a process, nil once it has ended (or is a zombie, which runs nothing).
+    static func uid(of pid: Int32) -> UInt32? {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8), !status.contains("State:\tZ") else { return nil }
+        let line = status.split(separator: "\n").first { $0.hasPrefix("Uid:") }
+        return line?.split(separator: "\t").dropFirst().first.flatMap { UInt32($0) }
+    }
+
+    /// A process of another HookBus's run under `uid`, as one that died would leave it; returned
+    /// once it has become that uid (at most 10 s).
+    static func strayProcess(uid: UInt32) async throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        process.arguments = ["--reuid=\(uid)", "--regid=65534", "--clear-groups", "/bin/sleep", "120"]
+        try process.run()
+        let deadline = ContinuousClock.now + .seconds(10)
+        while Self.uid(of: process.processIdentifier) != uid && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        return process
+    }
+
     /// As root, each run is a uid of its own (in `sandbox_user`'s group), handed out in turn from
-    /// this process's block; a process a run leaves behind outside its process group keeps its
-    /// uid only until the turn comes round again, when it is ended before that uid is reused.
+    /// this process's block, and every process of that uid ends with the run — one that left its
+    /// process group too. Processes under the block's uids that are not this HookBus's runs' (a
+    /// HookBus that died left them) are ended when the block is taken and when the turn comes round.
     @Test(.enabled(if: geteuid() == 0, "only a root HookBus gives runs uids of their own"))
-    func eachRunHasAUidOfItsOwnAndWhatARunLeftIsEndedBeforeItsUidIsReused() async throws {
-        let range: ClosedRange<UInt32> = 1_879_000_016...1_879_000_031
+    func eachRunHasAUidOfItsOwnAndNothingItStartedOutlivesIt() async throws {
+        // (A block of the default range of its own: 65,536 × 28925 onwards.)
+        let range: ClosedRange<UInt32> = 1_895_628_800...1_895_628_815
+        let before = try await Self.strayProcess(uid: range.lowerBound + 3)
+        defer { before.terminate() }
+        #expect(Self.uid(of: before.processIdentifier) == range.lowerBound + 3)
         let sandbox = try Sandbox.resolve(setting: .required, runUIDs: range)
+        #expect(Self.uid(of: before.processIdentifier) == nil, "ended when the block was taken")
+        #expect(sandbox.endedAtStart?.processes == 1 && sandbox.endedAtStart?.uids == "\(range.lowerBound)–\(range.upperBound)", "\(String(describing: sandbox.endedAtStart))")
         let group = try #require(sandbox.runAs?.gid)
-        // A daemon that leaves the run's session (setsid) and so outlives the run; the run waits
-        // until it has.
+        // A daemon that leaves the run's session (setsid); the run waits until it has.
         let code = #"setsid sh -c 'echo > left; exec sleep 120' </dev/null >/dev/null 2>&1 & while [ ! -e left ]; do :; done; echo "RUN $(id -u) $(id -g) $! $(stat -c %u .)""#
         let fixture = try RunnerFixture(language: "bash", actions: [("leave.yaml", triggerYAML("Leave", hooks: ["webhook"], code: code))], sandbox: sandbox)
         func fire() async throws -> (uid: UInt32, gid: UInt32, daemon: Int32, folderOwner: UInt32) {
@@ -156,61 +182,53 @@ import Glibc
             }
             return (uid, gid, daemon, owner)
         }
-        /// The process's real uid, nil once it has ended (or is a zombie, which runs nothing).
-        func owner(of pid: Int32) -> UInt32? {
-            guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-                  !status.contains("State:\tZ") else { return nil }
-            let line = status.split(separator: "\n").first { $0.hasPrefix("Uid:") }
-            return line?.split(separator: "\t").dropFirst().first.flatMap { UInt32($0) }
-        }
         var runs: [(uid: UInt32, gid: UInt32, daemon: Int32, folderOwner: UInt32)] = []
-        for _ in range { runs.append(try await fire()) }
+        for _ in range {
+            let run = try await fire()
+            #expect(Self.uid(of: run.daemon) == nil, "the daemon of uid \(run.uid) outlived its run")
+            runs.append(run)
+        }
         // Sixteen runs, sixteen uids, every one from the block, the folder the run's own.
         #expect(runs.map(\.uid) == Array(range), "\(runs)")
         #expect(runs.allSatisfy { $0.gid == group && $0.folderOwner == $0.uid }, "\(runs)")
-        // Their daemons outlived them, each under its run's uid.
-        for run in runs { #expect(owner(of: run.daemon) == run.uid, "daemon \(run.daemon) of uid \(run.uid)") }
-        // The turn comes round: every daemon left under the block's uids is ended first.
+        // The turn comes round: a process under one of the block's uids is ended first.
+        let stray = try await Self.strayProcess(uid: range.lowerBound)
+        defer { stray.terminate() }
+        #expect(Self.uid(of: stray.processIdentifier) == range.lowerBound)
         let next = try await fire()
         #expect(next.uid == range.lowerBound)
-        for run in runs { #expect(owner(of: run.daemon) == nil, "daemon \(run.daemon) of uid \(run.uid) still runs") }
-        #expect(owner(of: next.daemon) == next.uid)
-        kill(next.daemon, SIGKILL)
+        #expect(Self.uid(of: stray.processIdentifier) == nil, "ended when the turn came round")
     }
 
     /// As root, runs take mount namespaces with a private /tmp in turn (`TmpSlots`) rather than
-    /// make one each: a run still finds /tmp empty and its own, and a process an earlier run left
-    /// behind in the same namespace can neither see, read nor add to what a later run keeps there.
+    /// make one each: a namespace is handed on only once its run's processes have ended, and
+    /// only when its /tmp is empty and carries no extended attribute; each run finds /tmp empty.
     @Test(.enabled(if: geteuid() == 0, "only a root HookBus hands runs namespaces made before"))
-    func runsThatTakeANamespaceInTurnKeepTheirTmpFromWhatEarlierRunsLeft() async throws {
+    func runsTakeANamespaceInTurnOnlyWhenNothingOfTheLastRunIsLeftInIt() async throws {
         let outside = Outside()
         let log = outside.path + "/log"
         mkdir(log, 0o777)
         chmod(log, 0o777)
-        // The first run leaves a daemon that waits for the second to say go, then tries the
-        // second's /tmp; the second waits (at most 20 s) until it has tried.
-        let daemon = """
-            while [ ! -e \(log)/go ]; do sleep 0.01; done
-            ls -A /tmp > \(log)/seen 2>&1; cat /tmp/secret > \(log)/read 2>&1; echo x 2> \(log)/plant > /tmp/planted
-            touch \(log)/done; exec sleep 120
-            """
         let code = """
-            import os, subprocess, sys, time
-            print("NS", os.readlink("/proc/self/ns/mnt"), "TMP", sorted(os.listdir("/tmp")))
-            if not os.path.exists("\(log)/first"):
-                open("\(log)/first", "w").close()
-                left = subprocess.Popen(["sh", "-c", \(String(reflecting: daemon))], start_new_session=True,
-                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            import os, subprocess
+            n = len(open("\(log)/count").read()) if os.path.exists("\(log)/count") else 0
+            open("\(log)/count", "a").write("x")
+            # Which namespace: its /tmp's birth time (namespace and device numbers are reused).
+            born = subprocess.run(["stat", "-c", "%w", "/tmp"], capture_output=True, text=True).stdout.strip()
+            print("TMP", sorted(os.listdir("/tmp")), "BORN", born)
+            if n == 0:
+                left = subprocess.Popen(["sleep", "120"], start_new_session=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 print("LEFT", left.pid)
-            elif not os.path.exists("\(log)/go"):
+            elif n == 1:
                 open("/tmp/secret", "w").write("kept by the second run")
-                open("\(log)/go", "w").close()
-                deadline = time.time() + 20
-                while not os.path.exists("\(log)/done") and time.time() < deadline:
-                    time.sleep(0.01)
-                print("AFTER", sorted(os.listdir("/tmp")), open("/tmp/secret").read())
+            elif n == 2:
+                try:
+                    os.setxattr("/tmp", "user.mark", b"1")
+                    print("XATTR set")
+                except OSError as error:
+                    print("XATTR", error.errno)
             """
-        let sandbox = try Sandbox.resolve(setting: .required, runUIDs: 1_879_000_032...1_879_000_047)
+        let sandbox = try Sandbox.resolve(setting: .required, runUIDs: 1_895_694_336...1_895_694_351)
         let fixture = try RunnerFixture(language: "python", actions: [("turns.yaml", triggerYAML("Turns", hooks: ["webhook"], code: code.replacingOccurrences(of: "\n", with: "\n    ")))],
                                         config: "runner: {sandbox_write: ['\(log)']}", concurrency: 1, runRoot: outside.path + "/runs", sandbox: sandbox)
         func fire() async throws -> [String] {
@@ -218,22 +236,30 @@ import Glibc
             #expect(run.result.outcome == .succeeded, "\(run.result)")
             return run.result.stdout.split(separator: "\n").map(String.init)
         }
+        func namespace(_ lines: [String]) -> String? {
+            guard let line = lines.first, let range = line.range(of: " BORN ") else { return nil }
+            let born = String(line[range.upperBound...])
+            return born.isEmpty || born == "-" ? nil : born
+        }
         let first = try await fire()
+        // What the first run left running ended with it.
+        let left = try #require(first.first(where: { $0.hasPrefix("LEFT ") }).flatMap { Int32($0.dropFirst(5)) })
+        #expect(Self.uid(of: left) == nil, "\(first)")
         let second = try await fire()
         let third = try await fire()
-        if let left = first.first(where: { $0.hasPrefix("LEFT ") }).flatMap({ Int32($0.dropFirst(5)) }) { kill(left, SIGKILL) }
-        func namespace(_ lines: [String]) -> Substring? { lines.first?.split(separator: " ").dropFirst().first }
-        // The first run left its /tmp empty, so the second took the same namespace.
-        #expect(first.first?.hasSuffix("TMP []") == true && second.first?.hasSuffix("TMP []") == true, "\(first) \(second)")
+        let fourth = try await fire()
+        // Each found /tmp empty.
+        for lines in [first, second, third, fourth] { #expect(lines.first?.hasPrefix("TMP [] BORN ") == true && namespace(lines) != nil, "\(lines)") }
+        // The first left its /tmp as it found it: the second took the same namespace. The second
+        // left a file: the third got a new one.
         #expect(namespace(first) != nil && namespace(first) == namespace(second), "\(first) \(second)")
-        // The daemon the first run left there tried while the second was running, and got nothing.
-        #expect(second.contains("AFTER ['secret'] kept by the second run"), "\(second)")
-        for (name, forbidden) in [("seen", "secret"), ("read", "kept by"), ("plant", "planted\n")] {
-            let result = (try? String(contentsOfFile: "\(log)/\(name)", encoding: .utf8)) ?? "missing"
-            #expect(result.contains("Permission denied") && !result.contains(forbidden), "\(name): \(result)")
+        #expect(namespace(third) != nil && namespace(third) != namespace(second), "\(second) \(third)")
+        // The third left an extended attribute on /tmp (where tmpfs keeps them): dropped too.
+        if third.contains("XATTR set") {
+            #expect(namespace(fourth) != namespace(third), "\(third) \(fourth)")
+        } else {
+            #expect(namespace(fourth) == namespace(third), "\(third) \(fourth)")
         }
-        // The second run left a file there: the third got a namespace of its own, its /tmp empty.
-        #expect(third.first?.hasSuffix("TMP []") == true && namespace(third) != namespace(second), "\(third)")
     }
 
     /// A run whose folder lies under the host's /tmp (`runner.run_dir` there) gets a namespace of

@@ -74,16 +74,27 @@ int hb_keep_memory_private(void);
 int hb_is_dumpable(void);
 
 /* Sends SIGKILL to every process whose real, effective or saved uid is in [first, first +
- * count) and not one of `keep` (sweep.c), until none is left. The number ended, or -errno when
- * /proc cannot be read. */
+ * count) and not one of `keep` (sweep.c), until a pass over /proc finds none. The number ended
+ * (as found in the first pass), or -errno: /proc or a process's status could not be read, or
+ * -EAGAIN when processes were still found after 64 passes. */
 int hb_sweep_uids(uint32_t first, uint32_t count, const uint32_t *keep, int keep_count);
 
 /* A mount namespace whose /tmp is a fresh tmpfs of `options`, for runs to join in turn
  * (tmpslot.c): its descriptor and one of its /tmp. Root only. 0 or an errno value. */
 int hb_tmp_slot_make(const char *options, int *namespace_fd, int *tmp_fd);
 
+/* Hands a namespace's /tmp (open as `tmp_fd`) to a run: owned by `uid` and `gid`, mode 0700,
+ * then checked. 1 when it is ready (empty, no extended attribute), 0 when it is not fit to be
+ * used again, or -errno. */
+int hb_tmp_slot_hand(int tmp_fd, uid_t uid, gid_t gid);
+
 /* 1 when the folder open as `fd` has no entries, 0 when it has, or -errno. */
 int hb_folder_is_empty(int fd);
+
+/* For a root HookBus, once a run is over: ends every process whose real or saved uid is the
+ * run's own `uid` (sweep.c) — those that left its process group too — with one kill(-1) made as
+ * that uid from the calling thread, which takes root back at once. 0 or an errno value. */
+int hb_end_processes_of(uid_t uid);
 
 /* A pipe whose ends are close-on-exec, the reading end non-blocking. 0 or an errno value. */
 int hb_pipe(int ends[2]);

@@ -73,19 +73,26 @@ public struct ProcessRunner: TriggerRunner {
         // As root, the uid this run becomes: its own, given back once its process group is ended.
         var runUID: UInt32 = 0
         if let runAs = sandbox.runAs {
+            guard let uids = runAs.uids else { return .error("this sandbox was set up to be shown, not to run triggers (it holds no run uids)", at: startedAt) }
             do throws(RunUIDs.ClaimError) {
-                guard let uid = try runAs.uids.take() else {
-                    return .error("no run uid is free: more runs at once than runner.run_uids has uids in this process's block (\(runAs.uids.summary))", at: startedAt)
+                guard let uid = try uids.take() else {
+                    return .error("no run uid is free: more runs at once than runner.run_uids has uids in this process's block (\(uids.summary))", at: startedAt)
                 }
                 runUID = uid
             } catch {
                 return .error(error.description, at: startedAt)
             }
         }
-        defer { if runUID != 0 { sandbox.runAs?.uids.give(runUID) } }
+        defer { if runUID != 0 { sandbox.runAs?.uids?.give(runUID) } }
         // As root, a mount namespace with a /tmp ready for this run, given back after it.
         let tmpSlot = runUID == 0 ? nil : sandbox.tmpSlot(for: invocation.policy, runFolder: folder, uid: runUID)
-        defer { if let tmpSlot { sandbox.tmpSlots?.give(tmpSlot) } }
+        // (Not handed on when the run's processes could not all be ended.)
+        var leftovers: Int32 = 0
+        defer {
+            if let tmpSlot {
+                if leftovers == 0 { sandbox.tmpSlots?.give(tmpSlot) } else { sandbox.tmpSlots?.close(tmpSlot) }
+            }
+        }
         let stdinDescriptor: Int32
         do {
             // What HookBus writes here; as root, handed to the user the run becomes.
@@ -150,6 +157,9 @@ public struct ProcessRunner: TriggerRunner {
         // group's leader is reaped only now, so that its id cannot have been reused meanwhile.
         kill(-child.pid, SIGKILL)
         child.reap()
+        // As root, the run's uid is its own: every process still holding it (one that left the
+        // group included) ends with the run, before its namespace and its uid are handed on.
+        if runUID != 0 { leftovers = hb_end_processes_of(runUID) }
         var run = RunResult(outcome: .succeeded, startedAt: runStart, endedAt: Date(),
                             stdout: ended.stdout.text, stderr: ended.stderr.text,
                             stdoutDropped: ended.stdout.dropped, stderrDropped: ended.stderr.dropped)
@@ -177,6 +187,10 @@ public struct ProcessRunner: TriggerRunner {
         }
         if ended.pipesAbandoned {
             let note = "a process that left its process group still held its output open; HookBus stopped reading it after the time limit"
+            run.reason = run.reason.map { "\($0); \(note)" } ?? note
+        }
+        if leftovers != 0 {
+            let note = "the processes it left could not be ended: \(String(cString: strerror(leftovers)))"
             run.reason = run.reason.map { "\($0); \(note)" } ?? note
         }
         sandbox.explain(&run, policy: invocation.policy)

@@ -84,8 +84,8 @@ public struct RunFolders: Sendable {
     /// Creates the root if needed, then refuses it unless it is a folder owned by this user that
     /// nobody else can write to.
     ///
-    /// As root, the root is 0711 (others may pass through, not list): runs then become
-    /// `runner.sandbox_user`, who must reach its own run folder by path (HOME, the script).
+    /// As root, the root is 0711 (others may pass through, not list): each run then has a uid of
+    /// its own (`RunUIDs`) and must reach its own run folder by path (HOME, the script).
     func ensureRoot() throws(RunFolderError) {
         let mode: mode_t = geteuid() == 0 ? 0o711 : 0o700
         if mkdir(root, mode) != 0 && errno != EEXIST {

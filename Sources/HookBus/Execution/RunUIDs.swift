@@ -16,15 +16,18 @@ import Glibc
 /// range lies above the ranges systemd hands to containers (up to 1879048191) and below 2³¹.
 ///
 /// Two HookBus processes on one machine (the server and `hookbus fire`, two nodes) must never
-/// hand out the same uid: each holds a block of the range of its own, locked (`flock`) in a
-/// folder only root can write — `/run/hookbus-run-uids`, or `/dev/shm/hookbus-run-uids` where
-/// there is no `/run` — for as long as it lives.
+/// hand out the same uid: each holds a block of its own for as long as it lives, locked
+/// (`flock`) in a folder only root can write — `/run/hookbus-run-uids`, or
+/// `/dev/shm/hookbus-run-uids` where there is no `/run`. Blocks are the uids' own, not the
+/// range's: block N is uids N × 65,536 to N × 65,536 + 65,535, whatever range a process was
+/// configured with, so two processes whose ranges overlap still contend for the same locks. A
+/// process hands out the part of its block that lies in its range (at least 16 uids).
 ///
 /// Within its block a process hands uids out in turn. A process a run left behind (a daemon that
 /// left its process group; the group itself is ended with the run) keeps its uid; every process
 /// still holding a uid of the block is ended when the block is claimed (its last owner may have
-/// died with runs going) and whenever the turn comes round again, except those of runs still
-/// running (`hb_sweep_uids`).
+/// died with runs going) and whenever the turn comes round again (`hb_sweep_uids`). The uids
+/// of runs still running then are spared, and each is swept alone before it is handed out next.
 public final class RunUIDs: Sendable {
     /// Uids in a block: a process starts this many runs before it reuses one.
     static let blockSize: UInt32 = 65_536
@@ -44,6 +47,9 @@ public final class RunUIDs: Sendable {
     private struct State {
         var next: UInt32 = 0
         var inUse: Set<UInt32> = []
+        /// Uids the last sweep spared because runs held them: those runs may have left
+        /// processes since.
+        var spared: Set<UInt32> = []
     }
 
     /// Why no block could be held.
@@ -74,23 +80,37 @@ public final class RunUIDs: Sendable {
     /// The runs' uid range as the README and `hookbus validate` show it.
     var summary: String { "\(first)–\(first + count - 1)" }
 
+    /// The fewest uids of a block a process hands out.
+    static let minimumCount: UInt32 = 16
+
     private static func claim(_ range: ClosedRange<UInt32>) throws(ClaimError) -> RunUIDs {
-        let size = UInt64(range.upperBound) - UInt64(range.lowerBound) + 1
-        let blockSize = UInt32(min(UInt64(Self.blockSize), size))
         let folder = try lockFolder()
-        for index in 0..<UInt32(size / UInt64(blockSize)) {
-            let first = range.lowerBound + index * blockSize
-            let path = folder + "/\(first)-\(blockSize).lock"
+        var candidates = 0
+        for block in (range.lowerBound / blockSize)...(range.upperBound / blockSize) {
+            // The part of this block in the range.
+            let first = max(range.lowerBound, block * blockSize)
+            let last = min(range.upperBound, block * blockSize + (blockSize - 1))
+            guard last - first + 1 >= minimumCount else { continue }
+            candidates += 1
+            let path = folder + "/block-\(block).lock"
             let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
             guard descriptor >= 0 else { throw ClaimError(description: "cannot open the run uid lock \(path): \(String(cString: strerror(errno)))") }
             if flock(descriptor, LOCK_EX | LOCK_NB) == 0 {
                 // Whatever a previous holder's runs left behind ends before a uid is handed out.
-                let ended = try sweep(first: first, count: blockSize, keeping: [])
-                return RunUIDs(first: first, count: blockSize, lock: descriptor, endedWhenClaimed: ended)
+                do throws(ClaimError) {
+                    let ended = try sweep(first: first, count: last - first + 1, keeping: [])
+                    return RunUIDs(first: first, count: last - first + 1, lock: descriptor, endedWhenClaimed: ended)
+                } catch {
+                    close(descriptor)
+                    throw error
+                }
             }
             let failure = errno
             close(descriptor)
             guard failure == EWOULDBLOCK else { throw ClaimError(description: "cannot lock \(path): \(String(cString: strerror(failure)))") }
+        }
+        guard candidates > 0 else {
+            throw ClaimError(description: "runner.run_uids (\(range.lowerBound)–\(range.upperBound)) has no \(minimumCount) uids within one block of \(blockSize) (uids N × \(blockSize) to N × \(blockSize) + \(blockSize - 1))")
         }
         throw ClaimError(description: "every block of runner.run_uids (\(range.lowerBound)–\(range.upperBound)) is held by another HookBus process")
     }
@@ -119,12 +139,23 @@ public final class RunUIDs: Sendable {
                 if state.next == count {
                     // The turn comes round: no uid is handed out again while a process left
                     // behind still holds it.
+                    let running = Array(state.inUse)
+                    _ = try Self.sweep(first: first, count: count, keeping: running)
+                    state.spared = Set(running)
                     state.next = 0
-                    _ = try Self.sweep(first: first, count: count, keeping: Array(state.inUse))
                 }
                 let uid = first + state.next
+                if state.inUse.contains(uid) {
+                    state.next += 1
+                    continue
+                }
+                if state.spared.contains(uid) {
+                    _ = try Self.sweep(first: uid, count: 1, keeping: [])
+                    state.spared.remove(uid)
+                }
                 state.next += 1
-                if state.inUse.insert(uid).inserted { return uid }
+                state.inUse.insert(uid)
+                return uid
             }
         }
     }

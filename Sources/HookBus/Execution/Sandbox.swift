@@ -44,7 +44,12 @@ public struct Sandbox: Sendable {
     /// Who a run becomes when HookBus runs as root: a uid of its own from `uids`, in group `gid`.
     public struct RunUsers: Sendable {
         public let gid: UInt32
-        let uids: RunUIDs
+        /// This process's block of `range`; nil in a sandbox resolved only to be shown
+        /// (`hookbus validate`), which holds no uids and ends no process.
+        let uids: RunUIDs?
+        let range: ClosedRange<UInt32>
+
+        var summary: String { uids?.summary ?? "\(range.lowerBound)–\(range.upperBound)" }
     }
 
     /// Who runs become when HookBus runs as root; nil otherwise (runs keep HookBus's user).
@@ -105,7 +110,7 @@ public struct Sandbox: Sendable {
             }
             if namespaces && !wantsPrivateTmp { text += "; no private /tmp (runner.private_tmp: false): /tmp is denied" }
             if abi < 6 { text += "; signals and abstract sockets are not scoped to the run (Landlock ABI 6 does that)" }
-            if let runAs { text += "; each run as a uid of its own (\(runAs.uids.summary)) in group \(runAs.gid)" }
+            if let runAs { text += "; each run as a uid of its own (\(runAs.summary)) in group \(runAs.gid)" }
             return text
         case let .none(reason):
             return "none (\(reason))"
@@ -161,7 +166,7 @@ public struct Sandbox: Sendable {
         self.runAs = runAs
         self.extraReadPaths = extraReadPaths
         self.wantsPrivateTmp = privateTmp
-        if case let .landlock(_, namespaces) = mode, namespaces, privateTmp, runAs != nil {
+        if case let .landlock(_, namespaces) = mode, namespaces, privateTmp, runAs?.uids != nil {
             tmpSlots = TmpSlots()
         } else {
             tmpSlots = nil
@@ -192,8 +197,12 @@ public struct Sandbox: Sendable {
     /// The sandbox `setting` gives on this machine: the kernel probed once (what Landlock and
     /// namespaces it allows). `interpreters` installed outside the system folders are made
     /// readable (a python under /opt).
+    ///
+    /// As root, this takes a block of `runUIDs` for this process's runs (ending what an earlier
+    /// holder's runs left under them) unless `forRuns` is false: a sandbox only to be shown.
     public static func resolve(setting: SandboxSetting, user: String = "nobody", runUIDs: ClosedRange<UInt32> = RunUIDs.defaultRange,
-                               readPaths: [String] = [], privateTmp: Bool = true, interpreters: Interpreters? = nil) throws(SetupError) -> Sandbox {
+                               readPaths: [String] = [], privateTmp: Bool = true, interpreters: Interpreters? = nil,
+                               forRuns: Bool = true) throws(SetupError) -> Sandbox {
         if setting == .none { return .off }
         func unconfined(_ reason: String) throws(SetupError) -> Sandbox {
             if setting == .required { throw SetupError(description: "runner.sandbox is required, but \(reason)") }
@@ -213,7 +222,7 @@ public struct Sandbox: Sendable {
             guard entry.pointee.pw_gid != 0 else { throw SetupError(description: "runner.sandbox_user '\(user)' has group 0 (root's) as its group; runs never keep it: choose another user") }
             let gid = entry.pointee.pw_gid
             do throws(RunUIDs.ClaimError) {
-                runAs = RunUsers(gid: gid, uids: try RunUIDs.block(of: runUIDs))
+                runAs = RunUsers(gid: gid, uids: forRuns ? try RunUIDs.block(of: runUIDs) : nil, range: runUIDs)
             } catch {
                 throw SetupError(description: error.description)
             }
@@ -273,7 +282,7 @@ public struct Sandbox: Sendable {
             fields["privateTmp"] = .bool(hasPrivateTmp)
             fields["network"] = .string(policy.network ? "on" : namespaces ? "off (network namespace)"
                                         : abi >= 4 ? "off for TCP (Landlock; other protocols are not blocked)" : "off cannot be enforced here: the run is refused")
-            if let runAs { fields["user"] = .string("a uid of its own from \(runAs.uids.summary), group \(runAs.gid)") }
+            if let runAs { fields["user"] = .string("a uid of its own from \(runAs.summary), group \(runAs.gid)") }
             var limits: [String: JSONValue] = [:]
             if let bytes = policy.limits.memoryBytes { limits["memoryBytes"] = .number(String(bytes)) }
             if let seconds = policy.limits.cpuSeconds { limits["cpuSeconds"] = .number(String(seconds)) }

@@ -11,10 +11,11 @@ import Glibc
 /// - **An empty `/tmp` of its own.** A namespace is taken again only when its `/tmp` is found
 ///   empty; one a run left anything in is dropped (a new one is made), so nothing a run wrote is
 ///   ever seen by another, and nothing needs deleting on HookBus's side.
-/// - **No way in for what an earlier run left running.** Before that check, the `/tmp` is handed
-///   to the next run's uid with mode 0700 (each run has a uid of its own, `RunUIDs`): a process
-///   an earlier run left behind, even one in this namespace, can no longer create, list or open
-///   anything there. Whatever it made before the hand-over is found by the check.
+/// - **Nothing of an earlier run's.** A namespace is given back only once every process of its
+///   run has ended (`hb_end_processes_of`: each run has a uid of its own, `RunUIDs`), so no
+///   process of an earlier run holds anything in it. Before the check, its `/tmp` is handed to
+///   the next run's uid with mode 0700, and one carrying an extended attribute (a default ACL
+///   an earlier run set) is dropped too.
 ///
 /// A namespace is a slave of the host's mounts as they were when it was made (new ones reach it
 /// only where the host's mounts are shared), so none is used for more than `lifetime`: what is
@@ -49,7 +50,7 @@ final class TmpSlots: Sendable {
     /// that uid's alone and empty; nil when none can be made.
     func take(options: String, uid: UInt32, gid: UInt32) -> Slot? {
         while let slot = idle.withLock({ $0[options]?.popLast() }) {
-            if hand(slot, to: uid, gid: gid) { return slot }
+            if slot.made.duration(to: .now) < Self.lifetime && hand(slot, to: uid, gid: gid) { return slot }
             close(slot)
         }
         var namespace: Int32 = -1
@@ -73,14 +74,15 @@ final class TmpSlots: Sendable {
         if !kept { close(slot) }
     }
 
-    /// Gives the slot's `/tmp` to `uid` alone, then checks that it is empty (in that order:
-    /// after the hand-over, nothing else can put anything there).
+    /// Gives the slot's `/tmp` to `uid` alone, then checks that it is empty and carries no
+    /// extended attribute (`hb_tmp_slot_hand`).
     private func hand(_ slot: Slot, to uid: UInt32, gid: UInt32) -> Bool {
-        fchown(slot.tmp, uid, gid) == 0 && fchmod(slot.tmp, 0o700) == 0 && hb_folder_is_empty(slot.tmp) == 1
+        hb_tmp_slot_hand(slot.tmp, uid, gid) == 1
     }
 
-    /// (The namespace itself lives on while a process left behind is still in it.)
-    private func close(_ slot: Slot) {
+    /// Closes a slot that must not be used again (the processes of its run could not be ended).
+    /// (The namespace itself lives on while a process is still in it.)
+    func close(_ slot: Slot) {
         Glibc.close(slot.tmp)
         Glibc.close(slot.namespace)
     }
