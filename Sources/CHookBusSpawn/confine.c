@@ -129,6 +129,21 @@ static int open_grant(struct opened *slot, const char *path, __u64 rights, int o
     return 1;
 }
 
+int hb_open_grant(const char *path, int *is_directory) {
+    if (!canonical(path)) return -EINVAL;
+    struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
+    int fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
+    if (fd < 0) return -errno;
+    struct stat status;
+    if (fstat(fd, &status) != 0) {
+        int error = errno;
+        close(fd);
+        return -error;
+    }
+    *is_directory = S_ISDIR(status.st_mode);
+    return fd;
+}
+
 static void add_rule(int ruleset, const struct opened *grant, __u64 handled) {
     struct path_beneath_attr rule = { .allowed_access = grant->rights & handled, .parent_fd = grant->fd };
     if (!grant->is_directory) rule.allowed_access &= FS_FILE_RIGHTS;
@@ -236,7 +251,14 @@ void hb_confine(const struct hb_spawn_request *request) {
             count += open_grant(&grants[count], run_folder, HB_RIGHTS_ALL, 0);
             run_placed = 1;
         }
-        if (i < c->grant_count) count += open_grant(&grants[count], c->grants[i].path, c->grants[i].rights, c->grants[i].optional);
+        if (i == c->grant_count) break;
+        /* (Opened ahead by HookBus where it could: GrantCache.swift.) */
+        const struct hb_opened_grant *ahead = request->opened ? &request->opened[i] : NULL;
+        if (ahead && ahead->fd >= 0) {
+            grants[count++] = (struct opened){ .path = c->grants[i].path, .rights = c->grants[i].rights, .fd = ahead->fd, .is_directory = ahead->is_directory };
+        } else {
+            count += open_grant(&grants[count], c->grants[i].path, c->grants[i].rights, c->grants[i].optional);
+        }
     }
     if (joins) {
         /* Its /tmp was handed to this run's uid and found empty; nothing of the run's is under
@@ -367,7 +389,7 @@ void hb_probe(int *landlock, int *namespaces) {
     if (quiet < 0) return;
     struct hb_spawn_request request = {
         .path = NULL, .directory = "/", .stdin_fd = quiet, .stdout_fd = quiet, .stderr_fd = quiet,
-        .confinement = &confinement, .run_uid = root ? 65534 : 0, .mount_namespace = -1, .probe_only = 1,
+        .confinement = &confinement, .run_uid = root ? 65534 : 0, .mount_namespace = -1, .opened = NULL, .probe_only = 1,
     };
     pid_t child;
     int pidfd;

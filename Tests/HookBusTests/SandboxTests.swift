@@ -262,6 +262,28 @@ import Glibc
         }
     }
 
+    /// The read-only grants are opened once for all runs (`GrantCache`); a file replaced by rename
+    /// (as `resolv.conf` is) is granted as the new file from the next run on, not as the old inode.
+    @Test func aReadOnlyFileReplacedByRenameIsGrantedAsTheNewOne() async throws {
+        let outside = Outside()
+        let file = outside.write("settings.conf", "first")
+        let fixture = try RunnerFixture(language: "bash", actions: [("read.yaml", triggerYAML("Read", hooks: ["webhook"], code: "cat '\(file)'"))],
+                                        config: "runner: {sandbox_read: ['\(file)']}")
+        func fire() async throws -> RunResult {
+            try #require(try await fixture.fire(try Event.fromWebhook(body: Array("{}".utf8), endpoint: "x")).first).result
+        }
+        let first = try await fire()
+        #expect(first.outcome == .succeeded && first.stdout == "first", "\(first)")
+        let replacement = outside.write("settings.conf.new", "second")
+        #expect(rename(replacement, file) == 0)
+        let second = try await fire()
+        #expect(second.outcome == .succeeded && second.stdout == "second", "\(second)")
+        // Changed in place (the same inode), it is read as it is now.
+        try Data("third".utf8).write(to: URL(fileURLWithPath: file))
+        let third = try await fire()
+        #expect(third.outcome == .succeeded && third.stdout == "third", "\(third)")
+    }
+
     /// A run whose folder lies under the host's /tmp (`runner.run_dir` there) gets a namespace of
     /// its own, its folder bound at the same path into its private /tmp: it works in its folder
     /// and sees nothing else of the host's /tmp.

@@ -39,6 +39,12 @@ struct hb_confinement {
     uint64_t memory, cpu_seconds, processes, file_size;  /* 0 = no limit */
 };
 
+/* A grant's path opened ahead (O_PATH) by HookBus, for the child to make its rule from. */
+struct hb_opened_grant {
+    int fd;                 /* -1: the child opens the path itself */
+    int is_directory;
+};
+
 struct hb_spawn_request {
     const char *path;
     char *const *argv;
@@ -50,6 +56,7 @@ struct hb_spawn_request {
     uid_t run_uid;                             /* root: the uid this run becomes (its own) */
     int mount_namespace;                       /* root, private /tmp: a namespace to join (its
                                                   /tmp ready for this run), or -1 to make one */
+    const struct hb_opened_grant *opened;      /* NULL, or one per confinement grant (GrantCache) */
     int probe_only;                            /* exit 0 once confined, instead of exec'ing */
 };
 
@@ -78,6 +85,10 @@ int hb_is_dumpable(void);
  * (as found in the first pass), or -errno: /proc or a process's status could not be read, or
  * -EAGAIN when processes were still found after 64 passes. */
 int hb_sweep_uids(uint32_t first, uint32_t count, const uint32_t *keep, int keep_count);
+
+/* Opens a grant's path as a child would (O_PATH, no symbolic link on the way): the descriptor
+ * (close-on-exec) and whether it is a folder, or -errno. */
+int hb_open_grant(const char *path, int *is_directory);
 
 /* A mount namespace whose /tmp is a fresh tmpfs of `options`, for runs to join in turn
  * (tmpslot.c): its descriptor and one of its /tmp. Root only. 0 or an errno value. */

@@ -27,12 +27,14 @@ struct ChildProcess: Sendable {
     /// process of the run user) holds it up to the 10 s setup deadline — which must not take
     /// one of the few threads every task of HookBus shares.
     static func start(path: String, arguments: [String], environment: [String], directory: String, stdin: Int32,
-                      confinement: Confinement?, runFolder: String, runUID: UInt32, mountNamespace: Int32) async throws(SpawnError) -> ChildProcess {
+                      confinement: Confinement?, runFolder: String, runUID: UInt32, mountNamespace: Int32,
+                      openedGrants: (GrantCache.Generation, GrantCache.Generation.Table)?) async throws(SpawnError) -> ChildProcess {
         let started = await withCheckedContinuation { continuation in
             starts.async {
                 continuation.resume(returning: Result { () throws(SpawnError) -> ChildProcess in
                     try spawn(path: path, arguments: arguments, environment: environment, directory: directory, stdin: stdin,
-                              confinement: confinement, runFolder: runFolder, runUID: runUID, mountNamespace: mountNamespace)
+                              confinement: confinement, runFolder: runFolder, runUID: runUID, mountNamespace: mountNamespace,
+                              openedGrants: openedGrants)
                 })
             }
         }
@@ -44,9 +46,11 @@ struct ChildProcess: Sendable {
     /// Starts `path` with exactly `arguments` (argv[0] included) and `environment`
     /// ("NAME=value" entries) in `directory`, reading `stdin` (left open: the caller closes
     /// it). `confinement` nil runs it unconfined; otherwise `runFolder` is granted all rights
-    /// and, as root, the child becomes `runUID` and joins `mountNamespace` (≥ 0; see `TmpSlots`).
+    /// and, as root, the child becomes `runUID` and joins `mountNamespace` (≥ 0; see `TmpSlots`);
+    /// `openedGrants`, when given, are the confinement's grants opened ahead (`GrantCache`).
     static func spawn(path: String, arguments: [String], environment: [String], directory: String, stdin: Int32,
-                      confinement: Confinement?, runFolder: String, runUID: UInt32, mountNamespace: Int32) throws(SpawnError) -> ChildProcess {
+                      confinement: Confinement?, runFolder: String, runUID: UInt32, mountNamespace: Int32,
+                      openedGrants: (GrantCache.Generation, GrantCache.Generation.Table)?) throws(SpawnError) -> ChildProcess {
         var output: [Int32] = [-1, -1]
         var errors: [Int32] = [-1, -1]
         var failure = hb_pipe(&output)
@@ -62,14 +66,15 @@ struct ChildProcess: Sendable {
         let envp = CStringArray(environment)
         if argv.complete && envp.complete {
             // (The arrays and the confinement must outlive the child's use of them.)
-            failure = withExtendedLifetime((argv, envp, confinement)) {
+            failure = withExtendedLifetime((argv, envp, confinement, openedGrants)) {
                 path.withCString { path in
                     directory.withCString { directory in
                         runFolder.withCString { runFolder in
                             var request = hb_spawn_request(path: path, argv: argv.pointer, envp: envp.pointer, directory: directory,
                                                            stdin_fd: stdin, stdout_fd: output[1], stderr_fd: errors[1],
                                                            confinement: confinement?.pointer, run_folder: runFolder, run_uid: runUID,
-                                                           mount_namespace: mountNamespace, probe_only: 0)
+                                                           mount_namespace: mountNamespace, opened: openedGrants.map { UnsafePointer($0.1.pointer) },
+                                                           probe_only: 0)
                             return hb_spawn(&request, &pid, &pidfd)
                         }
                     }

@@ -20,6 +20,10 @@ final class Confinement: Sendable {
     let privateTmpOptions: String?
     /// Whether a path granted lies under `/tmp` (and must be bound into the run's own).
     let grantsBeneathTmp: Bool
+    /// The grants' paths in the table's order, and whether HookBus may open each ahead
+    /// (`GrantCache`: read-only, not under `/tmp`).
+    let grantPaths: [String]
+    let grantCacheable: [Bool]
 
     /// Read-only after `init`, which is why sharing it is safe.
     nonisolated(unsafe) let pointer: UnsafeMutablePointer<hb_confinement>
@@ -58,6 +62,8 @@ final class Confinement: Sendable {
         privateTmpOptions = privateTmpBytes.map { "size=\($0),nr_inodes=65536,mode=1777" }
         if let privateTmpOptions { confinement.private_tmp_options = keep(privateTmpOptions) }
         grantsBeneathTmp = grants.contains { Sandbox.isBeneathTmp($0.path) }
+        grantPaths = sorted.map(\.path)
+        grantCacheable = sorted.map { $0.rights != .all && !Sandbox.isBeneathTmp($0.path) }
         confinement.no_network = noNetwork ? 1 : 0
         confinement.deny_tcp = denyTCP ? 1 : 0
         if let runGroup {

@@ -140,9 +140,11 @@ public struct ProcessRunner: TriggerRunner {
         let runStart = Date()
         let child: ChildProcess
         do throws(ChildProcess.SpawnError) {
+            let confinement = sandbox.confinement(for: invocation.policy)
             child = try await ChildProcess.start(path: interpreter, arguments: arguments, environment: environment, directory: folder,
-                                                 stdin: stdinDescriptor, confinement: sandbox.confinement(for: invocation.policy), runFolder: folder,
-                                                 runUID: runUID, mountNamespace: tmpSlot?.namespace ?? -1)
+                                                 stdin: stdinDescriptor, confinement: confinement, runFolder: folder,
+                                                 runUID: runUID, mountNamespace: tmpSlot?.namespace ?? -1,
+                                                 openedGrants: confinement.flatMap(sandbox.openedGrants(for:)))
         } catch {
             close(stdinDescriptor)
             return .error("could not start \(interpreter): \(error)", at: startedAt)

@@ -65,6 +65,9 @@ public struct Sandbox: Sendable {
     let wantsPrivateTmp: Bool
     /// As root with a private `/tmp`: the mount namespaces runs take in turn.
     let tmpSlots: TmpSlots?
+    /// The read-only grants, opened ahead for every run (nil where runs are not confined or
+    /// inotify cannot be had).
+    let grantCache: GrantCache?
 
     /// Whether runs get a `/tmp` of their own; otherwise `/tmp` is denied to them.
     var hasPrivateTmp: Bool {
@@ -171,6 +174,15 @@ public struct Sandbox: Sendable {
         } else {
             tmpSlots = nil
         }
+        if case .landlock = mode { grantCache = GrantCache() } else { grantCache = nil }
+    }
+
+    /// The grants of `confinement` opened ahead, to hold until the child has exec'd; nil when
+    /// there is no cache.
+    func openedGrants(for confinement: Confinement) -> (GrantCache.Generation, GrantCache.Generation.Table)? {
+        guard let grantCache else { return nil }
+        let generation = grantCache.generation()
+        return (generation, grantCache.table(for: confinement, in: generation))
     }
 
     /// A mount namespace with a private `/tmp` ready for this run (as root; see `TmpSlots`), to
