@@ -25,8 +25,9 @@ import Glibc
 final class GrantCache: Sendable {
     /// One set of opened paths, closed once no start uses it any more.
     final class Generation: Sendable {
-        /// Per confinement (by identity), one `hb_opened_grant` per grant of its table.
-        private let tables = Mutex<[ObjectIdentifier: Table]>([:])
+        /// Per confinement (by identity, kept alive with its table so that the identity stays its
+        /// own), one `hb_opened_grant` per grant of its table.
+        private let tables = Mutex<[ObjectIdentifier: (confinement: Confinement, table: Table)]>([:])
         /// Every descriptor opened, by path.
         private let opened = Mutex<[String: hb_opened_grant]>([:])
 
@@ -42,13 +43,16 @@ final class GrantCache: Sendable {
 
         func table(for confinement: Confinement, watch: (String) -> Bool) -> Table {
             let key = ObjectIdentifier(confinement)
-            if let known = tables.withLock({ $0[key] }) { return known }
+            if let known = tables.withLock({ $0[key]?.table }) { return known }
             let entries = zip(confinement.grantPaths, confinement.grantCacheable).map { path, cacheable in
                 cacheable ? open(path, watch: watch) : hb_opened_grant(fd: -1, is_directory: 0)
             }
             let table = Table(entries)
-            tables.withLock { $0[key] = table }
-            return table
+            return tables.withLock { tables -> Table in
+                if let other = tables[key] { return other.table }
+                tables[key] = (confinement, table)
+                return table
+            }
         }
 
         private func open(_ path: String, watch: (String) -> Bool) -> hb_opened_grant {
