@@ -6,8 +6,9 @@
 /// and SIGXFSZ at the file size limit, an allocation past the memory limit fails with ENOMEM
 /// and a fork past the process limit with EAGAIN (both reported by the interpreter). The memory
 /// limit is of address space (`RLIMIT_AS`), which is what an allocation can be refused against
-/// without a cgroup; the process limit counts the run's own processes and threads only (the
-/// sandbox gives each run a user namespace of its own, where the kernel counts them apart).
+/// without a cgroup; the process limit counts the run's own processes and threads only (as root
+/// each run has a uid of its own, otherwise a user namespace of its own, where the kernel counts
+/// them apart).
 public struct ResourceLimits: Sendable, Hashable {
     /// Address space in bytes.
     public var memoryBytes: Int?

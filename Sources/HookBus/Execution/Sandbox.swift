@@ -107,7 +107,8 @@ public struct Sandbox: Sendable {
         case let .landlock(abi, namespaces):
             // (As root, runs have uids of their own instead of user namespaces.)
             let kinds = runAs == nil ? "user, mount and network" : "mount and network"
-            var text = "Landlock ABI \(abi)" + (namespaces ? " with \(kinds) namespaces" : " without namespaces (no private /tmp, no process limit)")
+            var text = "Landlock ABI \(abi)" + (namespaces ? " with \(kinds) namespaces"
+                                                  : runAs == nil ? " without namespaces (no private /tmp, no process limit)" : " without namespaces (no private /tmp)")
             if !namespaces && geteuid() != 0 && hb_is_dumpable() == 0 {
                 text += " because HookBus is not dumpable (started with file capabilities?) and cannot write its runs' user id maps"
             }
@@ -279,7 +280,7 @@ public struct Sandbox: Sendable {
         // The private /tmp is memory: bounded like a file the run may write (or 1 GiB).
         return Confinement(landlockABI: abi, grants: grants, privateTmpBytes: hasPrivateTmp ? policy.limits.fileSizeBytes ?? 1 << 30 : nil,
                            noNetwork: noNetwork, denyTCP: denyTCP, runGroup: runAs?.gid, limits: policy.limits,
-                           processes: namespaces ? policy.limits.processes : nil)
+                           processes: namespaces || runAs != nil ? policy.limits.processes : nil)
     }
 
     private func policyRecord(_ policy: RunPolicy) -> String {
@@ -299,7 +300,7 @@ public struct Sandbox: Sendable {
             if let bytes = policy.limits.memoryBytes { limits["memoryBytes"] = .number(String(bytes)) }
             if let seconds = policy.limits.cpuSeconds { limits["cpuSeconds"] = .number(String(seconds)) }
             if let count = policy.limits.processes {
-                limits["processes"] = namespaces ? .number(String(count)) : .string("not enforced (no user namespaces)")
+                limits["processes"] = namespaces || runAs != nil ? .number(String(count)) : .string("not enforced (no user namespaces)")
             }
             if let bytes = policy.limits.fileSizeBytes { limits["fileSizeBytes"] = .number(String(bytes)) }
             fields["limits"] = .object(limits)
