@@ -199,7 +199,12 @@ import Testing
                 do {
                     try cluster.stop()
                     stopped.value = true
-                    try await Task.sleep(for: .seconds(3))  // the outage's length, not a wait for something
+                    // The outage's length, not a wait for something: longer than a call's time
+                    // limit (5 s, PostgresDatabase.callLimit), so that a request made as it begins
+                    // is refused before it ends, whether or not a statement was cut off by the stop
+                    // (one that merely waited for a connection would otherwise succeed once
+                    // PostgreSQL is back).
+                    try await Task.sleep(for: .seconds(7))
                     try cluster.startAgain()
                     stopped.value = false
                 } catch {
@@ -220,7 +225,7 @@ import Testing
             let (status, _) = try await request("POST", server.base + "/api/v1/hooks/updateIncident", body: Self.update(incident: 99, n: 1))
             #expect(status == 202, "a node did not recover: \(server.log.suffix(2000))")
         }
-        print("answers with PostgreSQL stopped for 3 s: \(ledger.statuses)")
+        print("answers with PostgreSQL stopped for 7 s: \(ledger.statuses)")
         a.stop()
         b.stop()
     }
