@@ -92,9 +92,12 @@ final class GrantCache: Sendable {
     /// The generation to start a run with (hold it until the child has exec'd): a new one when
     /// anything watched has changed since the last start.
     func generation() -> Generation {
-        var events = [UInt8](repeating: 0, count: 4096)
-        var changed = false
-        while events.withUnsafeMutableBytes({ read(inotify, $0.baseAddress, $0.count) }) > 0 { changed = true }
+        // (On the stack: this runs at every start.)
+        let changed = withUnsafeTemporaryAllocation(byteCount: 4096, alignment: 8) { events -> Bool in
+            var changed = false
+            while read(inotify, events.baseAddress, events.count) > 0 { changed = true }
+            return changed
+        }
         if changed {
             let fresh = Generation()
             current.withLock { $0 = fresh }
